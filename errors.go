@@ -1,0 +1,87 @@
+package tvm
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Every error the package returns wraps one of them, so
+// callers can test with errors.Is; the handler maps them to HTTP statuses.
+var (
+	// ErrNoCredentials means the request carried no credentials at all (401).
+	ErrNoCredentials = errors.New("tvm: no credentials")
+	// ErrInvalidCredentials means the request carried credentials that did
+	// not verify: a bad password, an invalid or expired JWT (401).
+	ErrInvalidCredentials = errors.New("tvm: invalid credentials")
+	// ErrForbidden means the caller is authenticated but no rule grants it a
+	// scope, or it asked to narrow to something outside its scope (403).
+	ErrForbidden = errors.New("tvm: forbidden")
+	// ErrBadRequest means the request was malformed, for example a narrowing
+	// parameter that is not a valid Momento name (400).
+	ErrBadRequest = errors.New("tvm: bad request")
+	// ErrRateLimited means the caller exceeded its rate limit (429).
+	ErrRateLimited = errors.New("tvm: rate limited")
+	// ErrUpstreamRejected means Momento refused to vend (for example a wrong
+	// API key or a refused scope); retrying does not help (502).
+	ErrUpstreamRejected = errors.New("tvm: momento rejected the request")
+	// ErrUpstreamUnavailable means Momento could not be reached or was
+	// overloaded; retrying later may help (503).
+	ErrUpstreamUnavailable = errors.New("tvm: momento unavailable")
+	// ErrUpstreamTimeout means Momento did not answer within the vend
+	// timeout; retrying later may help (504).
+	ErrUpstreamTimeout = errors.New("tvm: momento timed out")
+	// ErrInvalidConfig means a constructor was given a configuration that
+	// would be unsafe or cannot work. Constructors fail closed with it.
+	ErrInvalidConfig = errors.New("tvm: invalid configuration")
+	// ErrInvalidScope means a scope, permission or template is malformed or
+	// empty. An invalid scope is never vended.
+	ErrInvalidScope = errors.New("tvm: invalid scope")
+)
+
+// VendError is the typed error a Vendor returns when Momento fails. It wraps
+// one of ErrUpstreamRejected, ErrUpstreamUnavailable or ErrUpstreamTimeout
+// (Kind) and the underlying cause. Its message never contains a secret.
+type VendError struct {
+	// Kind is ErrUpstreamRejected, ErrUpstreamUnavailable or ErrUpstreamTimeout.
+	Kind error
+	// Code is the upstream error code, e.g. Momento's "PERMISSION_ERROR" or
+	// a gRPC status name, when known.
+	Code string
+	// Err is the underlying cause.
+	Err error
+}
+
+// Error describes the failure without secrets.
+func (e *VendError) Error() string {
+	msg := e.Kind.Error()
+	if e.Code != "" {
+		msg += " (" + e.Code + ")"
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns both the kind and the cause, so errors.Is works with the
+// sentinels and with the cause.
+func (e *VendError) Unwrap() []error { return []error{e.Kind, e.Err} }
+
+// Retryable reports whether retrying the vend later may succeed.
+func (e *VendError) Retryable() bool {
+	return errors.Is(e.Kind, ErrUpstreamUnavailable) || errors.Is(e.Kind, ErrUpstreamTimeout)
+}
+
+// ConfigError reports one problem in a configuration, naming the field.
+type ConfigError struct {
+	// Field is the path of the offending field, e.g. "CognitoConfig.ClientID".
+	Field string
+	// Problem says what is wrong, e.g. "required".
+	Problem string
+}
+
+// Error returns "field: problem".
+func (e *ConfigError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Problem) }
+
+// Unwrap returns ErrInvalidConfig.
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }

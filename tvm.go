@@ -1,0 +1,107 @@
+// Package tvm is a token vending machine for Momento: an http.Handler that
+// authenticates the caller, decides from the verified identity alone which
+// Momento permissions the caller gets, and vends a short-lived disposable
+// token limited to them through the official Momento Go SDK.
+//
+// One request flows through four pluggable steps:
+//
+//	Authenticator.Authenticate(r)      -> Identity   (401 on failure)
+//	ScopeResolver.Resolve(ctx, id, r)  -> Grant      (403 when no scope)
+//	Vendor.Vend(ctx, grant)            -> Token      (502/503/504 on upstream failure)
+//	200 {"authToken": "...", "expiresAt": <unix seconds>}
+//
+// The response body has the same shape as Momento's reference token vending
+// machine, so existing web clients work unchanged. Nothing the client sends
+// (headers, query, body) can widen the scope: a resolver may only let the
+// caller narrow what its identity already allows.
+package tvm
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Identity is a caller whose credentials an Authenticator has verified.
+// Resolvers decide the caller's scope from it and from nothing the client
+// can set.
+type Identity struct {
+	// Subject identifies the caller (the JWT "sub", the Basic username,
+	// the session's user id). It is the default token id of vended tokens,
+	// which Momento shows to other subscribers as the message sender.
+	Subject string
+	// Groups are the caller's groups or roles (for example the Cognito
+	// "cognito:groups" claim), used by group rules.
+	Groups []string
+	// Claims are the verified claims of the caller's credential, used by
+	// scope templates such as "user-{sub}". Nil when there are none.
+	Claims map[string]any
+	// ExpiresAt is when the caller's credential expires (a JWT's "exp"), or
+	// the zero time when it does not. Vended tokens never outlive it.
+	ExpiresAt time.Time
+	// Method names the authenticator that verified the caller ("open",
+	// "basic", "jwt", "cognito", "context", ...), for logs.
+	Method string
+}
+
+// Grant is what a ScopeResolver decided a caller may have.
+type Grant struct {
+	// Scope lists the permissions the vended token carries. An empty scope
+	// is refused, never vended.
+	Scope Scope
+	// TTL is how long the token lives. Zero means the handler's default.
+	TTL time.Duration
+	// TokenID is the id Momento attaches to the token (and to every message
+	// published with it). Empty means the handler's token id policy applies.
+	TokenID string
+	// Rule names the rule that produced the grant, for logs and metrics.
+	Rule string
+}
+
+// Token is a vended disposable token. Its String, GoString and LogValue
+// methods redact the secret, so printing or logging a Token never leaks it.
+type Token struct {
+	// AuthToken is the secret a Momento client SDK needs: the string the
+	// official SDK returns (base64 JSON of the api key and endpoint).
+	AuthToken string
+	// ExpiresAt is when the token stops working.
+	ExpiresAt time.Time
+	// Endpoint is the Momento endpoint the token is valid for, if known.
+	Endpoint string
+}
+
+// String returns a description of the token without its secret.
+func (t Token) String() string {
+	return fmt.Sprintf("tvm.Token{AuthToken: [REDACTED], ExpiresAt: %s}", t.ExpiresAt.UTC().Format(time.RFC3339))
+}
+
+// GoString implements fmt.GoStringer without revealing the secret.
+func (t Token) GoString() string { return t.String() }
+
+// LogValue implements slog.LogValuer without revealing the secret.
+func (t Token) LogValue() slog.Value {
+	return slog.GroupValue(slog.Time("expiresAt", t.ExpiresAt), slog.String("authToken", "[REDACTED]"))
+}
+
+// Vendor vends a disposable token for a grant. The handler calls it with a
+// context bounded by its vend timeout and by the request's context.
+//
+// Implementations return errors that wrap ErrUpstreamRejected,
+// ErrUpstreamUnavailable or ErrUpstreamTimeout (see VendError) so that the
+// handler can answer 502, 503 or 504.
+type Vendor interface {
+	Vend(ctx context.Context, g Grant) (Token, error)
+}
+
+// VendorFunc adapts a function to the Vendor interface.
+type VendorFunc func(ctx context.Context, g Grant) (Token, error)
+
+// Vend calls f(ctx, g).
+func (f VendorFunc) Vend(ctx context.Context, g Grant) (Token, error) { return f(ctx, g) }
+
+// MaxTokenTTL is the longest lifetime Momento accepts for a disposable token.
+const MaxTokenTTL = time.Hour
+
+// MaxTokenIDLength is the longest token id Momento accepts.
+const MaxTokenIDLength = 64
