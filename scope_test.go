@@ -1,12 +1,16 @@
 package tvm
 
 import (
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 )
 
 func TestPermissionValidate(t *testing.T) {
@@ -170,4 +174,190 @@ func TestRoleKinds(t *testing.T) {
 		assert.False(t, r.IsCacheRole(), r)
 		assert.False(t, r.IsTopicRole(), r)
 	}
+}
+
+func TestParseRole(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Role
+	}{
+		{"publishsubscribe", PublishSubscribe},
+		{"PublishSubscribe", PublishSubscribe},
+		{"publish-subscribe", PublishSubscribe},
+		{"PUBLISH_SUBSCRIBE", PublishSubscribe},
+		{"subscribe-only", SubscribeOnly},
+		{"SubscribeOnly", SubscribeOnly},
+		{"publish_only", PublishOnly},
+		{"read-write", ReadWrite},
+		{"ReadOnly", ReadOnly},
+		{"WRITEONLY", WriteOnly},
+		{"", ""},
+		{"admin", ""},
+		{"read write", ""},
+		{"readwrite ", ""},
+		{"pubsub", ""},
+		{strings.Repeat("-", 1000) + "readwrite", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseRole(tt.in)
+			if tt.want == "" {
+				require.ErrorIs(t, err, ErrInvalidScope)
+				assert.Empty(t, got)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+
+			var r Role
+			require.NoError(t, r.UnmarshalText([]byte(tt.in)))
+			assert.Equal(t, tt.want, r)
+		})
+	}
+}
+
+// mixedScope is the scope of testdata/scopes/valid/mixed.yaml and array.json.
+var mixedScope = NewScope(
+	TopicPublishSubscribe("chat", TopicNamePrefix("room-")),
+	TopicSubscribeOnly(AllCaches, Topic("42")),
+	TopicPublishOnly("chat", Topic("announcements")),
+	CacheKeyPrefixReadWrite("chat", "{sub}/"),
+	CacheKeyReadOnly("chat", "motd"),
+	CacheWriteOnly(AllCaches),
+	TopicPublishSubscribe("chat", TopicNamePrefix("room-")),
+)
+
+func decodeScopeFile(t *testing.T, path string) (Scope, error) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var s Scope
+	if strings.HasSuffix(path, ".json") {
+		err = json.Unmarshal(data, &s)
+	} else {
+		err = yaml.Unmarshal(data, &s)
+	}
+	return s, err
+}
+
+func TestScopeDecodeValidFixtures(t *testing.T) {
+	tests := []struct {
+		file string
+		want Scope
+	}{
+		{"readwrite.json", NewScope(TopicPublishSubscribe("default-cache", AllTopics))},
+		{"readonly.yaml", NewScope(TopicSubscribeOnly("default-cache", AllTopics))},
+		{"mixed.yaml", mixedScope},
+		{"array.json", mixedScope},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			got, err := decodeScopeFile(t, filepath.Join("testdata", "scopes", "valid", tt.file))
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+			require.NoError(t, got.ValidateTemplate())
+
+			// Round trips through both encodings give the same scope.
+			js, err := json.Marshal(got)
+			require.NoError(t, err)
+			var fromJSON Scope
+			require.NoError(t, json.Unmarshal(js, &fromJSON), string(js))
+			assert.Equal(t, got, fromJSON)
+
+			ys, err := yaml.Marshal(got)
+			require.NoError(t, err)
+			var fromYAML Scope
+			require.NoError(t, yaml.Unmarshal(ys, &fromYAML), string(ys))
+			assert.Equal(t, got, fromYAML)
+		})
+	}
+}
+
+func TestScopeDecodeInvalidFixtures(t *testing.T) {
+	tests := []struct {
+		file, want string
+	}{
+		{"unknown-field.json", "usergroup: unknown field"},
+		{"unknown-scope-field.json", "admin: unknown field"},
+		{"duplicate-field.json", "cache: duplicate field"},
+		{"unknown-role.json", "unknown role superuser"},
+		{"number.json", "cache: must be a JSON string"},
+		{"wrong-case-field.json", "Role: unknown field"},
+		{"null-permission.json", "must be a JSON object"},
+		{"unknown-field.yaml", "cachename: unknown field"},
+		{"duplicate-key.yaml", "role: duplicate field"},
+		{"unknown-role.yaml", "unknown role admin"},
+		{"null-value.yaml", "cache: line 2: must be a string"},
+		{"list-value.yaml", "cache: line 2: must be a string"},
+		{"not-a-scope.yaml", "a scope must be a YAML mapping or sequence"},
+	}
+	files, err := filepath.Glob(filepath.Join("testdata", "scopes", "invalid", "*"))
+	require.NoError(t, err)
+	require.Len(t, files, len(tests), "every invalid fixture has a row")
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			_, err := decodeScopeFile(t, filepath.Join("testdata", "scopes", "invalid", tt.file))
+			require.ErrorIs(t, err, ErrInvalidScope)
+			assert.Contains(t, err.Error(), tt.want)
+			if strings.HasPrefix(tt.file, "unknown-field") || tt.file == "duplicate-field.json" || tt.file == "duplicate-key.yaml" {
+				assert.Contains(t, err.Error(), "permissions[0].")
+			}
+		})
+	}
+}
+
+func TestScopeDecodeJSONEdgeCases(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     Scope
+		problem  string // "" means success
+	}{
+		{"empty object decodes (Validate refuses it)", `{}`, Scope{}, ""},
+		{"empty array", `[]`, Scope{Permissions: []Permission{}}, ""},
+		{"empty permissions", `{"permissions": []}`, Scope{Permissions: []Permission{}}, ""},
+		{"null scope", `null`, Scope{}, "JSON object or array"},
+		{"string scope", `"readwrite"`, Scope{}, "JSON object or array"},
+		{"null permissions", `{"permissions": null}`, Scope{}, "must be a JSON array"},
+		{"object permissions", `{"permissions": {}}`, Scope{}, "must be a JSON array"},
+		{"duplicate permissions", `{"permissions": [], "permissions": []}`, Scope{}, "duplicate"},
+		{"nested object value", `[{"role": {"x": 1}}]`, Scope{}, "role: must be a JSON string"},
+		{"bool value", `[{"role": "readonly", "cache": true}]`, Scope{}, "cache: must be a JSON string"},
+		{"null value", `[{"role": "readonly", "cache": null}]`, Scope{}, "cache: must be a JSON string"},
+		{"second permission bad", `[{"role": "readonly", "cache": "c"}, {"role": "x"}]`, Scope{}, "permissions[1].role"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s Scope
+			err := json.Unmarshal([]byte(tt.in), &s)
+			if tt.problem != "" {
+				require.ErrorIs(t, err, ErrInvalidScope)
+				assert.Contains(t, err.Error(), tt.problem)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, s)
+		})
+	}
+
+	// Syntax errors are reported by encoding/json before the scope sees
+	// the data.
+	var s Scope
+	var syntaxErr *json.SyntaxError
+	require.ErrorAs(t, json.Unmarshal([]byte(`[{"role": "readonly",}]`), &s), &syntaxErr)
+}
+
+func TestPermissionDecodeInStruct(t *testing.T) {
+	// Permission and Scope decode strictly also when embedded in a larger
+	// configuration document.
+	var cfg struct {
+		Scope Scope      `json:"scope" yaml:"scope"`
+		Extra Permission `json:"extra" yaml:"extra"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(`{"scope": [{"role":"readonly","cache":"c"}], "extra": {"role":"read-only","cache":"d"}}`), &cfg))
+	assert.Equal(t, NewScope(CacheReadOnly("c")), cfg.Scope)
+	assert.Equal(t, CacheReadOnly("d"), cfg.Extra)
+
+	err := yaml.Unmarshal([]byte("scope:\n  - role: readonly\n    cache: c\n    topic: t\n    admin: yes\n"), &cfg)
+	require.ErrorIs(t, err, ErrInvalidScope)
+	assert.Contains(t, err.Error(), "admin: unknown field")
 }
