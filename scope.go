@@ -278,7 +278,7 @@ func (p Permission) validate(idx int, template bool) error {
 		}
 		var problem string
 		if template {
-			problem = templateProblem(value)
+			problem = templateProblem(value, field == "topicPrefix" || field == "keyPrefix")
 		} else {
 			problem = nameProblem(value)
 		}
