@@ -162,7 +162,7 @@ func vendorOrInvalid(v *MomentoSDKVendor, err error) Vendor {
 type invalidVendor struct{ err error }
 
 func (v invalidVendor) Vend(context.Context, Grant) (Token, error) { return Token{}, v.err }
-func (v invalidVendor) Validate() error                           { return v.err }
+func (v invalidVendor) Validate() error                            { return v.err }
 
 // Validate reports whether the vendor can be used (it always can once
 // constructed; it exists for the Validate convention).
