@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/tvmgo/tvm"
+	"github.com/tvmgo/tvm/momentolocal"
+)
+
+// tokenSetup is what the token route is built from.
+type tokenSetup struct {
+	opts     options
+	idp      *demoIdP             // nil with a real Cognito pool
+	emulator *momentolocal.Server // nil with real Momento
+	logger   *slog.Logger
+}
+
+// newTokenHandler builds the tvm handler mounted at /api/momento/token:
+//
+//   - authentication: the demo identity provider's ID tokens, verified by
+//     tvm's JWT authenticator against its JWKS URL; or a real Cognito pool;
+//   - scopes: ReadWriteUserGroup may publish and subscribe, ReadOnlyUserGroup
+//     may only subscribe, to the rooms (topics) of the chat cache; anyone
+//     else gets 403. The page asks for one room with ?topic=, and the token
+//     covers only that room;
+//   - vendor: the embedded emulator, or real Momento with MOMENTO_API_KEY.
+//
+// The returned function releases the authenticator's and vendor's
+// background work.
+func newTokenHandler(ctx context.Context, s tokenSetup) (http.Handler, func() error, error) {
+	var authn tvm.Authenticator
+	var closers []func() error
+	if s.idp != nil {
+		a, err := tvm.NewJWT(tvm.JWTConfig{
+			Issuer:      s.idp.Issuer(),
+			Audience:    []string{demoAudience},
+			Algorithms:  []string{"ES256"},
+			JWKSURL:     s.idp.JWKSURL(),
+			GroupsClaim: "cognito:groups",
+			Context:     ctx,
+			Logger:      s.logger,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("JWT authenticator: %w", err)
+		}
+		authn = a
+		closers = append(closers, a.Close)
+	} else {
+		a, err := tvm.NewCognito(tvm.CognitoConfig{
+			Region:     s.opts.Cognito.Region,
+			UserPoolID: s.opts.Cognito.UserPoolID,
+			ClientID:   s.opts.Cognito.ClientID,
+			TokenUse:   "id",
+			// The token id, which other users see as the sender, is the
+			// user name rather than the pool's opaque "sub".
+			SubjectClaim: "cognito:username",
+			Context:      ctx,
+			Logger:       s.logger,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("Cognito authenticator: %w", err)
+		}
+		authn = a
+		closers = append(closers, a.Close)
+	}
+
+	var vendor *tvm.MomentoSDKVendor
+	var err error
+	if s.emulator != nil {
+		cp, perr := s.emulator.CredentialProvider()
+		if perr != nil {
+			return nil, nil, fmt.Errorf("emulator credentials: %w", perr)
+		}
+		vendor, err = tvm.NewMomentoVendorFromProvider(cp)
+	} else {
+		vendor, err = tvm.NewMomentoVendor(s.opts.MomentoAPIKey)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("Momento vendor: %w", err)
+	}
+	closers = append(closers, vendor.Close)
+
+	h, err := tvm.NewHandler(tvm.Config{
+		Authenticator: authn,
+		Scopes:        roomScopes(s.opts.Cache),
+		Vendor:        vendor,
+		TTL:           s.opts.TokenTTL,
+		Logger:        s.logger.With("component", "tvm"),
+	})
+	if err != nil {
+		for _, c := range closers {
+			_ = c()
+		}
+		return nil, nil, fmt.Errorf("token handler: %w", err)
+	}
+	closeAll := func() error {
+		var errs []error
+		for i := len(closers) - 1; i >= 0; i-- {
+			errs = append(errs, closers[i]())
+		}
+		return errors.Join(errs...)
+	}
+	return h, closeAll, nil
+}
