@@ -538,8 +538,10 @@ func jwtBearer(h http.Header, maxToken int) (string, error) {
 	default:
 		return "", tokenErr(TokenMalformed, errJWTDuplicateHeader)
 	}
-	v := vals[0]
-	if strings.TrimSpace(v) == "" {
+	// Optional whitespace around a field value is not part of it (RFC 9110
+	// section 5.5); net/http already strips it from requests it parses.
+	v := strings.Trim(vals[0], " \t")
+	if v == "" {
 		return "", fmt.Errorf("%w: empty Authorization header", ErrNoCredentials)
 	}
 	const scheme = "Bearer"
@@ -631,7 +633,9 @@ func (a *JWTAuthenticator) verify(ctx context.Context, raw string) (Identity, er
 		}
 	}
 	exp, err := claims.GetExpirationTime()
-	if err != nil || exp == nil { // unreachable: the parser requires exp
+	if err != nil || exp == nil || exp.Year() > 9999 {
+		// The parser requires exp; an absurd one (which converts to a
+		// platform-dependent time) is refused here.
 		return Identity{}, tokenErr(TokenBadClaims, errJWTExpMissing)
 	}
 	return Identity{
