@@ -1,0 +1,717 @@
+package tvm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// htNow is the fixed clock of handler tests.
+var htNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// htToken is the secret a stub vendor hands out; it must appear only in
+// response bodies, never in logs or errors.
+const htToken = "c2VjcmV0LXRva2VuLXZhbHVlLXRoYXQtbXVzdC1uZXZlci1iZS1sb2dnZWQ="
+
+var htScope = NewScope(TopicSubscribeOnly("default-cache", AllTopics))
+
+// htVendor is a stub Vendor that records the grants it receives.
+type htVendor struct {
+	mu     sync.Mutex
+	grants []Grant
+	vend   func(ctx context.Context, g Grant) (Token, error)
+}
+
+func (v *htVendor) Vend(ctx context.Context, g Grant) (Token, error) {
+	v.mu.Lock()
+	v.grants = append(v.grants, g)
+	v.mu.Unlock()
+	if v.vend != nil {
+		return v.vend(ctx, g)
+	}
+	return Token{AuthToken: htToken, ExpiresAt: htNow.Add(g.TTL)}, nil
+}
+
+func (v *htVendor) calls() []Grant {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]Grant(nil), v.grants...)
+}
+
+// htSetup builds a handler around cfg, filling the missing required parts
+// with Open, a static subscribe-only scope and a stub vendor, a fixed clock
+// and a log buffer.
+func htSetup(t testing.TB, cfg Config) (*Handler, *htVendor, *bytes.Buffer) {
+	t.Helper()
+	v := &htVendor{}
+	if cfg.Authenticator == nil {
+		cfg.Authenticator = Open()
+	}
+	if cfg.Scopes == nil {
+		cfg.Scopes = ResolverFunc(func(context.Context, Identity, *http.Request) (Grant, error) {
+			return Grant{Scope: htScope, Rule: "static"}, nil
+		})
+	}
+	if cfg.Vendor == nil {
+		cfg.Vendor = v
+	}
+	logs := &bytes.Buffer{}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	h, err := NewHandler(cfg)
+	if err != nil {
+		t.Fatalf("NewHandler: %v", err)
+	}
+	h.now = func() time.Time { return htNow }
+	return h, v, logs
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func htDo(h http.Handler, method, target string, header http.Header) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, target, nil)
+	for k, vs := range header {
+		for _, v := range vs {
+			r.Header.Add(k, v)
+		}
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+type htErrorBody struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+// htCheckError checks an error response's status, body shape and standard
+// headers.
+func htCheckError(t *testing.T, w *httptest.ResponseRecorder, status int, code string) htErrorBody {
+	t.Helper()
+	if w.Code != status {
+		t.Fatalf("status = %d, want %d; body %s", w.Code, status, w.Body)
+	}
+	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	htCheckNoStore(t, w)
+	var body htErrorBody
+	dec := json.NewDecoder(bytes.NewReader(w.Body.Bytes()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		t.Fatalf("error body %q: %v", w.Body, err)
+	}
+	if body.Error != code || body.Message == "" {
+		t.Errorf("error body = %+v, want code %q and a message", body, code)
+	}
+	if strings.Contains(w.Body.String(), htToken) {
+		t.Error("error body contains the token")
+	}
+	return body
+}
+
+func htCheckNoStore(t *testing.T, w *httptest.ResponseRecorder) {
+	t.Helper()
+	if got := w.Header().Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", got)
+	}
+	if got := w.Header().Get("Pragma"); got != "no-cache" {
+		t.Errorf("Pragma = %q, want no-cache", got)
+	}
+	if got := w.Header().Values("Vary"); len(got) == 0 || got[0] != "Origin" {
+		t.Errorf("Vary = %q, want Origin first", got)
+	}
+}
+
+func TestHandlerSuccess(t *testing.T) {
+	h, v, _ := htSetup(t, Config{})
+	w := htDo(h, http.MethodGet, "/api/momento/token", nil)
+	if w.Code != http.StatusOK {
+		t.Fatalf("status = %d, body %s", w.Code, w.Body)
+	}
+	htCheckNoStore(t, w)
+	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	if w.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Error("CORS header sent although CORS is off")
+	}
+	var body map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if len(body) != 2 || body["authToken"] != htToken || body["expiresAt"] != float64(htNow.Add(DefaultTTL).Unix()) {
+		t.Errorf("body = %v", body)
+	}
+	grants := v.calls()
+	if len(grants) != 1 {
+		t.Fatalf("%d vends, want 1", len(grants))
+	}
+	g := grants[0]
+	if g.TTL != DefaultTTL || g.TokenID != AnonymousSubject || g.Rule != "static" || g.Scope.String() != htScope.String() {
+		t.Errorf("grant = %+v", g)
+	}
+}
+
+// htStatic is a resolver returning g.
+func htStatic(g Grant, err error) ScopeResolver {
+	return ResolverFunc(func(context.Context, Identity, *http.Request) (Grant, error) { return g, err })
+}
+
+// htAuth is an authenticator returning id or err.
+func htAuth(id Identity, err error) Authenticator {
+	return AuthenticatorFunc(func(*http.Request) (Identity, error) { return id, err })
+}
+
+type htRetryAfter struct{ d time.Duration }
+
+func (e htRetryAfter) Error() string             { return "slow down" }
+func (e htRetryAfter) RetryAfter() time.Duration { return e.d }
+func (e htRetryAfter) Unwrap() error             { return ErrRateLimited }
+
+func TestHandlerResponses(t *testing.T) {
+	basicCfg := btConfig(t, true)
+	user := Identity{Subject: "user-1", Method: "jwt"}
+	tests := []struct {
+		name    string
+		cfg     Config
+		vend    func(context.Context, Grant) (Token, error)
+		method  string
+		target  string
+		header  http.Header
+		status  int
+		code    string // "" for 200/204
+		headers map[string]string
+		vends   int
+		check   func(t *testing.T, w *httptest.ResponseRecorder, grants []Grant)
+	}{
+		// Methods.
+		{name: "POST", method: http.MethodPost, status: 405, code: CodeMethodNotAllowed, headers: map[string]string{"Allow": "GET"}},
+		{name: "HEAD", method: http.MethodHead, status: 405, code: CodeMethodNotAllowed, headers: map[string]string{"Allow": "GET"}},
+		{name: "PUT", method: http.MethodPut, status: 405, code: CodeMethodNotAllowed, headers: map[string]string{"Allow": "GET"}},
+		{name: "OPTIONS without CORS", method: http.MethodOptions, header: http.Header{"Origin": {"https://app.example"}, "Access-Control-Request-Method": {"GET"}},
+			status: 405, code: CodeMethodNotAllowed, headers: map[string]string{"Allow": "GET", "Access-Control-Allow-Origin": ""}},
+		{name: "DELETE with CORS", cfg: Config{CORS: CORSOptions{AllowedOrigins: []string{"https://app.example"}}}, method: http.MethodDelete,
+			status: 405, code: CodeMethodNotAllowed, headers: map[string]string{"Allow": "GET, OPTIONS"}},
+
+		// Authentication.
+		{name: "basic, no credentials", cfg: Config{Authenticator: Basic(basicCfg)}, status: 401, code: CodeUnauthorized,
+			headers: map[string]string{"WWW-Authenticate": `Basic realm="chat", charset="UTF-8"`}},
+		{name: "basic, wrong password", cfg: Config{Authenticator: Basic(basicCfg)}, header: http.Header{"Authorization": {btBasic("alice", "wrong")}},
+			status: 401, code: CodeUnauthorized, headers: map[string]string{"WWW-Authenticate": `Basic realm="chat", charset="UTF-8"`}},
+		{name: "basic, duplicate Authorization", cfg: Config{Authenticator: Basic(basicCfg)},
+			header: http.Header{"Authorization": {btBasic("alice", btAlicePassword), btBasic("bob", btBobPassword)}}, status: 401, code: CodeUnauthorized},
+		{name: "basic, good", cfg: Config{Authenticator: Basic(basicCfg)}, header: http.Header{"Authorization": {btBasic("alice", btAlicePassword)}},
+			status: 200, vends: 1, check: func(t *testing.T, _ *httptest.ResponseRecorder, g []Grant) {
+				if g[0].TokenID != "alice" {
+					t.Errorf("token id = %q", g[0].TokenID)
+				}
+			}},
+		{name: "basic, credential headers", cfg: Config{Authenticator: Basic(basicCfg)}, header: http.Header{"Username": {"bob"}, "Password": {btBobPassword}},
+			status: 200, vends: 1},
+		{name: "bearer-ish, no credentials", cfg: Config{Authenticator: htAuth(Identity{}, ErrNoCredentials)}, status: 401, code: CodeUnauthorized,
+			headers: map[string]string{"WWW-Authenticate": `Bearer realm="tvm"`}},
+		{name: "bearer-ish, invalid", cfg: Config{Authenticator: htAuth(Identity{}, fmt.Errorf("%w: expired", ErrInvalidCredentials))}, status: 401, code: CodeUnauthorized,
+			headers: map[string]string{"WWW-Authenticate": `Bearer realm="tvm", error="invalid_token"`}},
+		{name: "authenticator, unknown error fails closed", cfg: Config{Authenticator: htAuth(Identity{}, errors.New("boom"))}, status: 401, code: CodeUnauthorized},
+		{name: "authenticator, rate limited", cfg: Config{Authenticator: htAuth(Identity{}, ErrRateLimited)}, status: 429, code: CodeRateLimited,
+			headers: map[string]string{"Retry-After": "1"}},
+		{name: "authenticator, rate limited with its own Retry-After", cfg: Config{Authenticator: htAuth(Identity{}, htRetryAfter{90 * time.Second})},
+			status: 429, code: CodeRateLimited, headers: map[string]string{"Retry-After": "90"}},
+		{name: "configured Retry-After rounds up", cfg: Config{Authenticator: htAuth(Identity{}, ErrRateLimited), RetryAfter: 1500 * time.Millisecond},
+			status: 429, code: CodeRateLimited, headers: map[string]string{"Retry-After": "2"}},
+		{name: "authenticator, bad request", cfg: Config{Authenticator: htAuth(Identity{}, ErrBadRequest)}, status: 400, code: CodeBadRequest},
+		{name: "identity expired", cfg: Config{Authenticator: htAuth(Identity{Subject: "u", ExpiresAt: htNow.Add(-time.Minute)}, nil)}, status: 401, code: CodeUnauthorized},
+		{name: "identity expires within MinTTL", cfg: Config{Authenticator: htAuth(Identity{Subject: "u", ExpiresAt: htNow.Add(500 * time.Millisecond)}, nil)},
+			status: 401, code: CodeUnauthorized},
+		{name: "identity expires within configured MinTTL", cfg: Config{MinTTL: time.Minute, Authenticator: htAuth(Identity{Subject: "u", ExpiresAt: htNow.Add(30 * time.Second)}, nil)},
+			status: 401, code: CodeUnauthorized},
+		{name: "identity without subject", cfg: Config{Authenticator: htAuth(Identity{Method: "custom"}, nil)}, status: 401, code: CodeUnauthorized},
+
+		// TTL.
+		{name: "TTL capped by the identity's expiry", cfg: Config{Authenticator: htAuth(Identity{Subject: "u", ExpiresAt: htNow.Add(3*time.Minute + 700*time.Millisecond)}, nil)},
+			status: 200, vends: 1, check: func(t *testing.T, w *httptest.ResponseRecorder, g []Grant) {
+				if g[0].TTL != 3*time.Minute {
+					t.Errorf("TTL = %s, want 3m (whole seconds, never past the identity)", g[0].TTL)
+				}
+			}},
+		{name: "configured TTL", cfg: Config{TTL: 90 * time.Second}, status: 200, vends: 1, check: func(t *testing.T, _ *httptest.ResponseRecorder, g []Grant) {
+			if g[0].TTL != 90*time.Second {
+				t.Errorf("TTL = %s", g[0].TTL)
+			}
+		}},
+		{name: "grant TTL wins over config", cfg: Config{TTL: 30 * time.Minute, Scopes: htStatic(Grant{Scope: htScope, TTL: 5 * time.Minute}, nil)},
+			status: 200, vends: 1, check: func(t *testing.T, _ *httptest.ResponseRecorder, g []Grant) {
+				if g[0].TTL != 5*time.Minute {
+					t.Errorf("TTL = %s", g[0].TTL)
+				}
+			}},
+		{name: "grant TTL above an hour", cfg: Config{Scopes: htStatic(Grant{Scope: htScope, TTL: 2 * time.Hour}, nil)}, status: 500, code: CodeInternal},
+		{name: "grant TTL below a second", cfg: Config{Scopes: htStatic(Grant{Scope: htScope, TTL: time.Millisecond}, nil)}, status: 500, code: CodeInternal},
+
+		// Resolution.
+		{name: "resolver forbids", cfg: Config{Scopes: htStatic(Grant{}, fmt.Errorf("%w: no rule", ErrForbidden))}, status: 403, code: CodeForbidden},
+		{name: "resolver bad request", cfg: Config{Scopes: htStatic(Grant{}, fmt.Errorf("%w: bad topic", ErrBadRequest))}, status: 400, code: CodeBadRequest},
+		{name: "resolver unknown error", cfg: Config{Scopes: htStatic(Grant{}, errors.New("db down"))}, status: 500, code: CodeInternal},
+		{name: "resolver upstream unavailable", cfg: Config{Scopes: htStatic(Grant{}, ErrUpstreamUnavailable)}, status: 503, code: CodeUpstreamUnavailable,
+			headers: map[string]string{"Retry-After": "1"}},
+		{name: "empty scope is never vended", cfg: Config{Scopes: htStatic(Grant{}, nil)}, status: 500, code: CodeInvalidScope},
+		{name: "invalid scope is never vended", cfg: Config{Scopes: htStatic(Grant{Scope: NewScope(CacheReadOnly("bad name!"))}, nil)}, status: 500, code: CodeInvalidScope},
+		{name: "unexpanded template is never vended", cfg: Config{Scopes: htStatic(Grant{Scope: NewScope(TopicPublishSubscribe("c", Topic("user-{sub}")))}, nil)},
+			status: 500, code: CodeInvalidScope},
+
+		// Token ids.
+		{name: "grant token id wins", cfg: Config{Authenticator: htAuth(user, nil), Scopes: htStatic(Grant{Scope: htScope, TokenID: "bot"}, nil)},
+			status: 200, vends: 1, check: func(t *testing.T, _ *httptest.ResponseRecorder, g []Grant) {
+				if g[0].TokenID != "bot" {
+					t.Errorf("token id = %q", g[0].TokenID)
+				}
+			}},
+		{name: "invalid grant token id", cfg: Config{Scopes: htStatic(Grant{Scope: htScope, TokenID: "a\nb"}, nil)}, status: 500, code: CodeInternal},
+		{name: "query token id in open mode", cfg: Config{TokenID: QueryTokenID("name")}, target: "/token?name=alice",
+			status: 200, vends: 1, check: func(t *testing.T, _ *httptest.ResponseRecorder, g []Grant) {
+				if g[0].TokenID != "alice" {
+					t.Errorf("token id = %q", g[0].TokenID)
+				}
+			}},
+		{name: "query token id ignored when authenticated", cfg: Config{TokenID: QueryTokenID("name"), Authenticator: htAuth(user, nil)}, target: "/token?name=admin",
+			status: 200, vends: 1, check: func(t *testing.T, _ *httptest.ResponseRecorder, g []Grant) {
+				if g[0].TokenID != "user-1" {
+					t.Errorf("token id = %q, want the verified subject", g[0].TokenID)
+				}
+			}},
+		{name: "query token id malformed", cfg: Config{TokenID: QueryTokenID("name")}, target: "/token?name=a%00b", status: 400, code: CodeBadRequest},
+		{name: "token id policy returns garbage", cfg: Config{TokenID: func(Identity, *http.Request) (string, error) { return strings.Repeat("x", 65), nil }},
+			status: 500, code: CodeInternal},
+		{name: "long subject is hashed", cfg: Config{Authenticator: htAuth(Identity{Subject: strings.Repeat("s", 100), Method: "jwt"}, nil)},
+			status: 200, vends: 1, check: func(t *testing.T, _ *httptest.ResponseRecorder, g []Grant) {
+				if !strings.HasPrefix(g[0].TokenID, hashedTokenIDPrefix) {
+					t.Errorf("token id = %q", g[0].TokenID)
+				}
+			}},
+
+		// Vending.
+		{name: "vendor rejected", vend: func(context.Context, Grant) (Token, error) {
+			return Token{}, &VendError{Kind: ErrUpstreamRejected, Code: "PermissionError", Err: errors.New("nope")}
+		}, status: 502, code: CodeUpstreamRejected, vends: 1},
+		{name: "vendor unavailable", vend: func(context.Context, Grant) (Token, error) {
+			return Token{}, &VendError{Kind: ErrUpstreamUnavailable, Err: errors.New("conn refused")}
+		}, status: 503, code: CodeUpstreamUnavailable, headers: map[string]string{"Retry-After": "1"}, vends: 1},
+		{name: "vendor timeout", vend: func(context.Context, Grant) (Token, error) {
+			return Token{}, &VendError{Kind: ErrUpstreamTimeout, Err: context.DeadlineExceeded}
+		}, status: 504, code: CodeUpstreamTimeout, vends: 1},
+		{name: "vendor hangs past VendTimeout", cfg: Config{VendTimeout: 20 * time.Millisecond}, vend: func(ctx context.Context, _ Grant) (Token, error) {
+			<-ctx.Done()
+			return Token{}, errors.New("gave up") // a vendor that does not classify its error
+		}, status: 504, code: CodeUpstreamTimeout, vends: 1},
+		{name: "vendor invalid scope", vend: func(context.Context, Grant) (Token, error) {
+			return Token{}, fmt.Errorf("%w: refused", ErrInvalidScope)
+		}, status: 500, code: CodeInvalidScope, vends: 1},
+		{name: "vendor misconfigured", vend: func(context.Context, Grant) (Token, error) { return Token{}, &ConfigError{Field: "apiKey", Problem: "required"} },
+			status: 500, code: CodeInternal, vends: 1},
+		{name: "vendor unknown error", vend: func(context.Context, Grant) (Token, error) { return Token{}, errors.New("weird") },
+			status: 500, code: CodeInternal, vends: 1},
+		{name: "vendor returns an empty token", vend: func(context.Context, Grant) (Token, error) { return Token{}, nil },
+			status: 500, code: CodeInternal, vends: 1},
+		{name: "vendor without expiry", vend: func(_ context.Context, g Grant) (Token, error) { return Token{AuthToken: "t"}, nil },
+			status: 200, vends: 1, check: func(t *testing.T, w *httptest.ResponseRecorder, _ []Grant) {
+				if !strings.Contains(w.Body.String(), fmt.Sprintf(`"expiresAt":%d`, htNow.Add(DefaultTTL).Unix())) {
+					t.Errorf("body = %s", w.Body)
+				}
+			}},
+		{name: "vendor gets a bounded context", cfg: Config{VendTimeout: time.Minute}, vend: func(ctx context.Context, _ Grant) (Token, error) {
+			if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > time.Minute {
+				return Token{}, errors.New("no deadline")
+			}
+			return Token{AuthToken: "t", ExpiresAt: htNow}, nil
+		}, status: 200, vends: 1},
+
+		// Size limits.
+		{name: "oversize headers", header: http.Header{"X-Big": {strings.Repeat("b", DefaultMaxHeaderBytes)}}, status: 400, code: CodeBadRequest},
+		{name: "oversize query", target: "/token?q=" + strings.Repeat("q", DefaultMaxHeaderBytes), status: 400, code: CodeBadRequest},
+		{name: "configured header limit", cfg: Config{MaxHeaderBytes: 100}, header: http.Header{"X-Big": {strings.Repeat("b", 200)}}, status: 400, code: CodeBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, v, _ := htSetup(t, tt.cfg)
+			v.vend = tt.vend
+			method, target := tt.method, tt.target
+			if method == "" {
+				method = http.MethodGet
+			}
+			if target == "" {
+				target = "/token"
+			}
+			w := htDo(h, method, target, tt.header)
+			switch {
+			case tt.code != "":
+				htCheckError(t, w, tt.status, tt.code)
+			case w.Code != tt.status:
+				t.Fatalf("status = %d, want %d; body %s", w.Code, tt.status, w.Body)
+			default:
+				htCheckNoStore(t, w)
+			}
+			for k, want := range tt.headers {
+				if got := w.Header().Get(k); got != want {
+					t.Errorf("%s = %q, want %q", k, got, want)
+				}
+			}
+			if tt.status != 401 && w.Header().Get("WWW-Authenticate") != "" {
+				t.Errorf("WWW-Authenticate on a %d", w.Code)
+			}
+			if tt.status != 429 && tt.status != 503 && w.Header().Get("Retry-After") != "" {
+				t.Errorf("Retry-After on a %d", w.Code)
+			}
+			grants := v.calls()
+			if len(grants) != tt.vends {
+				t.Fatalf("%d vends, want %d", len(grants), tt.vends)
+			}
+			if tt.check != nil {
+				tt.check(t, w, grants)
+			}
+		})
+	}
+}
+
+func TestHandlerCORS(t *testing.T) {
+	const origin = "https://app.example"
+	authCalls := 0
+	countingAuth := AuthenticatorFunc(func(*http.Request) (Identity, error) {
+		authCalls++
+		return Identity{Subject: "u", Method: "test"}, nil
+	})
+	preflight := func(o, method, headers string) http.Header {
+		h := http.Header{"Origin": {o}, "Access-Control-Request-Method": {method}}
+		if headers != "" {
+			h.Set("Access-Control-Request-Headers", headers)
+		}
+		return h
+	}
+	tests := []struct {
+		name    string
+		cors    CORSOptions
+		method  string
+		header  http.Header
+		status  int
+		code    string
+		headers map[string]string
+		auth    int
+	}{
+		{"GET from an allowed origin", CORSOptions{AllowedOrigins: []string{origin}}, http.MethodGet, http.Header{"Origin": {origin}}, 200, "",
+			map[string]string{"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": ""}, 1},
+		{"GET from an allowed origin, configured in upper case", CORSOptions{AllowedOrigins: []string{"https://APP.example"}}, http.MethodGet, http.Header{"Origin": {origin}}, 200, "",
+			map[string]string{"Access-Control-Allow-Origin": origin}, 1},
+		{"GET from another origin", CORSOptions{AllowedOrigins: []string{origin}}, http.MethodGet, http.Header{"Origin": {"https://evil.example"}}, 200, "",
+			map[string]string{"Access-Control-Allow-Origin": ""}, 1},
+		{"GET from a suffix origin", CORSOptions{AllowedOrigins: []string{origin}}, http.MethodGet, http.Header{"Origin": {origin + ".evil.example"}}, 200, "",
+			map[string]string{"Access-Control-Allow-Origin": ""}, 1},
+		{"GET from origin null", CORSOptions{AllowedOrigins: []string{origin}}, http.MethodGet, http.Header{"Origin": {"null"}}, 200, "",
+			map[string]string{"Access-Control-Allow-Origin": ""}, 1},
+		{"two Origin headers", CORSOptions{AllowedOrigins: []string{origin}}, http.MethodGet, http.Header{"Origin": {origin, origin}}, 200, "",
+			map[string]string{"Access-Control-Allow-Origin": ""}, 1},
+		{"GET with credentials and exposed headers", CORSOptions{AllowedOrigins: []string{origin}, AllowCredentials: true, ExposedHeaders: []string{"retry-after"}},
+			http.MethodGet, http.Header{"Origin": {origin}}, 200, "",
+			map[string]string{"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", "Access-Control-Expose-Headers": "Retry-After"}, 1},
+		{"GET with wildcard", CORSOptions{AllowedOrigins: []string{"*"}}, http.MethodGet, http.Header{"Origin": {"https://any.example"}}, 200, "",
+			map[string]string{"Access-Control-Allow-Origin": "*"}, 1},
+		{"preflight allowed", CORSOptions{AllowedOrigins: []string{origin}}, http.MethodOptions, preflight(origin, "GET", "authorization"), 204, "",
+			map[string]string{"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Methods": "GET", "Access-Control-Allow-Headers": "Authorization", "Access-Control-Max-Age": "600"}, 0},
+		{"preflight with custom headers and max age", CORSOptions{AllowedOrigins: []string{origin}, AllowedHeaders: []string{"authorization", "username", "password"}, MaxAge: time.Hour},
+			http.MethodOptions, preflight(origin, "GET", "Username, Password"), 204, "",
+			map[string]string{"Access-Control-Allow-Headers": "Authorization, Username, Password", "Access-Control-Max-Age": "3600"}, 0},
+		{"preflight with caching disabled", CORSOptions{AllowedOrigins: []string{origin}, MaxAge: -1}, http.MethodOptions, preflight(origin, "GET", ""), 204, "",
+			map[string]string{"Access-Control-Max-Age": "0"}, 0},
+		{"preflight wildcard", CORSOptions{AllowedOrigins: []string{"*"}}, http.MethodOptions, preflight("https://x.example", "GET", ""), 204, "",
+			map[string]string{"Access-Control-Allow-Origin": "*"}, 0},
+		{"preflight from another origin", CORSOptions{AllowedOrigins: []string{origin}}, http.MethodOptions, preflight("https://evil.example", "GET", ""), 403, CodeForbidden,
+			map[string]string{"Access-Control-Allow-Origin": "", "Access-Control-Allow-Methods": ""}, 0},
+		{"preflight for POST", CORSOptions{AllowedOrigins: []string{origin}}, http.MethodOptions, preflight(origin, "POST", ""), 403, CodeForbidden,
+			map[string]string{"Access-Control-Allow-Origin": ""}, 0},
+		{"preflight with an unlisted header", CORSOptions{AllowedOrigins: []string{origin}}, http.MethodOptions, preflight(origin, "GET", "authorization, x-usergroup"), 403, CodeForbidden,
+			map[string]string{"Access-Control-Allow-Origin": ""}, 0},
+		{"plain OPTIONS", CORSOptions{AllowedOrigins: []string{origin}}, http.MethodOptions, http.Header{}, 204, "",
+			map[string]string{"Allow": "GET, OPTIONS", "Access-Control-Allow-Origin": ""}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			authCalls = 0
+			h, _, _ := htSetup(t, Config{Authenticator: countingAuth, CORS: tt.cors})
+			w := htDo(h, tt.method, "/token", tt.header)
+			if tt.code != "" {
+				htCheckError(t, w, tt.status, tt.code)
+			} else if w.Code != tt.status {
+				t.Fatalf("status = %d, want %d; body %s", w.Code, tt.status, w.Body)
+			}
+			htCheckNoStore(t, w)
+			for k, want := range tt.headers {
+				if got := w.Header().Get(k); got != want {
+					t.Errorf("%s = %q, want %q", k, got, want)
+				}
+			}
+			if authCalls != tt.auth {
+				t.Errorf("authenticator called %d times, want %d", authCalls, tt.auth)
+			}
+		})
+	}
+}
+
+func TestNewHandlerRejectsBadConfig(t *testing.T) {
+	ok := Config{Authenticator: Open(), Scopes: htStatic(Grant{Scope: htScope}, nil), Vendor: &htVendor{}}
+	var nilVendor *htVendor
+	var nilFunc AuthenticatorFunc
+	badValidate := ResolverFunc(nil)
+	_ = badValidate
+	tests := []struct {
+		name  string
+		edit  func(c *Config)
+		field string // expected in the message
+	}{
+		{"no authenticator", func(c *Config) { c.Authenticator = nil }, "Config.Authenticator"},
+		{"nil func authenticator", func(c *Config) { c.Authenticator = nilFunc }, "Config.Authenticator"},
+		{"no resolver", func(c *Config) { c.Scopes = nil }, "Config.Scopes"},
+		{"no vendor", func(c *Config) { c.Vendor = nil }, "Config.Vendor"},
+		{"typed nil vendor", func(c *Config) { c.Vendor = nilVendor }, "Config.Vendor"},
+		{"misconfigured basic", func(c *Config) { c.Authenticator = Basic(BasicConfig{}) }, "Config.Authenticator"},
+		{"misconfigured momento vendor", func(c *Config) { c.Vendor = MomentoVendor("") }, "Config.Vendor"},
+		{"resolver Validate fails", func(c *Config) { c.Scopes = htValidating{err: errors.New("bad rules")} }, "Config.Scopes"},
+		{"TTL above an hour", func(c *Config) { c.TTL = time.Hour + time.Second }, "Config.TTL"},
+		{"TTL below a second", func(c *Config) { c.TTL = 500 * time.Millisecond }, "Config.TTL"},
+		{"negative TTL", func(c *Config) { c.TTL = -time.Minute }, "Config.TTL"},
+		{"MinTTL above TTL", func(c *Config) { c.TTL = time.Minute; c.MinTTL = 2 * time.Minute }, "Config.MinTTL"},
+		{"negative VendTimeout", func(c *Config) { c.VendTimeout = -1 }, "Config.VendTimeout"},
+		{"negative MaxHeaderBytes", func(c *Config) { c.MaxHeaderBytes = -1 }, "Config.MaxHeaderBytes"},
+		{"negative RetryAfter", func(c *Config) { c.RetryAfter = -1 }, "Config.RetryAfter"},
+		{"CORS wildcard with credentials", func(c *Config) { c.CORS = CORSOptions{AllowedOrigins: []string{"*"}, AllowCredentials: true} }, "Config.CORS"},
+		{"CORS wildcard among origins", func(c *Config) { c.CORS = CORSOptions{AllowedOrigins: []string{"*", "https://a.example"}} }, "Config.CORS"},
+		{"CORS origin with path", func(c *Config) { c.CORS = CORSOptions{AllowedOrigins: []string{"https://a.example/"}} }, "Config.CORS"},
+		{"CORS origin without scheme", func(c *Config) { c.CORS = CORSOptions{AllowedOrigins: []string{"a.example"}} }, "Config.CORS"},
+		{"CORS origin null", func(c *Config) { c.CORS = CORSOptions{AllowedOrigins: []string{"null"}} }, "Config.CORS"},
+		{"CORS origin with credentials in URL", func(c *Config) { c.CORS = CORSOptions{AllowedOrigins: []string{"https://u:p@a.example"}} }, "Config.CORS"},
+		{"CORS bad header name", func(c *Config) {
+			c.CORS = CORSOptions{AllowedOrigins: []string{"https://a.example"}, AllowedHeaders: []string{"bad header"}}
+		}, "Config.CORS"},
+		{"CORS options without origins", func(c *Config) { c.CORS = CORSOptions{AllowCredentials: true} }, "Config.CORS"},
+		{"CORS max age above a day", func(c *Config) { c.CORS = CORSOptions{AllowedOrigins: []string{"https://a.example"}, MaxAge: 25 * time.Hour} }, "Config.CORS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := ok
+			tt.edit(&cfg)
+			h, err := NewHandler(cfg)
+			if err == nil || h != nil {
+				t.Fatalf("NewHandler = %v, %v; want an error", h, err)
+			}
+			if !errors.Is(err, ErrInvalidConfig) {
+				t.Errorf("error %v does not wrap ErrInvalidConfig", err)
+			}
+			if !strings.Contains(err.Error(), tt.field) {
+				t.Errorf("error %q does not name %s", err, tt.field)
+			}
+		})
+	}
+	if _, err := NewHandler(ok); err != nil {
+		t.Fatalf("valid config refused: %v", err)
+	}
+}
+
+type htValidating struct{ err error }
+
+func (v htValidating) Resolve(context.Context, Identity, *http.Request) (Grant, error) {
+	return Grant{Scope: htScope}, nil
+}
+func (v htValidating) Validate() error { return v.err }
+
+func TestHandlerErrorHandlerAndOnResult(t *testing.T) {
+	var got *ErrorResponse
+	var results []Result
+	h, _, _ := htSetup(t, Config{
+		Authenticator: htAuth(Identity{}, fmt.Errorf("%w: nope", ErrInvalidCredentials)),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, e *ErrorResponse) {
+			got = e
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(e.Status)
+			_, _ = io.WriteString(w, "custom "+e.Code)
+		},
+		OnResult: func(_ *http.Request, res Result) { results = append(results, res) },
+	})
+	w := htDo(h, http.MethodGet, "/token", nil)
+	if w.Code != 401 || w.Body.String() != "custom unauthorized" {
+		t.Fatalf("got %d %q", w.Code, w.Body)
+	}
+	if w.Header().Get("WWW-Authenticate") == "" || w.Header().Get("Cache-Control") != "no-store" {
+		t.Errorf("standard headers not set before the ErrorHandler: %v", w.Header())
+	}
+	if got == nil || got.Code != CodeUnauthorized || !errors.Is(got, ErrInvalidCredentials) || got.Error() == "" {
+		t.Errorf("ErrorResponse = %+v", got)
+	}
+	if len(results) != 1 || results[0].Status != 401 || results[0].Code != CodeUnauthorized || !errors.Is(results[0].Err, ErrInvalidCredentials) {
+		t.Errorf("results = %+v", results)
+	}
+
+	results = nil
+	h2, _, _ := htSetup(t, Config{
+		Authenticator: htAuth(Identity{Subject: "u", Method: "jwt"}, nil),
+		OnResult:      func(_ *http.Request, res Result) { results = append(results, res) },
+	})
+	if w := htDo(h2, http.MethodGet, "/token", nil); w.Code != 200 {
+		t.Fatal(w.Code)
+	}
+	if len(results) != 1 {
+		t.Fatalf("results = %+v", results)
+	}
+	r := results[0]
+	if r.Status != 200 || r.Code != "ok" || r.Identity.Subject != "u" || r.Grant.TokenID != "u" || r.Grant.TTL != DefaultTTL ||
+		r.Grant.Rule != "static" || !r.ExpiresAt.Equal(htNow.Add(DefaultTTL)) || r.Err != nil {
+		t.Errorf("result = %+v", r)
+	}
+}
+
+func TestHandlerRecoversPanics(t *testing.T) {
+	const secret = "panic-secret-d41d8cd98f00b204"
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"authenticator", Config{Authenticator: AuthenticatorFunc(func(*http.Request) (Identity, error) { panic(secret) })}},
+		{"resolver", Config{Scopes: ResolverFunc(func(context.Context, Identity, *http.Request) (Grant, error) { panic(errors.New(secret)) })}},
+		{"vendor", Config{Vendor: VendorFunc(func(context.Context, Grant) (Token, error) { panic(secret) })}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var results []Result
+			tt.cfg.OnResult = func(_ *http.Request, r Result) { results = append(results, r) }
+			h, _, logs := htSetup(t, tt.cfg)
+			w := htDo(h, http.MethodGet, "/token", nil)
+			htCheckError(t, w, 500, CodeInternal)
+			if strings.Contains(logs.String(), secret) || strings.Contains(w.Body.String(), secret) {
+				t.Errorf("panic value leaked: %s", logs)
+			}
+			if !strings.Contains(logs.String(), "panic") {
+				t.Errorf("panic not logged: %s", logs)
+			}
+			if len(results) != 1 || results[0].Status != 500 {
+				t.Errorf("results = %+v", results)
+			}
+		})
+	}
+	t.Run("ErrAbortHandler propagates", func(t *testing.T) {
+		h, _, _ := htSetup(t, Config{Authenticator: AuthenticatorFunc(func(*http.Request) (Identity, error) { panic(http.ErrAbortHandler) })})
+		defer func() {
+			if rec := recover(); rec != http.ErrAbortHandler {
+				t.Errorf("recovered %v, want http.ErrAbortHandler", rec)
+			}
+		}()
+		htDo(h, http.MethodGet, "/token", nil)
+	})
+}
+
+// TestHandlerLogsNoSecrets runs requests through every path with secrets in
+// play (passwords, JWT-looking bearer tokens, API-key-looking upstream
+// errors, the vended token) and checks that the log lines name the subject,
+// rule and outcome but none of the secrets.
+func TestHandlerLogsNoSecrets(t *testing.T) {
+	const (
+		jwtish  = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJlLXNlY3JldA"
+		upKey   = "momento-api-key-secret-0123456789"
+		badPass = "wrong-password-secret"
+	)
+	basic := Basic(btConfig(t, true))
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cases := []struct {
+		cfg    Config
+		header http.Header
+		status int
+	}{
+		{Config{Authenticator: basic}, http.Header{"Authorization": {btBasic("alice", btAlicePassword)}}, 200},
+		{Config{Authenticator: basic}, http.Header{"Username": {"bob"}, "Password": {btBobPassword}}, 200},
+		{Config{Authenticator: basic}, http.Header{"Authorization": {btBasic("alice", badPass)}}, 401},
+		{Config{Authenticator: basic}, http.Header{"Authorization": {"Bearer " + jwtish}}, 401},
+		{Config{Authenticator: htAuth(Identity{}, fmt.Errorf("%w: bad signature", ErrInvalidCredentials))}, http.Header{"Authorization": {"Bearer " + jwtish}}, 401},
+		{Config{Authenticator: basic, Vendor: VendorFunc(func(context.Context, Grant) (Token, error) {
+			v := newMomentoVendorWithClient(nil, []string{upKey})
+			return Token{}, v.mapError(context.Background(), fmt.Errorf("AuthenticationError: invalid key %s and %s", upKey, jwtish))
+		})}, http.Header{"Authorization": {btBasic("alice", btAlicePassword)}}, 503},
+	}
+	for i, c := range cases {
+		c.cfg.Logger = logger
+		h, _, _ := htSetup(t, c.cfg)
+		if w := htDo(h, http.MethodGet, "/token", c.header); w.Code != c.status {
+			t.Fatalf("case %d: status %d, want %d: %s", i, w.Code, c.status, w.Body)
+		}
+	}
+	out := buf.String()
+	for _, secret := range []string{btAlicePassword, btBobPassword, badPass, jwtish, "c2lnbmF0dXJlLXNlY3JldA", upKey, htToken,
+		strings.TrimPrefix(btBasic("alice", btAlicePassword), "Basic ")} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log contains secret %q:\n%s", secret, out)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != len(cases) {
+		t.Fatalf("%d log lines for %d requests:\n%s", len(lines), len(cases), out)
+	}
+	var first map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]any{"subject": "alice", "auth": "basic", "rule": "static", "outcome": "ok", "status": float64(200), "tokenId": "alice",
+		"scope": htScope.String(), "level": "INFO"} {
+		if first[k] != want {
+			t.Errorf("log %s = %v, want %v (line %s)", k, first[k], want, lines[0])
+		}
+	}
+	if _, ok := first["latency"]; !ok {
+		t.Error("no latency in the log line")
+	}
+	var last map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil {
+		t.Fatal(err)
+	}
+	if last["level"] != "ERROR" || last["outcome"] != CodeUpstreamUnavailable || last["error"] == nil {
+		t.Errorf("upstream failure log line = %v", last)
+	}
+}
+
+func TestHandlerConcurrent(t *testing.T) {
+	h, v, _ := htSetup(t, Config{Authenticator: Basic(btConfig(t, false))})
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			user, pass := "alice", btAlicePassword
+			if i%2 == 1 {
+				user, pass = "bob", btBobPassword
+			}
+			w := htDo(h, http.MethodGet, "/token", http.Header{"Authorization": {btBasic(user, pass)}})
+			if w.Code != 200 {
+				t.Errorf("status %d", w.Code)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := len(v.calls()); n != 16 {
+		t.Errorf("%d vends, want 16", n)
+	}
+}
