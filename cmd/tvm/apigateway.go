@@ -1,0 +1,187 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+
+	"github.com/tvmgo/tvm"
+)
+
+// methodAPIGateway is the Identity.Method of callers verified by an API
+// Gateway authorizer.
+const methodAPIGateway = "apigateway"
+
+// apiGatewayAuthenticator trusts the claims that an API Gateway authorizer
+// (a Cognito user pool authorizer or a Lambda authorizer of a REST API, a
+// JWT or Lambda authorizer of an HTTP API) has already verified. It reads
+// them only from the request context that aws-lambda-go-api-proxy fills
+// from the Lambda event (core.GetAPIGatewayContextFromContext and
+// core.GetAPIGatewayV2ContextFromContext), never from headers: a client
+// cannot forge a request context, and the adapter's context key is private
+// to it. Outside Lambda every request is refused.
+type apiGatewayAuthenticator struct {
+	subjectClaim string
+	groupsClaim  string
+	now          func() time.Time
+}
+
+func newAPIGatewayAuthenticator(c *APIGatewayConfig) *apiGatewayAuthenticator {
+	return &apiGatewayAuthenticator{subjectClaim: c.SubjectClaim, groupsClaim: c.GroupsClaim, now: time.Now}
+}
+
+// Challenge is the WWW-Authenticate challenge of 401 answers.
+func (a *apiGatewayAuthenticator) Challenge() string { return "Bearer" }
+
+// Authenticate implements tvm.Authenticator.
+func (a *apiGatewayAuthenticator) Authenticate(r *http.Request) (tvm.Identity, error) {
+	claims, err := authorizerClaims(r)
+	if err != nil {
+		return tvm.Identity{}, err
+	}
+	sub, ok := claims[a.subjectClaim].(string)
+	if !ok || sub == "" {
+		return tvm.Identity{}, fmt.Errorf("%w: the authorizer gave no %q claim", tvm.ErrInvalidCredentials, a.subjectClaim)
+	}
+	id := tvm.Identity{Subject: sub, Claims: claims, Method: methodAPIGateway}
+	if g, present := claims[a.groupsClaim]; present {
+		groups, err := parseGroups(g)
+		if err != nil {
+			return tvm.Identity{}, fmt.Errorf("%w: claim %q: %w", tvm.ErrInvalidCredentials, a.groupsClaim, err)
+		}
+		id.Groups = groups
+	}
+	if e, present := claims["exp"]; present {
+		exp, err := parseTime(e)
+		if err != nil {
+			return tvm.Identity{}, fmt.Errorf("%w: claim \"exp\": %w", tvm.ErrInvalidCredentials, err)
+		}
+		if !a.now().Before(exp) {
+			return tvm.Identity{}, fmt.Errorf("%w: the credential has expired", tvm.ErrInvalidCredentials)
+		}
+		id.ExpiresAt = exp
+	}
+	return id, nil
+}
+
+// authorizerClaims returns a copy of the verified claims of the request's
+// API Gateway authorizer.
+func authorizerClaims(r *http.Request) (map[string]any, error) {
+	ctx := r.Context()
+	if v1, ok := core.GetAPIGatewayContextFromContext(ctx); ok {
+		az := v1.Authorizer
+		if len(az) == 0 {
+			return nil, fmt.Errorf("%w: no API Gateway authorizer on this route", tvm.ErrNoCredentials)
+		}
+		// Cognito user pool authorizer: {"claims": {...}}. Lambda
+		// authorizer: {"principalId": ..., <context keys>...}.
+		if c, ok := az["claims"].(map[string]any); ok {
+			return cloneMap(c), nil
+		}
+		m := cloneMap(az)
+		delete(m, "integrationLatency")
+		return m, nil
+	}
+	if v2, ok := core.GetAPIGatewayV2ContextFromContext(ctx); ok {
+		az := v2.Authorizer
+		switch {
+		case az != nil && az.JWT != nil && len(az.JWT.Claims) > 0:
+			m := make(map[string]any, len(az.JWT.Claims))
+			for k, v := range az.JWT.Claims {
+				m[k] = v
+			}
+			return m, nil
+		case az != nil && len(az.Lambda) > 0:
+			return cloneMap(az.Lambda), nil
+		}
+		return nil, fmt.Errorf("%w: no API Gateway JWT or Lambda authorizer on this route", tvm.ErrNoCredentials)
+	}
+	return nil, fmt.Errorf("%w: not an API Gateway request (auth.method apigateway works only in AWS Lambda)", tvm.ErrNoCredentials)
+}
+
+func cloneMap(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// parseGroups reads a groups claim as API Gateway passes it: a JSON list
+// (Lambda authorizers), "[a b]" (HTTP API JWT authorizers flatten lists
+// that way), `["a","b"]`, or "a,b" (REST API Cognito authorizers).
+func parseGroups(v any) ([]string, error) {
+	var out []string
+	switch g := v.(type) {
+	case []any:
+		for _, x := range g {
+			s, ok := x.(string)
+			if !ok {
+				return nil, fmt.Errorf("not a list of strings")
+			}
+			out = append(out, s)
+		}
+	case []string:
+		out = append(out, g...)
+	case string:
+		s := strings.TrimSpace(g)
+		if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+			if json.Unmarshal([]byte(s), &out) == nil {
+				break
+			}
+			out = strings.Fields(strings.NewReplacer(",", " ").Replace(s[1 : len(s)-1]))
+			break
+		}
+		for _, p := range strings.Split(s, ",") {
+			out = append(out, strings.TrimSpace(p))
+		}
+	default:
+		return nil, fmt.Errorf("not a string or a list")
+	}
+	groups := out[:0]
+	for _, s := range out {
+		if s != "" {
+			groups = append(groups, s)
+		}
+	}
+	return groups, nil
+}
+
+// parseTime reads a time claim as API Gateway passes it: a number or a
+// numeric string (unix seconds), or the date format of REST API Cognito
+// authorizers ("Thu Sep 12 18:12:39 UTC 2019").
+func parseTime(v any) (time.Time, error) {
+	var secs float64
+	switch t := v.(type) {
+	case float64:
+		secs = t
+	case json.Number:
+		f, err := t.Float64()
+		if err != nil {
+			return time.Time{}, fmt.Errorf("not a time")
+		}
+		secs = f
+	case string:
+		if f, err := strconv.ParseFloat(t, 64); err == nil {
+			secs = f
+			break
+		}
+		tm, err := time.Parse(time.UnixDate, t)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("not a time")
+		}
+		return tm, nil
+	default:
+		return time.Time{}, fmt.Errorf("not a time")
+	}
+	if math.IsNaN(secs) || secs <= 0 || secs > 1e11 {
+		return time.Time{}, fmt.Errorf("not a time")
+	}
+	return time.Unix(int64(secs), 0), nil
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Defaults of the environment.
+const (
+	defaultAddr      = "127.0.0.1:8080"
+	defaultLocalAddr = "127.0.0.1:9090"
+	maxAPIKeySize    = 64 << 10
+)
+
+// secret is a string that never prints: fmt, %v, %#v and slog all show
+// "[REDACTED]". Use string(s) only where the value is really needed.
+type secret string
+
+func (secret) String() string                 { return "[REDACTED]" }
+func (secret) GoString() string               { return "[REDACTED]" }
+func (secret) LogValue() slog.Value           { return slog.StringValue("[REDACTED]") }
+func (s secret) MarshalText() ([]byte, error) { return []byte("[REDACTED]"), nil }
+
+// environment is what the process reads from its environment variables.
+type environment struct {
+	addr       string // TVM_ADDR
+	configPath string // TVM_CONFIG
+	localAddr  string // MOMENTO_LOCAL_ADDR
+	lambda     bool   // AWS_LAMBDA_RUNTIME_API is set
+
+	apiKey     secret // MOMENTO_API_KEY
+	apiKeyFile string // MOMENTO_API_KEY_FILE
+	// secretID (MOMENTO_API_KEY_SECRET_ID) and parameter
+	// (MOMENTO_API_KEY_PARAMETER) name a Secrets Manager secret or an SSM
+	// SecureString parameter that holds the API key, read in AWS Lambda
+	// through the AWS Parameters and Secrets Lambda Extension.
+	secretID, parameter string
+	// extensionPort is PARAMETERS_SECRETS_EXTENSION_HTTP_PORT (default 2773)
+	// and sessionToken AWS_SESSION_TOKEN, which authenticates calls to it.
+	extensionPort string
+	sessionToken  secret
+}
+
+func readEnv(getenv func(string) string) environment {
+	e := environment{
+		addr:          getenv("TVM_ADDR"),
+		configPath:    getenv("TVM_CONFIG"),
+		localAddr:     getenv("MOMENTO_LOCAL_ADDR"),
+		lambda:        getenv("AWS_LAMBDA_RUNTIME_API") != "",
+		apiKey:        secret(strings.TrimSpace(getenv("MOMENTO_API_KEY"))),
+		apiKeyFile:    getenv("MOMENTO_API_KEY_FILE"),
+		secretID:      getenv("MOMENTO_API_KEY_SECRET_ID"),
+		parameter:     getenv("MOMENTO_API_KEY_PARAMETER"),
+		extensionPort: getenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"),
+		sessionToken:  secret(getenv("AWS_SESSION_TOKEN")),
+	}
+	if e.addr == "" {
+		e.addr = defaultAddr
+	}
+	if e.localAddr == "" {
+		e.localAddr = defaultLocalAddr
+	}
+	if e.extensionPort == "" {
+		e.extensionPort = "2773"
+	}
+	return e
+}
+
+// hasAPIKeySource reports whether any API key source is configured.
+func (e environment) hasAPIKeySource() bool {
+	return e.apiKey != "" || e.apiKeyFile != "" || e.secretID != "" || e.parameter != ""
+}
+
+// momentoAPIKey returns the Momento API key from the one configured source,
+// or "" when none is. Errors name the source, never the key.
+func (e environment) momentoAPIKey(ctx context.Context, client *http.Client) (secret, error) {
+	n := 0
+	for _, set := range []bool{e.apiKey != "", e.apiKeyFile != "", e.secretID != "", e.parameter != ""} {
+		if set {
+			n++
+		}
+	}
+	if n > 1 {
+		return "", errors.New("set only one of MOMENTO_API_KEY, MOMENTO_API_KEY_FILE, MOMENTO_API_KEY_SECRET_ID and MOMENTO_API_KEY_PARAMETER")
+	}
+	switch {
+	case e.apiKey != "":
+		return e.apiKey, nil
+	case e.apiKeyFile != "":
+		return readKeyFile(e.apiKeyFile)
+	case e.secretID != "":
+		q := url.Values{"secretId": {e.secretID}}
+		return e.fromExtension(ctx, client, "/secretsmanager/get?"+q.Encode(), "MOMENTO_API_KEY_SECRET_ID", func(b []byte) (string, error) {
+			var out struct{ SecretString string }
+			err := json.Unmarshal(b, &out)
+			return out.SecretString, err
+		})
+	case e.parameter != "":
+		q := url.Values{"name": {e.parameter}, "withDecryption": {"true"}}
+		return e.fromExtension(ctx, client, "/systemsmanager/parameters/get?"+q.Encode(), "MOMENTO_API_KEY_PARAMETER", func(b []byte) (string, error) {
+			var out struct{ Parameter struct{ Value string } }
+			err := json.Unmarshal(b, &out)
+			return out.Parameter.Value, err
+		})
+	}
+	return "", nil
+}
+
+func readKeyFile(path string) (secret, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("MOMENTO_API_KEY_FILE: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxAPIKeySize+1))
+	if err != nil {
+		return "", fmt.Errorf("MOMENTO_API_KEY_FILE: %w", err)
+	}
+	if len(b) > maxAPIKeySize {
+		return "", errors.New("MOMENTO_API_KEY_FILE: file larger than 64 KiB")
+	}
+	key := strings.TrimSpace(string(b))
+	if key == "" {
+		return "", errors.New("MOMENTO_API_KEY_FILE: file is empty")
+	}
+	return secret(key), nil
+}
+
+// fromExtension reads the key from the AWS Parameters and Secrets Lambda
+// Extension on localhost, authenticated with AWS_SESSION_TOKEN.
+func (e environment) fromExtension(ctx context.Context, client *http.Client, path, source string, decode func([]byte) (string, error)) (secret, error) {
+	if e.sessionToken == "" {
+		return "", fmt.Errorf("%s: AWS_SESSION_TOKEN is not set (the extension is only available in AWS Lambda)", source)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://localhost:"+e.extensionPort+path, nil)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", source, err)
+	}
+	req.Header.Set("X-Aws-Parameters-Secrets-Token", string(e.sessionToken))
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("%s: AWS Parameters and Secrets Lambda Extension unreachable (is its layer attached?): %w", source, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIKeySize+1))
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", source, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		// The body may describe the error; it never holds the secret.
+		return "", fmt.Errorf("%s: extension answered %s", source, resp.Status)
+	}
+	if len(b) > maxAPIKeySize {
+		return "", fmt.Errorf("%s: answer larger than 64 KiB", source)
+	}
+	v, err := decode(b)
+	if err != nil {
+		return "", fmt.Errorf("%s: unexpected answer from the extension", source)
+	}
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", fmt.Errorf("%s: the secret is empty", source)
+	}
+	return secret(v), nil
+}

@@ -1,0 +1,240 @@
+// Command tvm is a standalone token vending machine for Momento: one binary
+// that serves tokens on a laptop, on a server, or in AWS Lambda behind API
+// Gateway, configured by a YAML file and the environment.
+//
+// Usage:
+//
+//	tvm [serve] [--config FILE] [--addr ADDR]   serve tokens (the default)
+//	tvm check [--config FILE]                   validate a configuration and exit
+//	tvm hash-password                           read a password on stdin, print its bcrypt hash
+//	tvm version                                 print the version
+//
+// With no configuration and no MOMENTO_API_KEY, tvm starts an embedded
+// Momento emulator and vends open, publish+subscribe tokens for
+// default-cache: a demo that works on a fresh machine. See the README for
+// the configuration reference.
+//
+// Environment:
+//
+//	TVM_ADDR               listen address (default 127.0.0.1:8080)
+//	TVM_CONFIG             configuration file (also --config)
+//	MOMENTO_API_KEY        Momento API key (never logged)
+//	MOMENTO_API_KEY_FILE   file holding the Momento API key
+//	MOMENTO_LOCAL_ADDR     embedded emulator address (default 127.0.0.1:9090)
+//	AWS_LAMBDA_RUNTIME_API set by AWS Lambda: serve API Gateway events
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitError  = 1 // runtime failure
+	exitConfig = 2 // usage or configuration error
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is main without process globals, for tests.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, args, getenv, stdout, stderr)
+	case "check":
+		return cmdCheck(args, getenv, stdout, stderr)
+	case "hash-password":
+		return cmdHashPassword(args, stdin, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "tvm", version())
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "tvm: unknown command %q\n%s", cmd, usage)
+		return exitConfig
+	}
+}
+
+const usage = `usage:
+  tvm [serve] [--config FILE] [--addr ADDR]   serve tokens (default command)
+  tvm check [--config FILE]                   validate a configuration file and exit
+  tvm hash-password                           read a password on stdin, print its bcrypt hash
+  tvm version                                 print the version
+
+environment: TVM_ADDR, TVM_CONFIG, MOMENTO_API_KEY, MOMENTO_API_KEY_FILE, MOMENTO_LOCAL_ADDR
+`
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("tvm "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// cmdServe serves tokens until SIGTERM or SIGINT (or forever in Lambda).
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("serve", stderr)
+	configPath := fs.String("config", "", "configuration file (default $TVM_CONFIG; none: local demo)")
+	addr := fs.String("addr", "", "listen address (default $TVM_ADDR or 127.0.0.1:8080)")
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "tvm serve: unexpected argument %q\n", fs.Arg(0))
+		return exitConfig
+	}
+	env := readEnv(getenv)
+	if *configPath != "" {
+		env.configPath = *configPath
+	}
+	if *addr != "" {
+		env.addr = *addr
+	}
+	cfg, code := loadOrDemo(env.configPath, stderr)
+	if cfg == nil {
+		return code
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := serve(ctx, stop, cfg, env, stdout, stderr); err != nil {
+		var ce configErrors
+		if errors.As(err, &ce) {
+			printProblems(stderr, env.configPath, ce)
+			return exitConfig
+		}
+		fmt.Fprintf(stderr, "tvm: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// loadOrDemo loads the configuration at path, or the demo configuration
+// when path is empty. On error it prints one line per problem and returns
+// a nil config with the exit code.
+func loadOrDemo(path string, stderr io.Writer) (*Config, int) {
+	if path == "" {
+		return DemoConfig(), exitOK
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		var ce configErrors
+		if !errors.As(err, &ce) {
+			ce = configErrors{{msg: err.Error()}}
+		}
+		printProblems(stderr, path, ce)
+		return nil, exitConfig
+	}
+	return cfg, exitOK
+}
+
+// printProblems prints one line per problem, then a summary line.
+func printProblems(w io.Writer, path string, probs configErrors) {
+	for _, p := range probs {
+		fmt.Fprintln(w, p.String())
+	}
+	where := path
+	if where == "" {
+		where = "the configuration"
+	}
+	n := "1 problem"
+	if len(probs) != 1 {
+		n = fmt.Sprintf("%d problems", len(probs))
+	}
+	fmt.Fprintf(w, "tvm: %s in %s\n", n, where)
+}
+
+// cmdCheck validates a configuration file and the environment, then exits.
+func cmdCheck(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("check", stderr)
+	configPath := fs.String("config", "", "configuration file (default $TVM_CONFIG)")
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	path := *configPath
+	if path == "" && fs.NArg() == 1 {
+		path = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "tvm check: unexpected argument %q\n", fs.Arg(0))
+		return exitConfig
+	}
+	if path == "" {
+		path = getenv("TVM_CONFIG")
+	}
+	if path == "" {
+		fmt.Fprintln(stderr, "tvm check: no configuration file (use --config FILE or TVM_CONFIG)")
+		return exitConfig
+	}
+	cfg, code := loadOrDemo(path, stderr)
+	if cfg == nil {
+		return code
+	}
+	if err := checkBuild(cfg); err != nil {
+		var ce configErrors
+		if !errors.As(err, &ce) {
+			ce = configErrors{{msg: err.Error()}}
+		}
+		printProblems(stderr, path, ce)
+		return exitConfig
+	}
+	fmt.Fprintf(stdout, "%s: ok (auth %s, %d scope rule(s), path %s, ttl %s)\n",
+		path, cfg.Auth.Method, len(cfg.Scopes), cfg.Path, cfg.TTL)
+	return exitOK
+}
+
+// cmdHashPassword reads one password line from stdin and prints its bcrypt
+// hash, for auth.users[].passwordHash.
+func cmdHashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("hash-password", stderr)
+	cost := fs.Int("cost", 12, "bcrypt cost (10..14)")
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	if *cost < 10 || *cost > 14 {
+		fmt.Fprintln(stderr, "tvm hash-password: --cost must be between 10 and 14")
+		return exitConfig
+	}
+	sc := bufio.NewScanner(io.LimitReader(stdin, 4096))
+	if !sc.Scan() || sc.Text() == "" {
+		fmt.Fprint(stderr, "tvm hash-password: write the password on standard input, e.g. echo \"$PW\" | tvm hash-password\n")
+		return exitConfig
+	}
+	pw := strings.TrimRight(sc.Text(), "\r")
+	if len(pw) > 72 {
+		fmt.Fprintln(stderr, "tvm hash-password: passwords longer than 72 bytes are refused (bcrypt ignores the rest)")
+		return exitConfig
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), *cost)
+	if err != nil {
+		fmt.Fprintf(stderr, "tvm hash-password: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintln(stdout, string(h))
+	return exitOK
+}

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tvmgo/tvm"
+	"github.com/tvmgo/tvm/momentolocal"
+)
+
+// Server timeouts. WriteTimeout is the vend timeout plus writeSlack.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	idleTimeout       = 60 * time.Second
+	writeSlack        = 10 * time.Second
+	maxHeaderBytes    = 64 << 10
+	adminPrefix       = "/admin/momentolocal"
+)
+
+// loopbackOrigins are the emulator's default gRPC-Web CORS origins.
+var loopbackOrigins = []string{"http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"}
+
+// newLogger returns the process logger. Format "" means json in AWS Lambda
+// and text elsewhere.
+func newLogger(c LogConfig, lambda bool, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level)) // validated already
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" || (c.Format == "" && lambda) {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve runs the token vending machine until ctx ends (SIGTERM/SIGINT),
+// then shuts down gracefully. stop restores the default signal behaviour,
+// so that a second signal kills the process at once.
+func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdout, stderr io.Writer) error {
+	log := newLogger(cfg.Log, env.lambda, stderr)
+	if env.lambda {
+		return serveLambda(ctx, cfg, env, log)
+	}
+	if cfg.Auth.Method == "apigateway" {
+		return configErrors{{key: "auth.method", msg: "apigateway works only in AWS Lambda (AWS_LAMBDA_RUNTIME_API is not set)"}}
+	}
+
+	key, err := env.momentoAPIKey(ctx, &http.Client{Timeout: 10 * time.Second})
+	if err != nil {
+		return err
+	}
+	local := cfg.Momento.Local
+	switch {
+	case key != "" && local && !cfg.demo:
+		return configErrors{{key: "momento.local", msg: "true, but a Momento API key is set in the environment: remove one of them"}}
+	case key != "":
+		local = false // the demo configuration vends real tokens when a key is set
+	case !local:
+		return errors.New("no Momento API key: set MOMENTO_API_KEY or MOMENTO_API_KEY_FILE (or momento.local: true in the configuration, for development)")
+	}
+
+	var (
+		vendor        *tvm.MomentoSDKVendor
+		tokenEndpoint string
+		emu           *momentolocal.Server
+	)
+	if local {
+		emu, err = startEmulator(cfg, env.localAddr, log)
+		if err != nil {
+			return err
+		}
+		defer emu.Close()
+		prov, err := emu.CredentialProvider()
+		if err != nil {
+			return fmt.Errorf("emulator credentials: %w", err)
+		}
+		vendor, err = tvm.NewMomentoVendorFromProvider(prov)
+		if err != nil {
+			return fmt.Errorf("creating the Momento auth client: %w", err)
+		}
+		tokenEndpoint = prov.GetTokenEndpoint()
+	} else {
+		vendor, tokenEndpoint, err = momentoVendor(key)
+		if err != nil {
+			return err
+		}
+	}
+	defer vendor.Close()
+
+	// The authenticator's background work (JWKS refresh) outlives the
+	// signal until in-flight requests are done.
+	bg, cancelBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBG()
+	m := newMetrics()
+	svc, err := buildTokenService(bg, cfg, vendor, m, log)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+
+	ln, err := net.Listen("tcp", env.addr)
+	if err != nil {
+		return fmt.Errorf("listening on TVM_ADDR %s: %w", env.addr, err)
+	}
+	addr := ln.Addr().String()
+	ready := newReadiness(tokenEndpoint, log)
+
+	mux := http.NewServeMux()
+	mux.Handle(cfg.Path, svc.handler)
+	mux.HandleFunc("/healthz", healthz)
+	mux.Handle("/readyz", ready)
+	mux.Handle("/metrics", m.handler())
+	admin := false
+	if a, ok := any(emu).(interface{ AdminHandler() http.Handler }); ok && emu != nil && isLoopbackAddr(addr) {
+		// Fault injection for reliability tests: local mode on loopback only.
+		mux.Handle(adminPrefix+"/", http.StripPrefix(adminPrefix, a.AdminHandler()))
+		admin = true
+	}
+	mux.HandleFunc("/", notFound)
+
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      cfg.VendTimeout + writeSlack,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	printBanner(stdout, cfg, addr, emu, admin)
+	log.Info("tvm listening", "addr", addr, "path", cfg.Path, "auth", cfg.Auth.Method, "local", local, "pid", os.Getpid())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	stop()
+	ready.draining.Store(true)
+	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
+	shCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shCtx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("graceful shutdown did not finish within %s; remaining requests were aborted", cfg.ShutdownTimeout)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// startEmulator starts the embedded Momento emulator for momento.local.
+func startEmulator(cfg *Config, addr string, log *slog.Logger) (*momentolocal.Server, error) {
+	origins := loopbackOrigins
+	if o := cfg.CORS.AllowedOrigins; len(o) > 0 && !(len(o) == 1 && o[0] == "*") {
+		origins = append(append([]string(nil), loopbackOrigins...), o...)
+	}
+	emu, err := momentolocal.Start(momentolocal.Config{
+		Addr:   addr,
+		Caches: cfg.Momento.Caches,
+		// Only the TVM (which holds the root key) may mint tokens.
+		RequireAPIKey:  true,
+		AllowedOrigins: origins,
+		Logger:         log.With("component", "momentolocal"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting the embedded Momento emulator on MOMENTO_LOCAL_ADDR %s: %w", addr, err)
+	}
+	return emu, nil
+}
+
+// printBanner tells a human where things are, on stdout.
+func printBanner(w io.Writer, cfg *Config, addr string, emu *momentolocal.Server, admin bool) {
+	base := "http://" + addr
+	fmt.Fprintf(w, "tvm: listening on %s (auth %s)\n", base, cfg.Auth.Method)
+	fmt.Fprintf(w, "tvm: tokens at    %s%s\n", base, cfg.Path)
+	if emu != nil {
+		fmt.Fprintf(w, "tvm: momento emulator (momentolocal) on %s, caches %s; gRPC and gRPC-Web, plaintext\n",
+			emu.Addr(), strings.Join(emu.Config().Caches, ", "))
+		if admin {
+			fmt.Fprintf(w, "tvm: emulator fault injection at %s%s/\n", base, adminPrefix)
+		}
+	} else {
+		fmt.Fprintln(w, "tvm: vending real Momento tokens (MOMENTO_API_KEY)")
+	}
+	switch {
+	case cfg.Auth.Method == "open" && strings.HasPrefix(cfg.TokenID, "query:"):
+		fmt.Fprintf(w, "tvm: try: curl '%s%s?%s=alice'\n", base, cfg.Path, strings.TrimPrefix(cfg.TokenID, "query:"))
+	case cfg.Auth.Method == "open":
+		fmt.Fprintf(w, "tvm: try: curl '%s%s'\n", base, cfg.Path)
+	case cfg.Auth.Method == "basic":
+		fmt.Fprintf(w, "tvm: try: curl -u USER:PASSWORD '%s%s'\n", base, cfg.Path)
+	default:
+		fmt.Fprintf(w, "tvm: try: curl -H \"Authorization: Bearer $JWT\" '%s%s'\n", base, cfg.Path)
+	}
+}
+
+func isLoopbackAddr(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// notFound answers every unknown path.
+func notFound(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "message": "no such endpoint"})
+}

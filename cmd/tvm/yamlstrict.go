@@ -1,0 +1,284 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tvmgo/tvm"
+)
+
+// problem is one configuration problem, reported as "key: msg".
+type problem struct {
+	key  string // dotted path of the offending key, e.g. "auth.jwt.issuer"
+	msg  string // what is wrong, e.g. "required"
+	line int    // line in the YAML file, 0 when unknown
+	// at is, for decoding problems, the path of the value that failed to
+	// decode: validation problems under it are redundant and dropped.
+	at string
+}
+
+func (p problem) String() string {
+	s := p.msg
+	if p.key != "" {
+		s = p.key + ": " + p.msg
+	}
+	if p.line > 0 {
+		s += " (line " + strconv.Itoa(p.line) + ")"
+	}
+	return s
+}
+
+// configErrors lists every problem found in a configuration. It wraps
+// tvm.ErrInvalidConfig. Its message has one line per problem.
+type configErrors []problem
+
+func (e configErrors) Error() string {
+	lines := make([]string, len(e))
+	for i, p := range e {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (e configErrors) Unwrap() error { return tvm.ErrInvalidConfig }
+
+var (
+	durationType    = reflect.TypeFor[time.Duration]()
+	unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+)
+
+// decodeStrict decodes a YAML node into v (a pointer) like yaml.v3 with
+// KnownFields(true), but walks the whole tree itself so that it reports
+// every problem (not only the first), each naming the dotted key path:
+// unknown keys, duplicate keys, wrong kinds, bad durations. Types that
+// implement yaml.Unmarshaler (such as tvm.Permission) decode themselves.
+func decodeStrict(node *yaml.Node, v any) []problem {
+	var probs []problem
+	walk(node, reflect.ValueOf(v).Elem(), "", &probs)
+	return probs
+}
+
+func joinKey(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return fmt.Sprintf("%q", n.Value)
+	default:
+		return "something else"
+	}
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+func walk(n *yaml.Node, v reflect.Value, path string, probs *[]problem) {
+	add := func(msg string) { *probs = append(*probs, problem{key: path, msg: msg, line: n.Line, at: path}) }
+	for n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	if n.Kind == yaml.AliasNode {
+		add("aliases are not supported")
+		return
+	}
+	if isNull(n) {
+		return // leave the zero value: "key:" with nothing means unset
+	}
+	if v.Kind() != reflect.Pointer && v.CanAddr() && v.Addr().Type().Implements(unmarshalerType) {
+		if err := n.Decode(v.Addr().Interface()); err != nil {
+			var se *tvm.ScopeError
+			if errors.As(err, &se) {
+				k := path
+				if se.Field != "" {
+					k = joinKey(path, se.Field)
+				}
+				line := n.Line
+				if strings.HasPrefix(se.Problem, "line ") {
+					line = 0 // the problem names its line already
+				}
+				*probs = append(*probs, problem{key: k, msg: se.Problem, line: line, at: path})
+				return
+			}
+			add(cleanYAMLError(err))
+		}
+		return
+	}
+	if v.Type() == durationType {
+		if n.Kind != yaml.ScalarNode {
+			add("expected a duration such as 15m, got " + kindName(n))
+			return
+		}
+		d, err := time.ParseDuration(n.Value)
+		if err != nil {
+			add(fmt.Sprintf("invalid duration %q (use a unit, e.g. 30s or 15m)", n.Value))
+			return
+		}
+		v.SetInt(int64(d))
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		nv := reflect.New(v.Type().Elem())
+		walk(n, nv.Elem(), path, probs)
+		v.Set(nv)
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			add("expected a mapping, got " + kindName(n))
+			return
+		}
+		fields := yamlFields(v.Type())
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			key := k.Value
+			kp := joinKey(path, key)
+			if k.Kind != yaml.ScalarNode {
+				*probs = append(*probs, problem{key: path, msg: "keys must be plain names", line: k.Line})
+				continue
+			}
+			if seen[key] {
+				*probs = append(*probs, problem{key: kp, msg: "duplicate key", line: k.Line})
+				continue
+			}
+			seen[key] = true
+			idx, ok := fields[key]
+			if !ok {
+				*probs = append(*probs, problem{key: kp, msg: "unknown key" + suggest(key, fields), line: k.Line})
+				continue
+			}
+			walk(val, v.Field(idx), kp, probs)
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			if v.Type().Elem().Kind() == reflect.String && n.Kind == yaml.ScalarNode {
+				// A single string where a list of strings is expected.
+				s := reflect.MakeSlice(v.Type(), 1, 1)
+				walk(n, s.Index(0), path, probs)
+				v.Set(s)
+				return
+			}
+			add("expected a list, got " + kindName(n))
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			walk(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i), probs)
+		}
+		v.Set(s)
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			add("expected a string, got " + kindName(n))
+			return
+		}
+		v.SetString(n.Value)
+	case reflect.Bool:
+		var b bool
+		if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
+			add("expected true or false, got " + kindName(n))
+			return
+		}
+		v.SetBool(b)
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		var i int64
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
+			add("expected an integer, got " + kindName(n))
+			return
+		}
+		v.SetInt(i)
+	case reflect.Float64:
+		var f float64
+		if n.Kind != yaml.ScalarNode || n.Decode(&f) != nil {
+			add("expected a number, got " + kindName(n))
+			return
+		}
+		v.SetFloat(f)
+	default:
+		if err := n.Decode(v.Addr().Interface()); err != nil {
+			add(cleanYAMLError(err))
+		}
+	}
+}
+
+// dropRedundant removes the validation problems about values that already
+// failed to decode (a value that did not decode is zero, and "required"
+// would only repeat the decoding problem).
+func dropRedundant(decode, validation []problem) []problem {
+	out := decode
+	for _, v := range validation {
+		redundant := false
+		for _, d := range decode {
+			if d.at != "" && (v.key == d.at || strings.HasPrefix(v.key, d.at+".") || strings.HasPrefix(v.key, d.at+"[")) {
+				redundant = true
+				break
+			}
+		}
+		if !redundant {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// yamlFields maps the yaml key of each exported field of t to its index.
+func yamlFields(t reflect.Type) map[string]int {
+	m := make(map[string]int, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		m[name] = i
+	}
+	return m
+}
+
+// suggest returns ` (did you mean "x"?)` when key differs from a known key
+// only by case or by a "-"/"_" separator.
+func suggest(key string, fields map[string]int) string {
+	norm := func(s string) string {
+		return strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(s))
+	}
+	for k := range fields {
+		if norm(k) == norm(key) {
+			return fmt.Sprintf(" (did you mean %q?)", k)
+		}
+	}
+	return ""
+}
+
+// cleanYAMLError turns a yaml.v3 decode error into one short line.
+func cleanYAMLError(err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msgs := make([]string, len(te.Errors))
+		for i, m := range te.Errors {
+			msgs[i] = strings.TrimSpace(m)
+		}
+		return strings.Join(msgs, "; ")
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	return strings.ReplaceAll(msg, "\n", "; ")
+}
