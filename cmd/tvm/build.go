@@ -5,7 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-		"io"
+	"io"
 	"log/slog"
 	"net/http"
 	"regexp"

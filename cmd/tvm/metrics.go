@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
-		"time"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -142,4 +142,3 @@ func upstreamKind(err error) string {
 		return "other"
 	}
 }
-
