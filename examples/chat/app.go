@@ -39,6 +39,8 @@ var demoUsers = []demoUser{
 	{Username: "alice", Groups: []string{readWriteGroup}},
 	{Username: "bob", Groups: []string{readOnlyGroup}},
 	{Username: "carol", Groups: []string{readWriteGroup}},
+	// eve is in no chat group: the token route refuses her (403).
+	{Username: "eve", Groups: nil},
 }
 
 // app is the chat server: the UI, its config.json, the demo identity
@@ -216,7 +218,7 @@ func (a *app) PrintBanner(w io.Writer) {
 		fmt.Fprintf(w, "chat: Momento emulator (gRPC and gRPC-Web) on %s\n", a.emulator.Addr())
 	}
 	if a.idp != nil {
-		fmt.Fprintf(w, "chat: demo sign-in: alice (%s), bob (%s), carol (%s); password %q\n", readWriteGroup, readOnlyGroup, readWriteGroup, demoPassword)
+		fmt.Fprintf(w, "chat: demo sign-in: alice and carol (%s), bob (%s), eve (no group); password %q\n", readWriteGroup, readOnlyGroup, demoPassword)
 		fmt.Fprintf(w, "chat: demo identity provider: issuer %s, JWKS %s, audience %s\n", a.idp.Issuer(), a.idp.JWKSURL(), demoAudience)
 		if u, err := url.Parse(a.baseURL); err == nil && !isLoopbackHost(u.Hostname()) {
 			fmt.Fprintln(w, "chat: WARNING: the demo identity provider signs anyone in with a published password; keep it on loopback")

@@ -1,29 +1,23 @@
 package main
 
-import (
-	"context"
-	"fmt"
-	"net/http"
-	"slices"
+import "github.com/tvmgo/tvm"
 
-	"github.com/tvmgo/tvm"
-)
-
-// roomScopes maps the caller's groups to a scope on the chat cache's topics
-// and lets the page narrow it to one room with ?topic=.
-// TEMPORARY: hand-written until tvm.GroupScopes and tvm.AllowNarrowing land.
+// roomScopes decides what a chat user may do, from the verified identity's
+// groups only (first matching rule wins; anyone else gets 403):
+//
+//   - ReadWriteUserGroup: publish and subscribe to every room (topic) of
+//     the chat cache;
+//   - ReadOnlyUserGroup: subscribe only.
+//
+// The page asks for one room with ?topic=<room>; AllowNarrowing intersects
+// that with the group's scope, so each token covers one room and nothing
+// the page sends can widen it. The cache cannot be chosen by the page.
 func roomScopes(cache string) tvm.ScopeResolver {
-	return tvm.ResolverFunc(func(_ context.Context, id tvm.Identity, r *http.Request) (tvm.Grant, error) {
-		topic := tvm.AllTopics
-		if t := r.URL.Query().Get("topic"); t != "" {
-			topic = tvm.Topic(t)
-		}
-		switch {
-		case slices.Contains(id.Groups, readWriteGroup):
-			return tvm.Grant{Scope: tvm.NewScope(tvm.TopicPublishSubscribe(cache, topic)), Rule: readWriteGroup}, nil
-		case slices.Contains(id.Groups, readOnlyGroup):
-			return tvm.Grant{Scope: tvm.NewScope(tvm.TopicSubscribeOnly(cache, topic)), Rule: readOnlyGroup}, nil
-		}
-		return tvm.Grant{}, fmt.Errorf("%w: no chat group", tvm.ErrForbidden)
-	})
+	return tvm.AllowNarrowing(
+		tvm.GroupScopes(
+			tvm.GroupRule{Group: readWriteGroup, Scope: tvm.NewScope(tvm.TopicPublishSubscribe(cache, tvm.AllTopics))},
+			tvm.GroupRule{Group: readOnlyGroup, Scope: tvm.NewScope(tvm.TopicSubscribeOnly(cache, tvm.AllTopics))},
+		),
+		tvm.NarrowOptions{TopicParam: "topic", CacheParam: tvm.NarrowDisabled},
+	)
 }

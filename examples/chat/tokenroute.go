@@ -62,7 +62,7 @@ func newTokenHandler(ctx context.Context, s tokenSetup) (http.Handler, func() er
 			Logger:       s.logger,
 		})
 		if err != nil {
-			return nil, nil, fmt.Errorf("Cognito authenticator: %w", err)
+			return nil, nil, fmt.Errorf("cognito authenticator: %w", err)
 		}
 		authn = a
 		closers = append(closers, a.Close)
@@ -80,7 +80,7 @@ func newTokenHandler(ctx context.Context, s tokenSetup) (http.Handler, func() er
 		vendor, err = tvm.NewMomentoVendor(s.opts.MomentoAPIKey)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("Momento vendor: %w", err)
+		return nil, nil, fmt.Errorf("momento vendor: %w", err)
 	}
 	closers = append(closers, vendor.Close)
 

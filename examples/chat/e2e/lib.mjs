@@ -1,0 +1,212 @@
+// Helpers of the end-to-end tests: build and start the Go servers on free
+// loopback ports, launch Debian's chromium through playwright-core, and
+// drive the chat page as a user would.
+
+import { spawn, execFile } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
+
+const execFileP = promisify(execFile);
+
+export const chatDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const repoRoot = path.resolve(chatDir, '..', '..');
+export const webDir = path.join(chatDir, 'web');
+export const artifactsDir = process.env.E2E_ARTIFACTS ?? path.join(chatDir, 'test-artifacts');
+export const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+// The launch flags from DEVELOPERS.md: headless, no sandbox (root in CI),
+// nothing that reaches the network on its own.
+export const chromiumArgs = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+mkdirSync(artifactsDir, { recursive: true });
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Builds the chat server and cmd/tvm into a temporary directory. */
+export async function buildBinaries() {
+  const bin = mkdtempSync(path.join(os.tmpdir(), 'tvm-chat-e2e-'));
+  const build = (out, pkg) =>
+    execFileP('go', ['build', '-o', path.join(bin, out), pkg], { cwd: repoRoot, maxBuffer: 16 << 20 });
+  await Promise.all([build('chat', './examples/chat'), build('tvm', './cmd/tvm')]);
+  return {
+    chat: path.join(bin, 'chat'),
+    tvm: path.join(bin, 'tvm'),
+    dir: bin,
+    cleanup: () => rmSync(bin, { recursive: true, force: true }),
+  };
+}
+
+/** Builds the web UI (vite build) so that the tests run the current sources. */
+export async function buildUI() {
+  if (process.env.E2E_SKIP_UI_BUILD === '1' && existsSync(path.join(webDir, 'dist', 'index.html'))) return;
+  if (!existsSync(path.join(webDir, 'node_modules'))) {
+    await execFileP('npm', ['ci', '--no-audit', '--no-fund'], { cwd: webDir, maxBuffer: 64 << 20 });
+  }
+  await execFileP('npm', ['run', 'build'], { cwd: webDir, maxBuffer: 64 << 20 });
+}
+
+const children = new Set();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+/**
+ * Starts a process with its output in artifactsDir/<name>.log and waits
+ * until GET readyURL answers 200.
+ */
+export async function startProcess(name, cmd, args, env, readyURL, timeoutMs = 30_000) {
+  const log = createWriteStream(path.join(artifactsDir, `${name}.log`));
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  let exited = null;
+  child.on('exit', code => {
+    exited = code;
+    children.delete(child);
+  });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited !== null) throw new Error(`${name} exited with ${exited} before it was ready; see ${name}.log`);
+    try {
+      const res = await fetch(readyURL);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${name} not ready at ${readyURL} after ${timeoutMs} ms; see ${name}.log`);
+    }
+    await new Promise(r => setTimeout(r, 100));
+  }
+  return {
+    child,
+    stop: () =>
+      new Promise(resolve => {
+        if (exited !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      }),
+  };
+}
+
+/** Starts the chat server on a free port; returns its URL and a stop function. */
+export async function startChat(binary, name, extraArgs = [], env = {}) {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc = await startProcess(
+    name,
+    binary,
+    ['-addr', `127.0.0.1:${port}`, '-build=false', '-web', webDir, '-log-level', 'debug', ...extraArgs],
+    env,
+    `${url}/healthz`,
+  );
+  return { url, ...proc };
+}
+
+/** Launches Debian's chromium. */
+export function launchBrowser() {
+  return chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
+}
+
+/** A signed-in chat page in a fresh browser context. */
+export async function openChat(browser, url, username, password) {
+  const context = await browser.newContext({ viewport: { width: 900, height: 760 } });
+  const page = await context.newPage();
+  const logs = [];
+  page.on('console', m => logs.push(`[${m.type()}] ${m.text()}`));
+  page.on('pageerror', e => logs.push(`[pageerror] ${e.message}`));
+  await page.goto(url);
+  await page.locator('#signin').waitFor({ state: 'visible' });
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await page.click('#signin-button');
+  await page.locator('#rooms').waitFor({ state: 'visible' });
+  return { context, page, logs, username };
+}
+
+/** Joins a room and waits until its subscription is live. */
+export async function joinRoom(user, room) {
+  const { page } = user;
+  await page.fill('#room', room);
+  await page.click('#join-button');
+  await page.locator('#status[data-state="live"]').waitFor({ timeout: 20_000 });
+}
+
+/** Sends a message through the UI and waits for Momento's answer. */
+export async function send(user, text) {
+  const { page } = user;
+  await page.fill('#message', text);
+  await page.click('#send');
+  // Success clears the input; a refusal shows #send-error.
+  await page.waitForFunction(
+    () => document.querySelector('#message').value === '' || !document.querySelector('#send-error').hidden,
+    null,
+    { timeout: 15_000 },
+  );
+}
+
+/** The messages shown on a page, in order. */
+export function messages(user) {
+  return user.page.$$eval('#messages li', lis =>
+    lis.map(li => ({
+      seq: Number(li.dataset.seq),
+      sender: li.dataset.sender,
+      kind: li.dataset.kind,
+      text: li.querySelector('.text')?.textContent ?? '',
+    })),
+  );
+}
+
+/** Waits until a message with this text is shown. */
+export async function waitForMessage(user, text, timeout = 15_000) {
+  await user.page.locator('#messages li .text', { hasText: text }).first().waitFor({ timeout });
+}
+
+/** Number of token refreshes the page has done. */
+export async function refreshes(user) {
+  return Number(await user.page.getAttribute('#status', 'data-refreshes'));
+}
+
+/** Writes a screenshot of the user's window to artifactsDir. */
+export async function screenshot(user, name) {
+  const file = path.join(artifactsDir, `${name}.png`);
+  await user.page.screenshot({ path: file });
+  return file;
+}
+
+/** Writes the page's console log next to the screenshots. */
+export function saveLogs(user, name) {
+  writeFileSync(path.join(artifactsDir, `${name}.console.log`), user.logs.join('\n') + '\n');
+}
+
+export function nonce() {
+  return Math.random().toString(36).slice(2, 8);
+}
