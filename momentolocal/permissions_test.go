@@ -170,7 +170,7 @@ func TestAllowsRejectsMalformedPermissions(t *testing.T) {
 		{Role: "admin", Cache: All, Topic: All},
 		{Role: "PublishSubscribe", Cache: All, Topic: All}, // roles are exact
 		{Role: RolePublishSubscribe, Cache: "", Topic: All},
-		{Role: RolePublishSubscribe, Cache: All},                              // no topic selector
+		{Role: RolePublishSubscribe, Cache: All},                               // no topic selector
 		{Role: RolePublishSubscribe, Cache: All, Topic: All, TopicPrefix: "t"}, // two topic selectors
 		{Role: RolePublishSubscribe, Cache: All, Topic: All, Key: "k"},
 		{Role: RoleReadWrite, Cache: All, Topic: "t"},

@@ -1,0 +1,258 @@
+package momentolocal
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+)
+
+// topicHub is the in-memory fan-out of every (cache, topic).
+type topicHub struct {
+	s      *Server
+	mu     sync.Mutex
+	topics map[topicKey]*topic
+}
+
+type topicKey struct{ cache, name string }
+
+// topic is one (cache, topic): its sequence numbers, recent history and
+// subscribers. Sequence numbers start at 1; the page identifies this
+// incarnation of the topic (it changes when the emulator restarts).
+type topic struct {
+	page    uint64 // immutable
+	mu      sync.Mutex
+	next    uint64      // sequence number of the next message
+	history []*topicMsg // the most recent messages, oldest first
+	subs    map[*subscriber]struct{}
+	maxHist int
+}
+
+// topicMsg is a published message, encoded once as a _SubscriptionItem and
+// shared read-only by every subscriber.
+type topicMsg struct {
+	seq  uint64
+	item proto.Message
+}
+
+// subscriber is one subscription's bounded queue. Publish never blocks on
+// it: when it is full the message is dropped for this subscriber, who later
+// sees a discontinuity.
+type subscriber struct {
+	ch chan *topicMsg
+}
+
+func newTopicHub(s *Server) *topicHub {
+	return &topicHub{s: s, topics: map[topicKey]*topic{}}
+}
+
+// get returns the topic, creating it if needed.
+func (h *topicHub) get(cache, name string) *topic {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	k := topicKey{cache, name}
+	t, ok := h.topics[k]
+	if !ok {
+		t = &topic{
+			// Pages grow over time, as Momento's do, so a subscriber that
+			// resumes after a restart sees a newer page.
+			page:    uint64(time.Now().UnixMilli()),
+			next:    1,
+			subs:    map[*subscriber]struct{}{},
+			maxHist: h.s.cfg.TopicHistory,
+		}
+		h.topics[k] = t
+	}
+	return t
+}
+
+// publish appends a message to the topic and offers it to every subscriber.
+func (h *topicHub) publish(cache, name string, value protoreflect.Message, publisherID string) {
+	t := h.get(cache, name)
+	d := h.s.desc
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	seq := t.next
+	t.next++
+
+	ti := dynamicpb.NewMessage(d.topicItem)
+	setUint(ti, "topic_sequence_number", seq)
+	setMessage(ti, "value", value)
+	setString(ti, "publisher_id", publisherID)
+	setUint(ti, "sequence_page", t.page)
+	item := dynamicpb.NewMessage(d.subscriptionItem)
+	setMessage(item, "item", ti)
+	m := &topicMsg{seq: seq, item: item}
+
+	if len(t.history) == t.maxHist {
+		copy(t.history, t.history[1:])
+		t.history[len(t.history)-1] = m
+	} else {
+		t.history = append(t.history, m)
+	}
+	for sub := range t.subs {
+		select {
+		case sub.ch <- m:
+		default: // full: dropped for this subscriber
+		}
+	}
+}
+
+// gap describes a discontinuity to announce at the start of a subscription.
+type gap struct {
+	last, next, page uint64
+}
+
+// subscribe registers a subscriber and returns the messages to replay
+// first (from resumeAt on) and, if some are unavailable, the gap to
+// announce. Registration and snapshot happen under the topic's lock, so the
+// replay and the live messages neither overlap nor leave a hole.
+func (h *topicHub) subscribe(cache, name string, resumeAt, page uint64) (*subscriber, *topic, []*topicMsg, *gap) {
+	t := h.get(cache, name)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	sub := &subscriber{ch: make(chan *topicMsg, h.s.cfg.SubscriberBuffer)}
+	t.subs[sub] = struct{}{}
+
+	if resumeAt == 0 {
+		return sub, t, nil, nil // latest messages only
+	}
+	oldest := t.next
+	if len(t.history) > 0 {
+		oldest = t.history[0].seq
+	}
+	if page != 0 && page != t.page {
+		// The topic was reset since the subscriber's page: everything
+		// retained is new to it.
+		return sub, t, clone(t.history), &gap{last: resumeAt - 1, next: oldest, page: t.page}
+	}
+	if resumeAt >= t.next {
+		return sub, t, nil, nil // nothing published since
+	}
+	if resumeAt < oldest {
+		return sub, t, clone(t.history), &gap{last: resumeAt - 1, next: oldest, page: t.page}
+	}
+	i := int(resumeAt - oldest)
+	return sub, t, clone(t.history[i:]), nil
+}
+
+// unsubscribe removes sub from t.
+func (t *topic) unsubscribe(sub *subscriber) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.subs, sub)
+}
+
+func clone(ms []*topicMsg) []*topicMsg { return append([]*topicMsg(nil), ms...) }
+
+// topicRequest authenticates and authorizes a Publish or Subscribe call.
+func (s *Server) topicRequest(ctx context.Context, req *dynamicpb.Message, op Operation) (*principal, string, string, error) {
+	p, err := s.authenticate(ctx)
+	if err != nil {
+		return nil, "", "", err
+	}
+	cache, name := getString(req, "cache_name"), getString(req, "topic")
+	if cache == "" {
+		return nil, "", "", status.Error(codes.InvalidArgument, "cache name is required")
+	}
+	if name == "" {
+		return nil, "", "", status.Error(codes.InvalidArgument, "topic name is required")
+	}
+	if !p.allows(Request{Op: op, Cache: cache, Topic: name}) {
+		return nil, "", "", status.Errorf(codes.PermissionDenied, "insufficient permissions to %s topic %q of cache %q", op, name, cache)
+	}
+	if _, ok := s.caches[cache]; !ok {
+		return nil, "", "", status.Errorf(codes.NotFound, "cache %q not found", cache)
+	}
+	return p, cache, name, nil
+}
+
+// publish implements /cache_client.pubsub.Pubsub/Publish.
+func (s *Server) publish(ctx context.Context, req *dynamicpb.Message) (proto.Message, error) {
+	p, cache, name, err := s.topicRequest(ctx, req, OpPublish)
+	if err != nil {
+		return nil, err
+	}
+	value := getMessage(req, "value")
+	if value == nil || whichOneof(value, "kind") == "" {
+		return nil, status.Error(codes.InvalidArgument, "a value (text or binary) is required")
+	}
+	s.topics.publish(cache, name, value, p.tokenID)
+	return dynamicpb.NewMessage(s.desc.empty), nil
+}
+
+// subscribe implements /cache_client.pubsub.Pubsub/Subscribe: a heartbeat
+// first, then any replayed messages, then live messages and periodic
+// heartbeats until the client goes away or the server closes.
+func (s *Server) subscribe(ctx context.Context, req *dynamicpb.Message, send func(proto.Message) error) error {
+	_, cache, name, err := s.topicRequest(ctx, req, OpSubscribe)
+	if err != nil {
+		return err
+	}
+	sub, t, replay, g := s.topics.subscribe(cache, name,
+		getUint(req, "resume_at_topic_sequence_number"), getUint(req, "sequence_page"))
+	defer t.unsubscribe(sub)
+
+	if err := send(s.heartbeat()); err != nil {
+		return err
+	}
+	if g != nil {
+		if err := send(s.discontinuity(g.last, g.next, g.page)); err != nil {
+			return err
+		}
+	}
+	var last uint64
+	for _, m := range replay {
+		if err := send(m.item); err != nil {
+			return err
+		}
+		last = m.seq
+	}
+
+	ticker := time.NewTicker(s.cfg.HeartbeatInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		case <-s.done:
+			return status.Error(codes.Unavailable, "momentolocal is shutting down")
+		case <-ticker.C:
+			if err := send(s.heartbeat()); err != nil {
+				return err
+			}
+		case m := <-sub.ch:
+			if last != 0 && m.seq != last+1 {
+				// Messages were dropped because this subscriber was slow.
+				if err := send(s.discontinuity(last, m.seq, t.page)); err != nil {
+					return err
+				}
+			}
+			if err := send(m.item); err != nil {
+				return err
+			}
+			last = m.seq
+		}
+	}
+}
+
+func (s *Server) heartbeat() proto.Message {
+	item := dynamicpb.NewMessage(s.desc.subscriptionItem)
+	setMessage(item, "heartbeat", dynamicpb.NewMessage(s.desc.heartbeat))
+	return item
+}
+
+func (s *Server) discontinuity(last, next, page uint64) proto.Message {
+	d := dynamicpb.NewMessage(s.desc.discontinuity)
+	setUint(d, "last_topic_sequence", last)
+	setUint(d, "new_topic_sequence", next)
+	setUint(d, "new_sequence_page", page)
+	item := dynamicpb.NewMessage(s.desc.subscriptionItem)
+	setMessage(item, "discontinuity", d)
+	return item
+}
