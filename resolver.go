@@ -88,8 +88,8 @@ type GroupRule struct {
 	Group string
 	// Scope is the scope the rule grants. It may hold templates.
 	Scope Scope
-	// TTL is the lifetime of the tokens the rule grants, at most
-	// MaxTokenTTL; zero means the handler's default.
+	// TTL is the lifetime of the tokens the rule grants, between
+	// MinTokenTTL and MaxTokenTTL; zero means the handler's default.
 	TTL time.Duration
 
 	matchAll bool
@@ -135,7 +135,7 @@ func (g GroupRule) matches(id Identity) bool {
 // The rules are checked at construction: at least one rule; every rule a
 // non-empty group without control characters, or a DefaultRule; no group
 // twice; at most one DefaultRule and only as the last rule (rules after it
-// could never match); TTL between 0 and MaxTokenTTL; every scope valid
+// could never match); TTL zero or between MinTokenTTL and MaxTokenTTL; every scope valid
 // (Scope.ValidateTemplate). The resolver's Validate method returns the
 // first problem (NewHandler calls it and fails closed) and Resolve then
 // refuses every caller with it. The rules are copied: changing the
@@ -198,8 +198,8 @@ func validateGroupRules(rules []GroupRule) error {
 			}
 			seen[rule.Group] = true
 		}
-		if rule.TTL < 0 || rule.TTL > MaxTokenTTL {
-			return &ConfigError{Field: field + ".TTL", Problem: "must be between 0 (the handler's default) and " + MaxTokenTTL.String()}
+		if rule.TTL != 0 && (rule.TTL < MinTokenTTL || rule.TTL > MaxTokenTTL) {
+			return &ConfigError{Field: field + ".TTL", Problem: "must be 0 (the handler's default) or between " + MinTokenTTL.String() + " and " + MaxTokenTTL.String()}
 		}
 		if err := rule.Scope.ValidateTemplate(); err != nil {
 			return fmt.Errorf("%w: %s.Scope (%s): %w", ErrInvalidConfig, field, rule.Name(), err)

@@ -164,6 +164,7 @@ func TestResolverGroupScopesValidate(t *testing.T) {
 		{"two defaults", []GroupRule{DefaultRule(readOnlyScope), DefaultRule(readOnlyScope)}, "rules[0]: DefaultRule must be the last", false},
 		{"group on default", []GroupRule{func() GroupRule { r := DefaultRule(readOnlyScope); r.Group = "x"; return r }()}, "rules[0].Group: must be empty", false},
 		{"negative TTL", []GroupRule{{Group: "g", Scope: readOnlyScope, TTL: -time.Second}}, "rules[0].TTL", false},
+		{"TTL under a second", []GroupRule{{Group: "g", Scope: readOnlyScope, TTL: time.Millisecond}}, "rules[0].TTL", false},
 		{"TTL over an hour", []GroupRule{{Group: "g", Scope: readOnlyScope, TTL: MaxTokenTTL + time.Second}}, "rules[0].TTL", false},
 		{"control character in group", []GroupRule{{Group: "g\n", Scope: readOnlyScope}}, "rules[0].Group", false},
 		{"overlong group", []GroupRule{{Group: strings.Repeat("g", 257), Scope: readOnlyScope}}, "rules[0].Group: longer", false},
@@ -188,6 +189,7 @@ func TestResolverGroupScopesValidate(t *testing.T) {
 	for name, rules := range map[string][]GroupRule{
 		"only a default":   {DefaultRule(readOnlyScope)},
 		"max TTL":          {{Group: "g", Scope: readOnlyScope, TTL: MaxTokenTTL}},
+		"min TTL":          {{Group: "g", Scope: readOnlyScope, TTL: MinTokenTTL}},
 		"group with space": {{Group: "Read Only", Scope: readOnlyScope}},
 	} {
 		t.Run(name, func(t *testing.T) {
