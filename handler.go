@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -167,7 +168,7 @@ func WriteErrorResponse(w http.ResponseWriter, _ *http.Request, e *ErrorResponse
 type Handler struct {
 	auth           Authenticator
 	challenge      string // WWW-Authenticate for 401
-	bearer         bool   // challenge is the default Bearer one
+	bearer         bool   // challenge is a Bearer one without an error parameter
 	scopes         ScopeResolver
 	vendor         Vendor
 	ttl            time.Duration
@@ -275,11 +276,14 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if c.enabled {
 		h.allow = "GET, OPTIONS"
 	}
+	h.challenge = `Bearer realm="tvm"`
 	if ch, ok := cfg.Authenticator.(Challenger); ok && ch.Challenge() != "" {
 		h.challenge = ch.Challenge()
-	} else {
-		h.challenge, h.bearer = `Bearer realm="tvm"`, true
 	}
+	// Bearer challenges without an error parameter get error="invalid_token"
+	// when a presented token failed.
+	scheme, _, _ := strings.Cut(h.challenge, " ")
+	h.bearer = strings.EqualFold(scheme, "Bearer") && !strings.Contains(h.challenge, "error=")
 	return h, nil
 }
 
@@ -459,7 +463,9 @@ func (h *Handler) vend(r *http.Request, res *Result) (Token, error) {
 	defer cancel()
 	tok, err := h.vendor.Vend(vctx, grant)
 	if err != nil {
-		if vctx.Err() == context.DeadlineExceeded && ctx.Err() == nil && !errors.Is(err, ErrUpstreamRejected) && !errors.Is(err, ErrUpstreamUnavailable) {
+		if vctx.Err() == context.DeadlineExceeded && ctx.Err() == nil &&
+			!errors.Is(err, ErrUpstreamRejected) && !errors.Is(err, ErrUpstreamUnavailable) && !errors.Is(err, ErrUpstreamTimeout) {
+			// The vendor did not classify its failure; the deadline did.
 			err = &VendError{Kind: ErrUpstreamTimeout, Err: err}
 		}
 		return Token{}, h.classify(err, http.StatusInternalServerError, CodeInternal, "internal error")
@@ -515,7 +521,12 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, res *Result, stat
 	case http.StatusUnauthorized:
 		challenge := h.challenge
 		if h.bearer && errors.Is(err, ErrInvalidCredentials) {
-			challenge += `, error="invalid_token"`
+			// RFC 6750 §3.1: a presented token that failed gets an error.
+			if strings.EqualFold(challenge, "Bearer") {
+				challenge += ` error="invalid_token"`
+			} else {
+				challenge += `, error="invalid_token"`
+			}
 		}
 		hdr.Set("WWW-Authenticate", challenge)
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:

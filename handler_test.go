@@ -184,6 +184,14 @@ func htAuth(id Identity, err error) Authenticator {
 	return AuthenticatorFunc(func(*http.Request) (Identity, error) { return id, err })
 }
 
+// htChallenging adds a Challenge to an authenticator.
+type htChallenging struct {
+	Authenticator
+	challenge string
+}
+
+func (c htChallenging) Challenge() string { return c.challenge }
+
 type htRetryAfter struct{ d time.Duration }
 
 func (e htRetryAfter) Error() string             { return "slow down" }
@@ -234,6 +242,14 @@ func TestHandlerResponses(t *testing.T) {
 			headers: map[string]string{"WWW-Authenticate": `Bearer realm="tvm"`}},
 		{name: "bearer-ish, invalid", cfg: Config{Authenticator: htAuth(Identity{}, fmt.Errorf("%w: expired", ErrInvalidCredentials))}, status: 401, code: CodeUnauthorized,
 			headers: map[string]string{"WWW-Authenticate": `Bearer realm="tvm", error="invalid_token"`}},
+		{name: "Challenger Bearer, invalid", cfg: Config{Authenticator: htChallenging{htAuth(Identity{}, ErrInvalidCredentials), "Bearer"}}, status: 401, code: CodeUnauthorized,
+			headers: map[string]string{"WWW-Authenticate": `Bearer error="invalid_token"`}},
+		{name: "Challenger Bearer, missing", cfg: Config{Authenticator: htChallenging{htAuth(Identity{}, ErrNoCredentials), "Bearer"}}, status: 401, code: CodeUnauthorized,
+			headers: map[string]string{"WWW-Authenticate": `Bearer`}},
+		{name: "Challenger with its own error parameter", cfg: Config{Authenticator: htChallenging{htAuth(Identity{}, ErrInvalidCredentials), `Bearer realm="x", error="invalid_request"`}},
+			status: 401, code: CodeUnauthorized, headers: map[string]string{"WWW-Authenticate": `Bearer realm="x", error="invalid_request"`}},
+		{name: "Challenger of another scheme", cfg: Config{Authenticator: htChallenging{htAuth(Identity{}, ErrInvalidCredentials), `Session`}},
+			status: 401, code: CodeUnauthorized, headers: map[string]string{"WWW-Authenticate": `Session`}},
 		{name: "authenticator, unknown error fails closed", cfg: Config{Authenticator: htAuth(Identity{}, errors.New("boom"))}, status: 401, code: CodeUnauthorized},
 		{name: "authenticator, rate limited", cfg: Config{Authenticator: htAuth(Identity{}, ErrRateLimited)}, status: 429, code: CodeRateLimited,
 			headers: map[string]string{"Retry-After": "1"}},
@@ -328,7 +344,9 @@ func TestHandlerResponses(t *testing.T) {
 		{name: "vendor invalid scope", vend: func(context.Context, Grant) (Token, error) {
 			return Token{}, fmt.Errorf("%w: refused", ErrInvalidScope)
 		}, status: 500, code: CodeInvalidScope, vends: 1},
-		{name: "vendor misconfigured", vend: func(context.Context, Grant) (Token, error) { return Token{}, &ConfigError{Field: "apiKey", Problem: "required"} },
+		{name: "vendor misconfigured", vend: func(context.Context, Grant) (Token, error) {
+			return Token{}, &ConfigError{Field: "apiKey", Problem: "required"}
+		},
 			status: 500, code: CodeInternal, vends: 1},
 		{name: "vendor unknown error", vend: func(context.Context, Grant) (Token, error) { return Token{}, errors.New("weird") },
 			status: 500, code: CodeInternal, vends: 1},
@@ -512,7 +530,9 @@ func TestNewHandlerRejectsBadConfig(t *testing.T) {
 			c.CORS = CORSOptions{AllowedOrigins: []string{"https://a.example"}, AllowedHeaders: []string{"bad header"}}
 		}, "Config.CORS"},
 		{"CORS options without origins", func(c *Config) { c.CORS = CORSOptions{AllowCredentials: true} }, "Config.CORS"},
-		{"CORS max age above a day", func(c *Config) { c.CORS = CORSOptions{AllowedOrigins: []string{"https://a.example"}, MaxAge: 25 * time.Hour} }, "Config.CORS"},
+		{"CORS max age above a day", func(c *Config) {
+			c.CORS = CORSOptions{AllowedOrigins: []string{"https://a.example"}, MaxAge: 25 * time.Hour}
+		}, "Config.CORS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -713,5 +733,51 @@ func TestHandlerConcurrent(t *testing.T) {
 	wg.Wait()
 	if n := len(v.calls()); n != 16 {
 		t.Errorf("%d vends, want 16", n)
+	}
+}
+
+// TestHandlerClientCannotWidenScope is the reference TVM's weakness turned
+// into a test: a read-only user sending the headers the reference TVM trusts
+// ("usergroup", "cachename") and query parameters still gets its read-only
+// scope on its own cache.
+func TestHandlerClientCannotWidenScope(t *testing.T) {
+	scopes := GroupScopes(
+		GroupRule{Group: "ReadWriteUserGroup", Scope: NewScope(TopicPublishSubscribe("default-cache", AllTopics))},
+		GroupRule{Group: "ReadOnlyUserGroup", Scope: NewScope(TopicSubscribeOnly("default-cache", AllTopics))},
+	)
+	h, v, _ := htSetup(t, Config{Authenticator: Basic(btConfig(t, true)), Scopes: scopes})
+	hostile := http.Header{
+		"Authorization": {btBasic("alice", btAlicePassword)},
+		"Usergroup":     {"ReadWriteUserGroup"},
+		"Cachename":     {"other"},
+		"X-Groups":      {"ReadWriteUserGroup"},
+		"Tokenid":       {"bob"},
+	}
+	w := htDo(h, http.MethodGet, "/token?usergroup=ReadWriteUserGroup&cachename=other&cache=other&tokenId=bob&name=bob", hostile)
+	if w.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	g := v.calls()[0]
+	want := NewScope(TopicSubscribeOnly("default-cache", AllTopics))
+	if g.Scope.String() != want.String() || g.Rule != "group:ReadOnlyUserGroup" || g.TokenID != "alice" {
+		t.Errorf("grant = scope %s rule %q token id %q; want %s for rule group:ReadOnlyUserGroup and token id alice", g.Scope, g.Rule, g.TokenID, want)
+	}
+
+	// The same request as bob (read-write) gets read-write: the difference
+	// comes from the verified identity only.
+	hostile.Set("Authorization", btBasic("bob", btBobPassword))
+	if w := htDo(h, http.MethodGet, "/token", hostile); w.Code != http.StatusOK {
+		t.Fatalf("status %d", w.Code)
+	}
+	if g := v.calls()[1]; g.Scope.Permissions[0].Role != PublishSubscribe || g.TokenID != "bob" {
+		t.Errorf("bob's grant = %+v", g)
+	}
+
+	// A user in no group is refused, whatever it claims in headers.
+	h2, v2, _ := htSetup(t, Config{Authenticator: Basic(btConfig(t, true)), Scopes: scopes})
+	w = htDo(h2, http.MethodGet, "/token", http.Header{"Authorization": {btBasic("zoë", "ünïcode pässwörd")}, "Usergroup": {"ReadWriteUserGroup"}})
+	htCheckError(t, w, http.StatusForbidden, CodeForbidden)
+	if len(v2.calls()) != 0 {
+		t.Error("vended for a user in no group")
 	}
 }

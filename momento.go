@@ -229,6 +229,30 @@ type sdkError interface {
 	error
 	Code() string
 	Message() string
+	OriginalErr() error
+}
+
+// innermostSDKError unwraps err to the SDK error that carries the real code.
+// client-sdk-go v1.38.0's AuthClient.GenerateDisposableToken converts the
+// token client's error a second time, so every server error arrives as a
+// ClientSdkError whose OriginalErr is the error with the real code
+// (PermissionError, ServerUnavailableError, ...).
+func innermostSDKError(err error) (sdkError, bool) {
+	var se sdkError
+	if !errors.As(err, &se) {
+		return nil, false
+	}
+	for range 8 { // the SDK nests twice; bound the walk anyway
+		if se.Code() != momento.ClientSdkError {
+			break
+		}
+		var inner sdkError
+		if orig := se.OriginalErr(); orig == nil || !errors.As(orig, &inner) {
+			break
+		}
+		se = inner
+	}
+	return se, true
 }
 
 // Momento SDK error codes (momento.*Error constants) by retry semantics.
@@ -251,8 +275,7 @@ var (
 // secret.
 func (v *MomentoSDKVendor) mapError(ctx context.Context, err error) error {
 	code, msg := "", errorMessage(err)
-	var se sdkError
-	if errors.As(err, &se) {
+	if se, ok := innermostSDKError(err); ok {
 		code, msg = se.Code(), se.Message()
 	}
 	msg = sanitize(msg, v.secrets)

@@ -300,6 +300,14 @@ func TestMomentoVendorMapsSDKErrors(t *testing.T) {
 		{"caller canceled", canceled, momento.NewMomentoError(momento.CanceledError, "canceled", nil), ErrUpstreamUnavailable, momento.CanceledError, context.Canceled, ""},
 		{"plain error", nil, errors.New("weird " + raw), ErrUpstreamUnavailable, "", nil, "weird"},
 		{"wrapped context deadline", nil, fmt.Errorf("x: %w", context.DeadlineExceeded), ErrUpstreamTimeout, "", nil, ""},
+		{"SDK double conversion: permission", nil, momento.NewMomentoError(momento.ClientSdkError, "SDK Failed to process the request.",
+			momento.NewMomentoError(momento.PermissionError, "Insufficient permissions", errors.New("rpc error: code = PermissionDenied"))),
+			ErrUpstreamRejected, momento.PermissionError, nil, "Insufficient permissions"},
+		{"SDK double conversion: unavailable", nil, momento.NewMomentoError(momento.ClientSdkError, "SDK Failed to process the request.",
+			momento.NewMomentoError(momento.ServerUnavailableError, "down", nil)),
+			ErrUpstreamUnavailable, momento.ServerUnavailableError, nil, "down"},
+		{"client SDK error without an inner code", nil, momento.NewMomentoError(momento.ClientSdkError, "marshal failed", errors.New("x")),
+			ErrUpstreamUnavailable, momento.ClientSdkError, nil, "marshal failed"},
 		{"original error echoing the key", nil, momento.NewMomentoError(momento.AuthenticationError, "bad key", errors.New("key was "+raw)), ErrUpstreamRejected, momento.AuthenticationError, nil, "bad key"},
 	}
 	for _, tt := range tests {
