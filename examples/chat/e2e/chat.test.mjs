@@ -268,7 +268,7 @@ momento:
 
 /** Composes screenshots side by side into one PNG (for the README). */
 async function sideBySide(files, out) {
-  const ctx = await browser.newContext({ viewport: { width: 1820, height: 780 } });
+  const ctx = await browser.newContext({ viewport: { width: 1820, height: 820 } });
   const page = await ctx.newPage();
   const imgs = files
     .map(f => `<img src="data:image/png;base64,${readFileSync(f).toString('base64')}" style="width:900px;border:1px solid #999;margin:4px">`)

@@ -138,7 +138,7 @@ export function launchBrowser() {
 
 /** A signed-in chat page in a fresh browser context. */
 export async function openChat(browser, url, username, password) {
-  const context = await browser.newContext({ viewport: { width: 900, height: 760 } });
+  const context = await browser.newContext({ viewport: { width: 900, height: 800 } });
   const page = await context.newPage();
   const logs = [];
   page.on('console', m => logs.push(`[${m.type()}] ${m.text()}`));
