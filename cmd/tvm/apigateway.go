@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"strconv"
@@ -79,11 +80,21 @@ func authorizerClaims(r *http.Request) (map[string]any, error) {
 		if len(az) == 0 {
 			return nil, fmt.Errorf("%w: no API Gateway authorizer on this route", tvm.ErrNoCredentials)
 		}
-		// Cognito user pool authorizer: {"claims": {...}}. Lambda
-		// authorizer: {"principalId": ..., <context keys>...}.
+		// REST API Cognito user pool authorizer: {"claims": {...}}.
 		if c, ok := az["claims"].(map[string]any); ok {
 			return cloneMap(c), nil
 		}
+		// HTTP API with payload format 1.0: {"jwt": {"claims": {...}}} or
+		// {"lambda": {...}}.
+		if j, ok := az["jwt"].(map[string]any); ok {
+			if c, ok := j["claims"].(map[string]any); ok {
+				return cloneMap(c), nil
+			}
+		}
+		if l, ok := az["lambda"].(map[string]any); ok {
+			return cloneMap(l), nil
+		}
+		// REST API Lambda authorizer: {"principalId": ..., <context>...}.
 		m := cloneMap(az)
 		delete(m, "integrationLatency")
 		return m, nil
@@ -105,13 +116,7 @@ func authorizerClaims(r *http.Request) (map[string]any, error) {
 	return nil, fmt.Errorf("%w: not an API Gateway request (auth.method apigateway works only in AWS Lambda)", tvm.ErrNoCredentials)
 }
 
-func cloneMap(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
+func cloneMap(m map[string]any) map[string]any { return maps.Clone(m) }
 
 // parseGroups reads a groups claim as API Gateway passes it: a JSON list
 // (Lambda authorizers), "[a b]" (HTTP API JWT authorizers flatten lists

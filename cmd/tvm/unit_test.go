@@ -1,0 +1,371 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tvmgo/tvm"
+)
+
+func TestLimiter(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := newLimiter(RateLimitConfig{RequestsPerSecond: 2, Burst: 3, MaxIdentities: 2})
+	l.now = func() time.Time { return now }
+	for i := range 3 {
+		if ok, _ := l.allow("a"); !ok {
+			t.Fatalf("request %d within the burst refused", i)
+		}
+	}
+	ok, wait := l.allow("a")
+	if ok || wait != 500*time.Millisecond {
+		t.Fatalf("4th request: ok=%v wait=%s, want refused with 500ms", ok, wait)
+	}
+	// A refused request does not consume a token.
+	now = now.Add(500 * time.Millisecond)
+	if ok, _ := l.allow("a"); !ok {
+		t.Fatal("request after refill refused")
+	}
+	// Other identities have their own buckets.
+	if ok, _ := l.allow("b"); !ok {
+		t.Fatal("b refused")
+	}
+	// The table is bounded: c evicts the least recently seen (a).
+	if ok, _ := l.allow("c"); !ok {
+		t.Fatal("c refused")
+	}
+	if n := l.size(); n != 2 {
+		t.Fatalf("table size %d, want 2", n)
+	}
+	if ok, _ := l.allow("a"); !ok {
+		t.Fatal("a, forgotten, should start with a full bucket")
+	}
+}
+
+func TestLimiterConcurrent(t *testing.T) {
+	l := newLimiter(RateLimitConfig{RequestsPerSecond: 0.001, Burst: 10, MaxIdentities: 100})
+	var allowed atomic.Int32
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if ok, _ := l.allow("same"); ok {
+				allowed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if allowed.Load() != 10 {
+		t.Errorf("allowed %d of 50 concurrent requests, want exactly the burst (10)", allowed.Load())
+	}
+}
+
+func TestRateLimitedResolver(t *testing.T) {
+	inner := tvm.ResolverFunc(func(context.Context, tvm.Identity, *http.Request) (tvm.Grant, error) {
+		return tvm.Grant{Rule: "x"}, nil
+	})
+	r := &rateLimitedResolver{inner: inner, lim: newLimiter(RateLimitConfig{RequestsPerSecond: 1, Burst: 1, MaxIdentities: 10})}
+	alice := tvm.Identity{Subject: "alice", Method: "basic"}
+	if _, err := r.Resolve(context.Background(), alice, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.Resolve(context.Background(), alice, nil)
+	var rl *RateLimitError
+	if !errors.Is(err, tvm.ErrRateLimited) || !errors.As(err, &rl) || rl.RetryAfter() <= 0 {
+		t.Fatalf("second request: %v", err)
+	}
+	var ra tvm.RetryAfterError
+	if !errors.As(err, &ra) {
+		t.Error("RateLimitError does not implement tvm.RetryAfterError")
+	}
+	// The same subject under another method is another identity.
+	if _, err := r.Resolve(context.Background(), tvm.Identity{Subject: "alice", Method: "jwt"}, nil); err != nil {
+		t.Errorf("alice via jwt: %v", err)
+	}
+}
+
+func TestParseGroups(t *testing.T) {
+	tests := []struct {
+		in   any
+		want string
+		err  bool
+	}{
+		{"a,b", "a|b", false},
+		{" a , b ,", "a|b", false},
+		{"[a b]", "a|b", false},
+		{`["a","b c"]`, "a|b c", false},
+		{"[a]", "a", false},
+		{"", "", false},
+		{"single", "single", false},
+		{[]any{"a", "b"}, "a|b", false},
+		{[]any{"a", 1.0}, "", true},
+		{1.0, "", true},
+	}
+	for _, tt := range tests {
+		got, err := parseGroups(tt.in)
+		if (err != nil) != tt.err {
+			t.Errorf("parseGroups(%#v) err = %v", tt.in, err)
+			continue
+		}
+		if strings.Join(got, "|") != tt.want {
+			t.Errorf("parseGroups(%#v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestParseTime(t *testing.T) {
+	want := time.Unix(1568311959, 0)
+	for _, in := range []any{1568311959.0, "1568311959", "Thu Sep 12 18:12:39 UTC 2019"} {
+		got, err := parseTime(in)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("parseTime(%#v) = %v, %v", in, got, err)
+		}
+	}
+	for _, in := range []any{"soon", -1.0, 0.0, "1e300", true, nil} {
+		if _, err := parseTime(in); err == nil {
+			t.Errorf("parseTime(%#v) accepted", in)
+		}
+	}
+}
+
+func TestKeyForField(t *testing.T) {
+	tests := map[string]string{
+		"CognitoConfig.UserPoolID":           "auth.cognito.userPoolId",
+		"CognitoConfig.ClientID":             "auth.cognito.clientId",
+		"JWTConfig.JWKSFile":                 "auth.jwt.jwksFile",
+		"JWTConfig.Issuer":                   "auth.jwt.issuer",
+		"JWTConfig.Algorithms[2]":            "auth.jwt.algorithms[2]",
+		"BasicConfig.Users[1].PasswordHash":  "auth.users[1].passwordHash",
+		"BasicConfig.Realm":                  "auth.realm",
+		"GroupScopes.rules[3].TTL":           "scopes[3].ttl",
+		"GroupScopes":                        "scopes",
+		"CORSOptions.AllowedOrigins":         "cors.allowedOrigins",
+		"Config.TTL":                         "ttl",
+		"SomethingElse.Field":                "SomethingElse.Field",
+		"JWTConfigExtra.X":                   "JWTConfigExtra.X",
+		"BasicConfig.Users[0].Username.Deep": "auth.users[0].username.deep",
+	}
+	for in, want := range tests {
+		if got := keyForField(in); got != want {
+			t.Errorf("keyForField(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestLibraryProblems(t *testing.T) {
+	err := libraryProblems(errors.Join(
+		&tvm.ConfigError{Field: "CognitoConfig.Region", Problem: "required"},
+		&tvm.ConfigError{Field: "CognitoConfig.TokenUse", Problem: "bad"},
+	))
+	if got := err.Error(); got != "auth.cognito.region: required\nauth.cognito.tokenUse: bad" {
+		t.Errorf("joined: %q", got)
+	}
+	err = libraryProblems(fmt.Errorf("tvm: Config.Authenticator: %w", &tvm.ConfigError{Field: "JWTConfig.Issuer", Problem: "required"}))
+	if got := err.Error(); got != "auth.jwt.issuer: required" {
+		t.Errorf("wrapped: %q", got)
+	}
+	err = libraryProblems(fmt.Errorf("%w: something odd", tvm.ErrInvalidConfig))
+	if got := err.Error(); got != "invalid configuration: something odd" || !errors.Is(err, tvm.ErrInvalidConfig) {
+		t.Errorf("other: %q", got)
+	}
+}
+
+func TestQueryOrRandomTokenID(t *testing.T) {
+	p := queryOrRandomTokenID("name")
+	open := tvm.Identity{Subject: tvm.AnonymousSubject, Method: tvm.MethodOpen}
+	req := func(q string) *http.Request { return httptest.NewRequest("GET", "/t"+q, nil) }
+
+	if id, err := p(open, req("?name=alice")); err != nil || id != "alice" {
+		t.Errorf("open ?name=alice: %q %v", id, err)
+	}
+	a, err1 := p(open, req(""))
+	b, err2 := p(open, req(""))
+	if err1 != nil || err2 != nil || !strings.HasPrefix(a, "anonymous-") || len(a) != len("anonymous-")+16 || a == b {
+		t.Errorf("open without name: %q %q (%v %v), want distinct random ids", a, b, err1, err2)
+	}
+	if _, err := p(open, req("?name=a&name=b")); !errors.Is(err, tvm.ErrBadRequest) {
+		t.Errorf("duplicate name: %v", err)
+	}
+	if _, err := p(open, req("?name=")); !errors.Is(err, tvm.ErrBadRequest) {
+		t.Errorf("empty name: %v", err)
+	}
+	// An authenticated caller cannot choose: its subject is used.
+	bob := tvm.Identity{Subject: "bob", Method: "basic"}
+	if id, err := p(bob, req("?name=alice")); err != nil || id != "bob" {
+		t.Errorf("basic bob ?name=alice: %q %v", id, err)
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	s := secret("super-secret-key")
+	var buf strings.Builder
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	log.Info("x", "key", s)
+	out := fmt.Sprintf("%v %s %+v %#v %q", s, s, s, s, s) + buf.String()
+	if strings.Contains(out, "super-secret-key") {
+		t.Errorf("secret printed: %s", out)
+	}
+}
+
+func TestAPIKeySources(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key")
+	if err := os.WriteFile(keyFile, []byte("  file-key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var gotToken, gotPath string
+	ext := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotToken, gotPath = r.Header.Get("X-Aws-Parameters-Secrets-Token"), r.URL.String()
+		switch r.URL.Path {
+		case "/secretsmanager/get":
+			if r.URL.Query().Get("secretId") == "missing" {
+				http.Error(w, "ResourceNotFoundException", http.StatusBadRequest)
+				return
+			}
+			fmt.Fprint(w, `{"ARN":"arn:x","Name":"momento","SecretString":"sm-key\n"}`)
+		case "/systemsmanager/parameters/get":
+			fmt.Fprint(w, `{"Parameter":{"Name":"/tvm/key","Type":"SecureString","Value":"ssm-key"}}`)
+		}
+	}))
+	defer ext.Close()
+	u, _ := url.Parse(ext.URL)
+	_, port, _ := net.SplitHostPort(u.Host)
+
+	env := func(kv ...string) environment {
+		m := map[string]string{"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": port, "AWS_SESSION_TOKEN": "session-tok"}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return readEnv(func(k string) string { return m[k] })
+	}
+	tests := []struct {
+		name    string
+		env     environment
+		want    string
+		wantErr string
+	}{
+		{"none", env(), "", ""},
+		{"env", env("MOMENTO_API_KEY", " env-key "), "env-key", ""},
+		{"file", env("MOMENTO_API_KEY_FILE", keyFile), "file-key", ""},
+		{"empty file", env("MOMENTO_API_KEY_FILE", empty), "", "MOMENTO_API_KEY_FILE: file is empty"},
+		{"missing file", env("MOMENTO_API_KEY_FILE", filepath.Join(dir, "nope")), "", "MOMENTO_API_KEY_FILE: open"},
+		{"two sources", env("MOMENTO_API_KEY", "a", "MOMENTO_API_KEY_FILE", keyFile), "", "set only one of"},
+		{"secrets manager", env("MOMENTO_API_KEY_SECRET_ID", "momento"), "sm-key", ""},
+		{"secrets manager error", env("MOMENTO_API_KEY_SECRET_ID", "missing"), "", "MOMENTO_API_KEY_SECRET_ID: extension answered 400 Bad Request"},
+		{"ssm", env("MOMENTO_API_KEY_PARAMETER", "/tvm/key"), "ssm-key", ""},
+		{"no session token", func() environment {
+			e := env("MOMENTO_API_KEY_PARAMETER", "/tvm/key")
+			e.sessionToken = ""
+			return e
+		}(), "", "AWS_SESSION_TOKEN is not set"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.env.momentoAPIKey(context.Background(), ext.Client())
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || string(got) != tt.want {
+				t.Fatalf("got %q, %v; want %q", string(got), err, tt.want)
+			}
+		})
+	}
+	if gotToken != "session-tok" || !strings.Contains(gotPath, "withDecryption=true") {
+		t.Errorf("extension call: token %q path %q", gotToken, gotPath)
+	}
+}
+
+func TestReadiness(t *testing.T) {
+	now := time.Unix(0, 0)
+	var dials atomic.Int32
+	fail := atomic.Bool{}
+	r := newReadiness("token.example.test:443", slog.New(slog.DiscardHandler))
+	r.now = func() time.Time { return now }
+	r.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		if fail.Load() {
+			return nil, errors.New("connection refused")
+		}
+		c1, c2 := net.Pipe()
+		c2.Close()
+		return c1, nil
+	}
+	get := func() int {
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+		return rec.Code
+	}
+	if c := get(); c != 200 {
+		t.Fatalf("ready: %d", c)
+	}
+	// Cached: a burst of probes dials once.
+	fail.Store(true)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() { get() })
+	}
+	wg.Wait()
+	if c := get(); c != 200 || dials.Load() != 1 {
+		t.Fatalf("cached: code %d, %d dials", c, dials.Load())
+	}
+	now = now.Add(readyInterval)
+	if c := get(); c != 503 || dials.Load() != 2 {
+		t.Fatalf("after interval with endpoint down: code %d, %d dials", c, dials.Load())
+	}
+	fail.Store(false)
+	now = now.Add(readyInterval)
+	if c := get(); c != 200 {
+		t.Fatalf("endpoint back: %d", c)
+	}
+	r.draining.Store(true)
+	if c := get(); c != 503 {
+		t.Fatalf("draining: %d", c)
+	}
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest("POST", "/readyz", nil))
+	if rec.Code != 405 || rec.Header().Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST: %d %q", rec.Code, rec.Header().Get("Allow"))
+	}
+}
+
+func TestReadinessUnknownEndpoint(t *testing.T) {
+	r := newReadiness(":443", slog.New(slog.DiscardHandler))
+	if err := r.check(context.Background()); err == nil {
+		t.Error("an empty host is ready")
+	}
+}
+
+func TestIsLoopbackAddr(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8080": true, "[::1]:80": true, "0.0.0.0:8080": false, "10.0.0.1:80": false,
+		"localhost:80": false, // names are not resolved: only literal loopback IPs count
+		"bad":          false,
+	} {
+		if got := isLoopbackAddr(addr); got != want {
+			t.Errorf("isLoopbackAddr(%q) = %v", addr, got)
+		}
+	}
+}
+
+func newRequest(method, target string) *http.Request {
+	return httptest.NewRequest(method, target, nil)
+}
