@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Defaults and limits of the handler.
@@ -300,11 +301,71 @@ func isNil(v any) bool {
 	return false
 }
 
-// tokenResponse is the success body, the shape of Momento's reference token
-// vending machine.
-type tokenResponse struct {
-	AuthToken string `json:"authToken"`
-	ExpiresAt int64  `json:"expiresAt"`
+// appendTokenResponse appends the success body, the shape of Momento's
+// reference token vending machine, {"authToken":"...","expiresAt":N}, and a
+// newline. It is what encoding/json produces, without reflection.
+func appendTokenResponse(b []byte, tok Token) []byte {
+	b = append(b, `{"authToken":`...)
+	b = appendJSONString(b, tok.AuthToken)
+	b = append(b, `,"expiresAt":`...)
+	b = strconv.AppendInt(b, tok.ExpiresAt.Unix(), 10)
+	return append(b, "}\n"...)
+}
+
+// appendJSONString appends s as a JSON string, escaping like encoding/json
+// (control characters, quotes, backslashes, <, >, &, U+2028, U+2029 and
+// invalid UTF-8, which becomes U+FFFD).
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // ServeHTTP implements http.Handler.
@@ -336,11 +397,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	// Canonical keys assigned directly: these run on every request.
 	hdr := w.Header()
-	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("Pragma", "no-cache")
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Add("Vary", "Origin")
+	hdr["Cache-Control"] = []string{"no-store"}
+	hdr["Pragma"] = []string{"no-cache"}
+	hdr["X-Content-Type-Options"] = []string{"nosniff"}
+	hdr["Vary"] = append(hdr["Vary"], "Origin")
 
 	if h.headerBytes(r) > h.maxHeaderBytes {
 		written = true
@@ -368,15 +430,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.failErr(w, r, &res, err)
 		return
 	}
-	body, err := json.Marshal(tokenResponse{AuthToken: tok.AuthToken, ExpiresAt: tok.ExpiresAt.Unix()})
-	if err != nil { // cannot happen with a string and an int
-		h.fail(w, r, &res, http.StatusInternalServerError, CodeInternal, "internal error", err)
-		return
-	}
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Content-Length", strconv.Itoa(len(body)+1))
+	body := appendTokenResponse(make([]byte, 0, len(tok.AuthToken)+64), tok)
+	hdr["Content-Type"] = []string{"application/json"}
+	hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body)
 	res.Status, res.Code, res.ExpiresAt = http.StatusOK, "ok", tok.ExpiresAt
 }
 
@@ -590,8 +648,10 @@ func (h *Handler) logResult(r *http.Request, res *Result) {
 		slog.Int("status", res.Status),
 		slog.String("outcome", res.Code),
 		slog.Duration("latency", res.Latency),
-		slog.String("httpMethod", r.Method),
 	)
+	if r.Method != http.MethodGet {
+		attrs = append(attrs, slog.String("httpMethod", r.Method))
+	}
 	if res.Identity.Method != "" {
 		attrs = append(attrs, slog.String("auth", res.Identity.Method), slog.String("subject", res.Identity.Subject))
 	}
@@ -605,7 +665,7 @@ func (h *Handler) logResult(r *http.Request, res *Result) {
 		attrs = append(attrs, slog.String("tokenId", res.Grant.TokenID))
 	}
 	if res.Status == http.StatusOK {
-		attrs = append(attrs, slog.Duration("ttl", res.Grant.TTL), slog.Time("expiresAt", res.ExpiresAt))
+		attrs = append(attrs, slog.Duration("ttl", res.Grant.TTL))
 	}
 	if res.Err != nil {
 		attrs = append(attrs, slog.String("error", res.Err.Error()))

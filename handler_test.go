@@ -781,3 +781,32 @@ func TestHandlerClientCannotWidenScope(t *testing.T) {
 		t.Error("vended for a user in no group")
 	}
 }
+
+func TestAppendTokenResponseMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", htToken, `a"b\c`, "<script>&amp;", "\x00\x01\x1f\x7f\n\r\t\b\f", "é🙂", "\u2028\u2029", "bad\xffutf8", "\xed\xa0\x80", "\xf0\x9f"} {
+		htCompareTokenJSON(t, s, 1767225600)
+	}
+	htCompareTokenJSON(t, "x", -1)
+}
+
+func htCompareTokenJSON(t testing.TB, s string, exp int64) {
+	t.Helper()
+	want, err := json.Marshal(struct {
+		AuthToken string `json:"authToken"`
+		ExpiresAt int64  `json:"expiresAt"`
+	}{s, exp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := appendTokenResponse(nil, Token{AuthToken: s, ExpiresAt: time.Unix(exp, 0)})
+	if string(got) != string(want)+"\n" {
+		t.Errorf("appendTokenResponse(%q) = %s, want %s", s, got, want)
+	}
+}
+
+func FuzzAppendTokenResponse(f *testing.F) {
+	for _, s := range []string{"", htToken, "<\u2028\xff\x00>"} {
+		f.Add(s, int64(1767225600))
+	}
+	f.Fuzz(func(t *testing.T, s string, exp int64) { htCompareTokenJSON(t, s, exp) })
+}

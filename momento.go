@@ -262,7 +262,7 @@ var (
 		momento.PermissionError:         true,
 		momento.InvalidArgumentError:    true,
 		momento.BadRequestError:         true,
-		momento.NotFoundError:           true,
+		momento.CacheNotFoundError:      true,
 		momento.StoreNotFoundError:      true,
 		momento.ItemNotFoundError:       true,
 		momento.AlreadyExistsError:      true,

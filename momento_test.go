@@ -288,7 +288,7 @@ func TestMomentoVendorMapsSDKErrors(t *testing.T) {
 		{"permission", nil, momento.NewMomentoError(momento.PermissionError, "Insufficient permissions for "+secret, nil), ErrUpstreamRejected, momento.PermissionError, nil, "Insufficient permissions"},
 		{"invalid argument", nil, momento.NewMomentoError(momento.InvalidArgumentError, "disposable tokens must expire within 1 hour", nil), ErrUpstreamRejected, momento.InvalidArgumentError, nil, "within 1 hour"},
 		{"bad request", nil, momento.NewMomentoError(momento.BadRequestError, "bad", nil), ErrUpstreamRejected, momento.BadRequestError, nil, ""},
-		{"not found", nil, momento.NewMomentoError(momento.NotFoundError, "no cache", nil), ErrUpstreamRejected, momento.NotFoundError, nil, ""},
+		{"not found", nil, momento.NewMomentoError(momento.CacheNotFoundError, "no cache", nil), ErrUpstreamRejected, momento.CacheNotFoundError, nil, ""},
 		{"server unavailable", nil, momento.NewMomentoError(momento.ServerUnavailableError, "unavailable", nil), ErrUpstreamUnavailable, momento.ServerUnavailableError, nil, ""},
 		{"limit exceeded", nil, momento.NewMomentoError(momento.LimitExceededError, "Request rate limit exceeded", nil), ErrUpstreamUnavailable, momento.LimitExceededError, nil, ""},
 		{"internal", nil, momento.NewMomentoError(momento.InternalServerError, "oops", nil), ErrUpstreamUnavailable, momento.InternalServerError, nil, ""},

@@ -1,0 +1,143 @@
+package tvm_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/tvmgo/tvm"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// benchWriter is a minimal http.ResponseWriter, so the benchmark measures
+// the handler rather than httptest.ResponseRecorder.
+type benchWriter struct {
+	h    http.Header
+	code int
+	n    int
+}
+
+func (w *benchWriter) Header() http.Header         { return w.h }
+func (w *benchWriter) WriteHeader(code int)        { w.code = code }
+func (w *benchWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+
+// benchStubVendor answers at once, like a vendor with zero upstream latency.
+var benchStubVendor = tvm.VendorFunc(func(_ context.Context, g tvm.Grant) (tvm.Token, error) {
+	return tvm.Token{AuthToken: "stub-token", ExpiresAt: time.Now().Add(g.TTL)}, nil
+})
+
+// BenchmarkHandler measures one token request through the handler:
+// authentication, scope resolution and validation, token id, the JSON
+// response and the slog line (JSON, to io.Discard). "stub" uses a vendor
+// that answers at once, so its figure is the handler's own overhead;
+// "momentolocal" adds the real SDK's gRPC round trip to the in-process
+// emulator on 127.0.0.1.
+//
+//	go test -run '^$' -bench Handler -benchmem ./
+func BenchmarkHandler(b *testing.B) {
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	scopes := tvm.GroupScopes(
+		tvm.GroupRule{Group: "ReadWriteUserGroup", Scope: tvm.NewScope(tvm.TopicPublishSubscribe("default-cache", tvm.AllTopics))},
+		tvm.DefaultRule(tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.AllTopics))),
+	)
+
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	jwtAuth, err := tvm.NewJWT(tvm.JWTConfig{
+		Issuer:      "https://idp.bench/",
+		Audience:    []string{"bench"},
+		Algorithms:  []string{"RS256", "ES256"},
+		Keys:        map[string]crypto.PublicKey{"rsa": &rsaKey.PublicKey, "ec": &ecKey.PublicKey},
+		GroupsClaim: "cognito:groups",
+		Logger:      logger,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = jwtAuth.Close() })
+	claims := jwt.MapClaims{
+		"iss": "https://idp.bench/", "aud": "bench", "sub": "user-123456",
+		"iat": time.Now().Unix(), "exp": time.Now().Add(2 * time.Hour).Unix(),
+		"cognito:groups": []string{"ReadWriteUserGroup"},
+	}
+	sign := func(m jwt.SigningMethod, key crypto.Signer, kid string) string {
+		t := jwt.NewWithClaims(m, claims)
+		t.Header["kid"] = kid
+		s, err := t.SignedString(key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return "Bearer " + s
+	}
+	basicAuth := func(cost int) tvm.Authenticator {
+		h, err := bcrypt.GenerateFromPassword([]byte("bench-password"), cost)
+		if err != nil {
+			b.Fatal(err)
+		}
+		a, err := tvm.NewBasic(tvm.BasicConfig{Users: []tvm.User{
+			{Username: "other", PasswordHash: string(h)},
+			{Username: "bench", PasswordHash: string(h), Groups: []string{"ReadWriteUserGroup"}},
+		}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return a
+	}
+	basicHeader := "Basic " + base64.StdEncoding.EncodeToString([]byte("bench:bench-password"))
+
+	_, localVendor := itLocal(b)
+
+	cases := []struct {
+		name   string
+		auth   tvm.Authenticator
+		header string
+		vendor tvm.Vendor
+	}{
+		{"open/stub", tvm.Open(), "", benchStubVendor},
+		{"basic-cost4/stub", basicAuth(bcrypt.MinCost), basicHeader, benchStubVendor},
+		{"basic-cost10/stub", basicAuth(bcrypt.DefaultCost), basicHeader, benchStubVendor},
+		{"jwt-rs256/stub", jwtAuth, sign(jwt.SigningMethodRS256, rsaKey, "rsa"), benchStubVendor},
+		{"jwt-es256/stub", jwtAuth, sign(jwt.SigningMethodES256, ecKey, "ec"), benchStubVendor},
+		{"open/momentolocal", tvm.Open(), "", localVendor},
+		{"jwt-rs256/momentolocal", jwtAuth, sign(jwt.SigningMethodRS256, rsaKey, "rsa"), localVendor},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			h, err := tvm.NewHandler(tvm.Config{Authenticator: c.auth, Scopes: scopes, Vendor: c.vendor, Logger: logger})
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := httptest.NewRequest(http.MethodGet, "/api/momento/token", nil)
+			if c.header != "" {
+				r.Header.Set("Authorization", c.header)
+			}
+			w := &benchWriter{h: make(http.Header)}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				w.code = 0
+				h.ServeHTTP(w, r)
+				if w.code != http.StatusOK {
+					b.Fatalf("status %d", w.code)
+				}
+			}
+		})
+	}
+}
