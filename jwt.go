@@ -239,7 +239,7 @@ func tokenErr(code TokenErrorCode, err error) *TokenError {
 var (
 	errJWTTooLong          = errors.New("bearer token longer than the limit")
 	errJWTDuplicateHeader  = errors.New("more than one Authorization header")
-	errJWTBadBearer        = errors.New("Authorization header is not `Bearer <token>`")
+	errJWTBadBearer        = errors.New("the Authorization header is not `Bearer <token>`")
 	errJWTBadCharacters    = errors.New("bearer token has characters outside base64url and '.'")
 	errJWTSegments         = errors.New("bearer token does not have exactly three segments")
 	errJWTCrit             = errors.New("token has a crit header")
