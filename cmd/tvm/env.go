@@ -75,11 +75,6 @@ func readEnv(getenv func(string) string) environment {
 	return e
 }
 
-// hasAPIKeySource reports whether any API key source is configured.
-func (e environment) hasAPIKeySource() bool {
-	return e.apiKey != "" || e.apiKeyFile != "" || e.secretID != "" || e.parameter != ""
-}
-
 // momentoAPIKey returns the Momento API key from the one configured source,
 // or "" when none is. Errors name the source, never the key.
 func (e environment) momentoAPIKey(ctx context.Context, client *http.Client) (secret, error) {

@@ -341,6 +341,18 @@ func TestBinaryDefaultDemo(t *testing.T) {
 		t.Errorf("anonymous publisher id %q", id)
 	}
 
+	// What reached the emulator: exactly the demo scope, with the ids.
+	reqs := tokenRequests(t, p)
+	if len(reqs) != 3 || reqs[0].TokenID != "alice" || reqs[1].TokenID != "bob" || !strings.HasPrefix(reqs[2].TokenID, "anonymous-") {
+		t.Fatalf("token requests %+v", reqs)
+	}
+	for _, r := range reqs {
+		if r.ValidForSeconds != 900 || len(r.Permissions) != 1 ||
+			r.Permissions[0] != (emuPermission{Role: "publishsubscribe", Cache: "default-cache", Topic: "*"}) {
+			t.Errorf("token request %+v", r)
+		}
+	}
+
 	// Operations endpoints.
 	for path, want := range map[string]string{"/healthz": `"ok"`, "/readyz": `"ready"`} {
 		resp, err := http.Get(p.url(path))
@@ -375,6 +387,57 @@ func TestBinaryDefaultDemo(t *testing.T) {
 	if code := p.wait(15 * time.Second); code != 0 {
 		t.Errorf("exit code %d after SIGTERM", code)
 	}
+}
+
+// emuPermission and emuTokenRequest are the JSON of the emulator's
+// /token-requests admin endpoint.
+type emuPermission struct {
+	Role        string `json:"role"`
+	Cache       string `json:"cache"`
+	Topic       string `json:"topic,omitempty"`
+	TopicPrefix string `json:"topicPrefix,omitempty"`
+	Key         string `json:"key,omitempty"`
+	KeyPrefix   string `json:"keyPrefix,omitempty"`
+}
+
+type emuTokenRequest struct {
+	TokenID         string          `json:"tokenId"`
+	ValidForSeconds int64           `json:"validForSeconds"`
+	Permissions     []emuPermission `json:"permissions"`
+}
+
+// tokenRequests lists the GenerateDisposableToken requests the embedded
+// emulator received, through the admin endpoint of the tvm listener.
+func tokenRequests(t *testing.T, p *tvmProc) []emuTokenRequest {
+	t.Helper()
+	resp, err := http.Get(p.url("/admin/momentolocal/token-requests"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out []emuTokenRequest
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("token-requests: %d %v", resp.StatusCode, err)
+	}
+	return out
+}
+
+// admin sends a request to the emulator's admin endpoint.
+func admin(t *testing.T, p *tvmProc, method, path, body string, mod func(*http.Request)) int {
+	t.Helper()
+	req, err := http.NewRequest(method, p.url("/admin/momentolocal"+path), strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mod != nil {
+		mod(req)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func scrape(t *testing.T, p *tvmProc) string {
@@ -485,6 +548,79 @@ func TestBinaryBasic(t *testing.T) {
 	}
 	if !strings.Contains(scrape(t, p), `tvm_token_requests_total{outcome="unauthorized"} 3`) {
 		t.Error("401s not counted")
+	}
+	// The scopes that reached the emulator come from the verified groups
+	// only: bob's hostile usergroup/cachename headers changed nothing.
+	reqs := tokenRequests(t, p)
+	want := []emuTokenRequest{
+		{"alice", 900, []emuPermission{{Role: "publishsubscribe", Cache: "default-cache", Topic: "*"}}},
+		{"bob", 900, []emuPermission{{Role: "subscribeonly", Cache: "default-cache", Topic: "*"}}},
+	}
+	if fmt.Sprint(reqs) != fmt.Sprint(want) {
+		t.Errorf("token requests %+v, want %+v", reqs, want)
+	}
+}
+
+// TestBinaryUpstreamFaults injects faults into the embedded emulator's
+// token service through the admin endpoint and checks the answers, the
+// metrics, and recovery.
+func TestBinaryUpstreamFaults(t *testing.T) {
+	cfg := base + "vendTimeout: 1s\ntokenId: query:name\nmomento: {local: true}\n"
+	p := startTVM(t, baseEnv(t), "--config", writeConfig(t, cfg))
+	if !strings.Contains(p.stdout.String(), "tvm: emulator fault injection at http://127.0.0.1:") {
+		t.Fatalf("no fault injection on loopback: %s", p.stdout.String())
+	}
+	// A page in a browser cannot reach it.
+	if c := admin(t, p, "POST", "/faults", `{"code":"UNAVAILABLE"}`, func(r *http.Request) { r.Header.Set("Origin", "https://evil.example") }); c != 403 {
+		t.Errorf("browser request to admin: %d", c)
+	}
+	if c := admin(t, p, "POST", "/faults", `{"code":"UNAVAILABLE"}`, func(r *http.Request) { r.Header.Set("Sec-Fetch-Site", "cross-site") }); c != 403 {
+		t.Errorf("browser request to admin: %d", c)
+	}
+	tests := []struct {
+		fault   string
+		status  int
+		code    string
+		metric  string
+		maxTime time.Duration
+	}{
+		{`{"method":"GenerateDisposableToken","code":"UNAVAILABLE","count":1}`, 503, "upstream_unavailable", `tvm_upstream_errors_total{kind="unavailable"} 1`, 5 * time.Second},
+		{`{"method":"GenerateDisposableToken","code":"PERMISSION_DENIED","count":1}`, 502, "upstream_rejected", `tvm_upstream_errors_total{kind="rejected"} 1`, 5 * time.Second},
+		{`{"method":"GenerateDisposableToken","latency":"5s","count":1}`, 504, "upstream_timeout", `tvm_upstream_errors_total{kind="timeout"} 1`, 3 * time.Second},
+	}
+	for _, tt := range tests {
+		if c := admin(t, p, "POST", "/faults", tt.fault, nil); c != 201 {
+			t.Fatalf("adding fault %s: %d", tt.fault, c)
+		}
+		start := time.Now()
+		resp, body := get(t, p.url("/api/momento/token?name=x"), nil)
+		if resp.StatusCode != tt.status || body.Error != tt.code || time.Since(start) > tt.maxTime {
+			t.Errorf("fault %s: %d %+v after %s", tt.fault, resp.StatusCode, body, time.Since(start))
+		}
+		if tt.status == 503 && resp.Header.Get("Retry-After") == "" {
+			t.Error("503 without Retry-After")
+		}
+		if m := scrape(t, p); !strings.Contains(m, tt.metric) {
+			t.Errorf("metrics lack %s", tt.metric)
+		}
+	}
+	// Count-limited faults are spent: the next request succeeds.
+	if resp, body := get(t, p.url("/api/momento/token?name=x"), nil); resp.StatusCode != 200 {
+		t.Errorf("after the faults: %d %+v", resp.StatusCode, body)
+	} else {
+		p.secrets = append(p.secrets, body.AuthToken)
+	}
+}
+
+// TestBinaryAdminOnlyOnLoopback: the fault injection endpoint is not
+// mounted when tvm listens on a non-loopback address.
+func TestBinaryAdminOnlyOnLoopback(t *testing.T) {
+	p := startTVM(t, baseEnv(t, "TVM_ADDR=0.0.0.0:0"))
+	if strings.Contains(p.stdout.String(), "fault injection") {
+		t.Errorf("fault injection announced on 0.0.0.0: %s", p.stdout.String())
+	}
+	if c := admin(t, p, "GET", "/faults", "", nil); c != 404 {
+		t.Errorf("admin on 0.0.0.0: %d, want 404", c)
 	}
 }
 

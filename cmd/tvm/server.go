@@ -121,7 +121,7 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 	admin := false
 	if a, ok := any(emu).(interface{ AdminHandler() http.Handler }); ok && emu != nil && isLoopbackAddr(addr) {
 		// Fault injection for reliability tests: local mode on loopback only.
-		mux.Handle(adminPrefix+"/", http.StripPrefix(adminPrefix, a.AdminHandler()))
+		mux.Handle(adminPrefix+"/", noBrowsers(http.StripPrefix(adminPrefix, a.AdminHandler())))
 		admin = true
 	}
 	mux.HandleFunc("/", notFound)
@@ -212,6 +212,20 @@ func isLoopbackAddr(hostport string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// noBrowsers refuses requests sent by a web browser on behalf of a page
+// (they carry Origin or a Sec-Fetch-Site other than "none"), so that a web
+// page cannot inject faults into a developer's local emulator (CSRF).
+// curl, test code and scripts send neither header.
+func noBrowsers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Origin") != "" || (r.Header.Get("Sec-Fetch-Site") != "" && r.Header.Get("Sec-Fetch-Site") != "none") {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "forbidden", "message": "the admin endpoint refuses browser requests"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // notFound answers every unknown path.
