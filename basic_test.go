@@ -136,6 +136,8 @@ func TestBasicAuthenticate(t *testing.T) {
 		{"bearer scheme", false, headers{"Authorization": {"Bearer eyJhbGciOiJub25lIn0.e30."}}, ErrInvalidCredentials, ""},
 		{"duplicate Authorization", false, headers{"Authorization": {btBasic("alice", btAlicePassword), btBasic("alice", btAlicePassword)}}, ErrInvalidCredentials, ""},
 		{"oversize header", false, headers{"Authorization": {"Basic " + strings.Repeat("QUFB", 10000)}}, ErrInvalidCredentials, ""},
+		{"megabyte header", false, headers{"Authorization": {btBasic("alice", strings.Repeat("p", 1<<20))}}, ErrInvalidCredentials, ""},
+		{"thousands of colons", false, headers{"Authorization": {btBasic("alice", strings.Repeat(":", 5000))}}, ErrInvalidCredentials, ""},
 		{"password over 72 bytes whose prefix matches", false, headers{"Authorization": {btBasic("alice", (btAlicePassword + long)[:MaxBasicPasswordLength+1])}}, ErrInvalidCredentials, ""},
 		{"overlong username", false, headers{"Authorization": {btBasic(strings.Repeat("a", MaxBasicUsernameLength+1), "x")}}, ErrInvalidCredentials, ""},
 		{"credential headers ignored when disabled", false, headers{"Username": {"alice"}, "Password": {btAlicePassword}}, ErrNoCredentials, ""},

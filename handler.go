@@ -410,6 +410,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if r.Method != http.MethodOptions {
+		// Allowed origins can read every answer, errors included.
+		h.cors.setActual(w, r)
+	}
 	switch {
 	case r.Method == http.MethodGet:
 	case r.Method == http.MethodOptions && h.cors.enabled:
@@ -422,8 +426,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, &res, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method not allowed; use GET", fmt.Errorf("%w: method %.16q not allowed", ErrBadRequest, r.Method))
 		return
 	}
-	h.cors.setActual(w, r)
-
 	tok, err := h.vend(r, &res)
 	written = true
 	if err != nil {

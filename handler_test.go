@@ -468,6 +468,8 @@ func TestHandlerCORS(t *testing.T) {
 			map[string]string{"Access-Control-Allow-Origin": ""}, 0},
 		{"preflight with an unlisted header", CORSOptions{AllowedOrigins: []string{origin}}, http.MethodOptions, preflight(origin, "GET", "authorization, x-usergroup"), 403, CodeForbidden,
 			map[string]string{"Access-Control-Allow-Origin": ""}, 0},
+		{"POST from an allowed origin can read the 405", CORSOptions{AllowedOrigins: []string{origin}}, http.MethodPost, http.Header{"Origin": {origin}}, 405, CodeMethodNotAllowed,
+			map[string]string{"Access-Control-Allow-Origin": origin, "Allow": "GET, OPTIONS"}, 0},
 		{"plain OPTIONS", CORSOptions{AllowedOrigins: []string{origin}}, http.MethodOptions, http.Header{}, 204, "",
 			map[string]string{"Allow": "GET, OPTIONS", "Access-Control-Allow-Origin": ""}, 0},
 	}
