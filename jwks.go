@@ -373,7 +373,11 @@ func newRemoteJWKS(o remoteJWKSOptions) (keySource, error) {
 		return nil, err
 	}
 	return &jwtKeyfuncSource{kf: kf, onClose: func() {
+		// Cancel under the lock, so that KeyRead either started its
+		// refresh goroutine (wg.Add) before, or sees the cancellation.
+		gated.mu.Lock()
 		cancel()
+		gated.mu.Unlock()
 		gated.wg.Wait()
 		if owned != nil {
 			owned.CloseIdleConnections()
