@@ -1,0 +1,111 @@
+package momentolocal_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/tvmgo/tvm/momentolocal"
+)
+
+// nodeTestDir holds the Node test project (package.json, package-lock.json).
+const nodeTestDir = "nodetest"
+
+// requireNode returns the node binary, after checking that the Node test
+// project's dependencies are installed. Without them it fails under CI
+// (CI=true) and skips, saying why, elsewhere.
+func requireNode(t *testing.T) string {
+	t.Helper()
+	missing := func(format string, args ...any) {
+		t.Helper()
+		if os.Getenv("CI") == "true" {
+			t.Fatalf(format, args...)
+		}
+		t.Skipf(format+" (CI is not set, so this is a skip; under CI=true it fails)", args...)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing("node is not installed: install Node.js >= 18 to run the Node SDK tests")
+	}
+	for _, pkg := range []string{"@gomomento/sdk", "@gomomento/sdk-web", "xhr2"} {
+		if _, err := os.Stat(filepath.Join(nodeTestDir, "node_modules", pkg, "package.json")); err != nil {
+			missing("%s is not installed: run `npm ci --prefix momentolocal/nodetest` from the repository root", pkg)
+		}
+	}
+	return node
+}
+
+// runNode runs one Node test file against srv and fails t if it fails.
+func runNode(t *testing.T, node string, srv *momentolocal.Server, file string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", file)
+	cmd.Dir = nodeTestDir
+	cmd.Env = append(os.Environ(),
+		"MOMENTOLOCAL_ADDR="+srv.Addr(),
+		"MOMENTOLOCAL_URL="+srv.URL(),
+		"MOMENTOLOCAL_ROOT_KEY="+srv.RootAPIKey(),
+	)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test %s failed: %v\n%s", file, err, out)
+	}
+	t.Logf("node --test %s:\n%s", file, out)
+}
+
+// tokenRequestsByID indexes the emulator's token requests by token id.
+func tokenRequestsByID(srv *momentolocal.Server) map[string]momentolocal.TokenRequest {
+	m := map[string]momentolocal.TokenRequest{}
+	for _, r := range srv.TokenRequests() {
+		m[r.TokenID] = r
+	}
+	return m
+}
+
+func TestNodeSDK(t *testing.T) {
+	node := requireNode(t)
+	srv := startServer(t, momentolocal.Config{})
+	runNode(t, node, srv, "sdk.test.cjs")
+
+	// What the Node SDK's GenerateDisposableToken requests carried.
+	reqs := tokenRequestsByID(srv)
+	want := map[string][]momentolocal.Permission{
+		"node-alice": {{Role: "publishsubscribe", Cache: "default-cache", Topic: "*"}},
+		"node-bob":   {{Role: "subscribeonly", Cache: "*", Topic: "node-chat"}},
+		"node-w":     {{Role: "readwrite", Cache: "default-cache", KeyPrefix: "alice/"}},
+		"node-r":     {{Role: "readonly", Cache: "default-cache", KeyPrefix: "alice/"}},
+		"node-c":     {{Role: "readwrite", Cache: "*", Key: "node-counter"}},
+	}
+	for id, perms := range want {
+		r, ok := reqs[id]
+		if assert.True(t, ok, "no token request with id %s", id) {
+			assert.Equal(t, perms, r.Permissions, id)
+			assert.Equal(t, 10*time.Minute, r.ValidFor, id)
+		}
+	}
+}
+
+func TestWebSDK(t *testing.T) {
+	node := requireNode(t)
+	srv := startServer(t, momentolocal.Config{})
+	runNode(t, node, srv, "web.test.cjs")
+
+	reqs := tokenRequestsByID(srv)
+	want := map[string][]momentolocal.Permission{
+		"web-alice": {{Role: "publishsubscribe", Cache: "default-cache", Topic: "*"}},
+		"web-bob":   {{Role: "subscribeonly", Cache: "*", Topic: "web-chat"}},
+		"web-cache": {{Role: "readwrite", Cache: "default-cache", KeyPrefix: "web/"}},
+	}
+	for id, perms := range want {
+		r, ok := reqs[id]
+		if assert.True(t, ok, "no token request with id %s", id) {
+			assert.Equal(t, perms, r.Permissions, id)
+		}
+	}
+}
