@@ -1,6 +1,7 @@
 package tvm
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto"
@@ -15,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -1286,4 +1288,55 @@ func BenchmarkJWTAuthenticate(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestJWTOverTheWire sends raw HTTP/1.1 requests, so that header parsing is
+// net/http's: duplicate and lower-case Authorization headers, whitespace.
+func TestJWTOverTheWire(t *testing.T) {
+	jtNoLeak(t)
+	ks := jtKeys(t)
+	cfg := jtJWTConfig()
+	cfg.Keys = map[string]crypto.PublicKey{jtRSAKID: &ks.rsa1.PublicKey}
+	a := jtMustJWT(t, cfg)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := a.Authenticate(r)
+		var te *TokenError
+		switch {
+		case err == nil:
+			fmt.Fprintf(w, "ok %s", id.Subject)
+		case errors.As(err, &te):
+			fmt.Fprintf(w, "invalid %s", te.Code)
+		case errors.Is(err, ErrNoCredentials):
+			fmt.Fprint(w, "none")
+		default:
+			fmt.Fprint(w, "other")
+		}
+	}))
+	t.Cleanup(srv.Close)
+	tok := jtSign(t, jwt.SigningMethodRS256, ks.rsa1, jtRSAKID, jtBaseClaims(), nil)
+	for _, tt := range []struct {
+		name    string
+		headers string
+		want    string
+	}{
+		{"canonical", "Authorization: Bearer " + tok + "\r\n", "ok user-1"},
+		{"lower-case name, extra whitespace", "authorization:   Bearer " + tok + "  \r\n", "ok user-1"},
+		{"duplicate headers", "Authorization: Bearer " + tok + "\r\nauthorization: Bearer " + tok + "\r\n", "invalid malformed"},
+		{"no header", "", "none"},
+		{"empty header", "Authorization:\r\n", "none"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+			require.NoError(t, err)
+			defer conn.Close()
+			_, err = fmt.Fprintf(conn, "GET /api/momento/token HTTP/1.1\r\nHost: tvm.test\r\nConnection: close\r\n%s\r\n", tt.headers)
+			require.NoError(t, err)
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, string(body))
+		})
+	}
 }
