@@ -104,23 +104,30 @@ func BenchmarkHandler(b *testing.B) {
 
 	_, localVendor := itLocal(b)
 
+	quiet := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cases := []struct {
 		name   string
 		auth   tvm.Authenticator
 		header string
 		vendor tvm.Vendor
+		logger *slog.Logger // default: JSON lines to io.Discard
 	}{
-		{"open/stub", tvm.Open(), "", benchStubVendor},
-		{"basic-cost4/stub", basicAuth(bcrypt.MinCost), basicHeader, benchStubVendor},
-		{"basic-cost10/stub", basicAuth(bcrypt.DefaultCost), basicHeader, benchStubVendor},
-		{"jwt-rs256/stub", jwtAuth, sign(jwt.SigningMethodRS256, rsaKey, "rsa"), benchStubVendor},
-		{"jwt-es256/stub", jwtAuth, sign(jwt.SigningMethodES256, ecKey, "ec"), benchStubVendor},
-		{"open/momentolocal", tvm.Open(), "", localVendor},
-		{"jwt-rs256/momentolocal", jwtAuth, sign(jwt.SigningMethodRS256, rsaKey, "rsa"), localVendor},
+		{"open/stub", tvm.Open(), "", benchStubVendor, nil},
+		{"open/stub/no-log", tvm.Open(), "", benchStubVendor, quiet},
+		{"basic-cost4/stub", basicAuth(bcrypt.MinCost), basicHeader, benchStubVendor, nil},
+		{"basic-cost10/stub", basicAuth(bcrypt.DefaultCost), basicHeader, benchStubVendor, nil},
+		{"jwt-rs256/stub", jwtAuth, sign(jwt.SigningMethodRS256, rsaKey, "rsa"), benchStubVendor, nil},
+		{"jwt-es256/stub", jwtAuth, sign(jwt.SigningMethodES256, ecKey, "ec"), benchStubVendor, nil},
+		{"open/momentolocal", tvm.Open(), "", localVendor, nil},
+		{"jwt-rs256/momentolocal", jwtAuth, sign(jwt.SigningMethodRS256, rsaKey, "rsa"), localVendor, nil},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			h, err := tvm.NewHandler(tvm.Config{Authenticator: c.auth, Scopes: scopes, Vendor: c.vendor, Logger: logger})
+			l := logger
+			if c.logger != nil {
+				l = c.logger
+			}
+			h, err := tvm.NewHandler(tvm.Config{Authenticator: c.auth, Scopes: scopes, Vendor: c.vendor, Logger: l})
 			if err != nil {
 				b.Fatal(err)
 			}
