@@ -87,7 +87,8 @@ type Config struct {
 	// headers when it is called.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, e *ErrorResponse)
 	// OnResult, when set, is called once per request after the response is
-	// written, for metrics or auditing. It must not retain r.
+	// written, for metrics or auditing. It must not retain r, and must not
+	// panic.
 	OnResult func(r *http.Request, res Result)
 	// MaxHeaderBytes bounds the total size of header names, values and the
 	// request URL. Default DefaultMaxHeaderBytes (32 KiB).

@@ -164,8 +164,9 @@ type invalidVendor struct{ err error }
 func (v invalidVendor) Vend(context.Context, Grant) (Token, error) { return Token{}, v.err }
 func (v invalidVendor) Validate() error                            { return v.err }
 
-// Validate reports whether the vendor can be used (it always can once
-// constructed; it exists for the Validate convention).
+// Validate returns nil for a usable vendor and an error wrapping
+// ErrInvalidConfig once it is closed, so a closed vendor cannot be given to
+// NewHandler.
 func (v *MomentoSDKVendor) Validate() error {
 	if v.closed.Load() {
 		return &ConfigError{Field: "MomentoSDKVendor", Problem: "closed"}
@@ -173,7 +174,12 @@ func (v *MomentoSDKVendor) Validate() error {
 	return nil
 }
 
-// Close closes the SDK client's connections. Vend fails after Close.
+// Close closes the SDK client's connection. Vend fails after Close.
+//
+// client-sdk-go v1.38.0's AuthClient.Close closes the connection its token
+// client uses, not the (never dialled) one of its internal auth client: each
+// vendor therefore leaves a few idle goroutines behind. Make one vendor per
+// process, not one per request.
 func (v *MomentoSDKVendor) Close() error {
 	v.once.Do(func() {
 		v.closed.Store(true)
