@@ -278,3 +278,17 @@ func TestLoadConfigErrors(t *testing.T) {
 		t.Errorf("big file: %v", err)
 	}
 }
+
+// TestDeployConfigValid keeps the configuration of the AWS recipe valid.
+func TestDeployConfigValid(t *testing.T) {
+	cfg, err := LoadConfig("../../deploy/aws/tvm.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Auth.Method != "apigateway" || cfg.Momento.Local {
+		t.Errorf("deploy config: %+v", cfg)
+	}
+	if err := checkBuild(cfg); err != nil {
+		t.Error(err)
+	}
+}
