@@ -200,7 +200,6 @@ func getString(m protoreflect.Message, name string) string { return m.Get(field(
 func getBytes(m protoreflect.Message, name string) []byte  { return m.Get(field(m, name)).Bytes() }
 func getUint(m protoreflect.Message, name string) uint64   { return m.Get(field(m, name)).Uint() }
 func getInt(m protoreflect.Message, name string) int64     { return m.Get(field(m, name)).Int() }
-func has(m protoreflect.Message, name string) bool         { return m.Has(field(m, name)) }
 
 // getMessage returns the sub-message in field name, or nil when unset.
 func getMessage(m protoreflect.Message, name string) protoreflect.Message {

@@ -129,18 +129,6 @@ func decodeSubscriptionItem(m protoreflect.Message) subEvent {
 	return ev
 }
 
-// nextNonHeartbeat returns the next item or discontinuity.
-func (s *rawSub) nextNonHeartbeat(t testing.TB) subEvent {
-	t.Helper()
-	for {
-		ev, err := s.recv()
-		require.NoError(t, err)
-		if ev.kind != "heartbeat" {
-			return ev
-		}
-	}
-}
-
 // get calls /cache_client.Scs/Get and returns the gRPC error.
 func (c *rawClient) get(t testing.TB, ctx context.Context, cache, key string) error {
 	req := newMsg(t, "cache_client._GetRequest", map[string]any{"cache_key": []byte(key)})

@@ -224,18 +224,18 @@ func TestUnknownCacheNotFound(t *testing.T) {
 	srv := startServer(t, momentolocal.Config{})
 	cc := cacheClient(t, srv, srv.RootAPIKey())
 	_, err := cc.Get(ctxT(t), &momento.GetRequest{CacheName: "nope", Key: momento.String("k")})
-	assert.Equal(t, momento.NotFoundError, momentoErrorCode(err), "%v", err)
+	assert.Equal(t, momento.CacheNotFoundError, momentoErrorCode(err), "%v", err)
 	_, err = cc.Set(ctxT(t), &momento.SetRequest{CacheName: "nope", Key: momento.String("k"), Value: momento.String("v")})
-	assert.Equal(t, momento.NotFoundError, momentoErrorCode(err), "%v", err)
+	assert.Equal(t, momento.CacheNotFoundError, momentoErrorCode(err), "%v", err)
 }
 
 func testTopicsUnknownCacheNotFound(t *testing.T) {
 	srv := startServer(t, momentolocal.Config{})
 	tc := topicClient(t, srv, srv.RootAPIKey())
 	_, err := tc.Publish(ctxT(t), &momento.TopicPublishRequest{CacheName: "nope", TopicName: "t", Value: momento.String("x")})
-	assert.Equal(t, momento.NotFoundError, momentoErrorCode(err), "%v", err)
+	assert.Equal(t, momento.CacheNotFoundError, momentoErrorCode(err), "%v", err)
 	_, err = tc.Subscribe(ctxT(t), &momento.TopicSubscribeRequest{CacheName: "nope", TopicName: "t"})
-	assert.Equal(t, momento.NotFoundError, momentoErrorCode(err), "%v", err)
+	assert.Equal(t, momento.CacheNotFoundError, momentoErrorCode(err), "%v", err)
 }
 
 func testSubscribeResumeFromSequenceNumber(t *testing.T) {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/momentohq/client-sdk-go/auth"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -313,7 +312,11 @@ func (s *Server) Faults() *Faults { return s.faults }
 // Close is idempotent.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		// Under s.mu, so that track and enter either see the server closing
+		// or finish registering before Close waits.
+		s.mu.Lock()
 		close(s.done)
+		s.mu.Unlock()
 		err := s.ln.Close()
 		s.grpcSrv.Stop() // cancels calls, closes gRPC connections, waits for handlers
 		if herr := s.httpSrv.Close(); herr != nil && err == nil {
@@ -350,16 +353,6 @@ func (s *Server) callStream(ctx context.Context, m *method, req *dynamicpb.Messa
 	}
 	s.log.Debug("momentolocal stream", "method", m.fullName, "code", status.Code(err).String(), "duration", time.Since(start))
 	return err
-}
-
-// closing reports an UNAVAILABLE error once the server is closing.
-func (s *Server) closing() error {
-	select {
-	case <-s.done:
-		return status.Error(codes.Unavailable, "momentolocal is shutting down")
-	default:
-		return nil
-	}
 }
 
 // randomID returns 16 random bytes in hex.
