@@ -1077,3 +1077,143 @@ func TestBinaryHashPassword(t *testing.T) {
 		t.Errorf("check with the new hash: %d %s", code, stderr)
 	}
 }
+
+// fakeRuntime is a minimal AWS Lambda runtime API: it hands out the queued
+// events and records the function's responses and errors.
+type fakeRuntime struct {
+	*httptest.Server
+	events  chan []byte
+	results chan runtimeResult
+}
+
+type runtimeResult struct {
+	id    string
+	kind  string // "response" or "error"
+	body  []byte
+	event int
+}
+
+func newFakeRuntime(t *testing.T, events ...[]byte) *fakeRuntime {
+	rt := &fakeRuntime{events: make(chan []byte, len(events)), results: make(chan runtimeResult, len(events)+1)}
+	for _, e := range events {
+		rt.events <- e
+	}
+	var mu sync.Mutex
+	n := 0
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case ev := <-rt.events:
+			mu.Lock()
+			n++
+			id := fmt.Sprintf("req-%d", n)
+			mu.Unlock()
+			w.Header().Set("Lambda-Runtime-Aws-Request-Id", id)
+			w.Header().Set("Lambda-Runtime-Deadline-Ms", fmt.Sprint(time.Now().Add(30*time.Second).UnixMilli()))
+			w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-west-2:123456789012:function:tvm")
+			w.Header().Set("Lambda-Runtime-Trace-Id", "Root=1-5e1b4151-5ac6c58f3375aa3c7c6b73c9")
+			_, _ = w.Write(ev)
+		case <-r.Context().Done():
+		}
+	})
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/{kind}", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var idx int
+		_, _ = fmt.Sscanf(r.PathValue("id"), "req-%d", &idx)
+		rt.results <- runtimeResult{id: r.PathValue("id"), kind: r.PathValue("kind"), body: b, event: idx - 1}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	mux.HandleFunc("POST /2018-06-01/runtime/init/error", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		rt.results <- runtimeResult{kind: "init-error", body: b, event: -1}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	rt.Server = httptest.NewServer(mux)
+	t.Cleanup(rt.Close)
+	return rt
+}
+
+// TestBinaryLambdaRuntime runs the real binary as AWS Lambda would, against
+// a fake runtime API: the Momento key comes from a fake Parameters and
+// Secrets extension, and v1 and v2 events get v1 and v2 answers. The events
+// chosen are refused before any vend (Momento is not reachable here).
+func TestBinaryLambdaRuntime(t *testing.T) {
+	inner := "lambda-secret-api-key-0123456789"
+	key := base64.StdEncoding.EncodeToString([]byte(`{"api_key":"` + inner + `","endpoint":"localhost"}`))
+	ext := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Aws-Parameters-Secrets-Token") != "session-token-xyz" || r.URL.Query().Get("secretId") != "arn:aws:secretsmanager:us-west-2:123456789012:secret:tvm" {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"SecretString": key})
+	}))
+	defer ext.Close()
+	_, extPort, _ := net.SplitHostPort(strings.TrimPrefix(ext.URL, "http://"))
+
+	files := []string{"http-v2-no-authorizer-forged.json", "http-v2-jwt-nogroup.json", "rest-v1-post.json", "http-v2-jwt-expired.json"}
+	var evs [][]byte
+	for _, f := range files {
+		evs = append(evs, readEvent(t, f))
+	}
+	evs = append(evs, []byte(`{"Records":[]}`))
+	rt := newFakeRuntime(t, evs...)
+
+	env := baseEnv(t,
+		"AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(rt.URL, "http://"),
+		"TVM_CONFIG="+filepath.Join(fixtures, "apigateway.yaml"),
+		"MOMENTO_API_KEY_SECRET_ID=arn:aws:secretsmanager:us-west-2:123456789012:secret:tvm",
+		"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT="+extPort,
+		"AWS_SESSION_TOKEN=session-token-xyz",
+	)
+	p := launch(t, env)
+	p.secrets = append(p.secrets, inner, key, "session-token-xyz")
+	t.Cleanup(func() { _ = p.cmd.Process.Kill() }) // the runtime loop never ends by itself
+
+	want := []struct {
+		kind   string
+		v2     bool
+		status int
+	}{{"response", true, 401}, {"response", true, 403}, {"response", false, 405}, {"response", true, 401}, {"error", false, 0}}
+	for range want {
+		var r runtimeResult
+		select {
+		case r = <-rt.results:
+		case <-p.exited:
+			t.Fatalf("tvm exited: %v\n%s", p.waitErr, p.stderr.String())
+		case <-time.After(60 * time.Second):
+			t.Fatal("no answer from the function")
+		}
+		if r.event < 0 || r.event >= len(want) {
+			t.Fatalf("unexpected result %s %s", r.kind, r.body)
+		}
+		w := want[r.event]
+		if r.kind != w.kind {
+			t.Errorf("event %d: %s %s, want %s", r.event, r.kind, r.body, w.kind)
+			continue
+		}
+		if w.kind == "error" {
+			if !strings.Contains(string(r.body), "not an API Gateway proxy event") {
+				t.Errorf("error body %s", r.body)
+			}
+			continue
+		}
+		var resp struct {
+			StatusCode        int                 `json:"statusCode"`
+			Headers           map[string]string   `json:"headers"`
+			MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
+			Cookies           []string            `json:"cookies"`
+			Body              string              `json:"body"`
+		}
+		if err := json.Unmarshal(r.body, &resp); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("event %d: %s", r.event, r.body)
+		// A v1 answer carries multiValueHeaders, a v2 answer does not.
+		if resp.StatusCode != w.status || (resp.MultiValueHeaders == nil) != w.v2 {
+			t.Errorf("event %d (%s): %s", r.event, files[r.event], r.body)
+		}
+	}
+	if !strings.Contains(p.stderr.String(), `"msg":"tvm serving API Gateway events"`) {
+		t.Errorf("no JSON start log: %s", p.stderr.String())
+	}
+}
