@@ -42,6 +42,12 @@ func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, m *m
 		svc.closers = append(svc.closers, closer)
 	}
 	scopes := buildResolver(cfg)
+	if n := cfg.Narrowing; n != nil {
+		scopes = tvm.AllowNarrowing(scopes, tvm.NarrowOptions{
+			CacheParam: n.CacheParam, TopicParam: n.TopicParam,
+			KeyParam: n.KeyParam, KeyPrefixParam: n.KeyPrefixParam,
+		})
+	}
 	if cfg.RateLimit != nil {
 		scopes = &rateLimitedResolver{inner: scopes, lim: newLimiter(*cfg.RateLimit)}
 	}
@@ -222,6 +228,7 @@ var libraryFields = []struct {
 	{"GroupScopes.rules", "scopes"},
 	{"GroupScopes", "scopes"},
 	{"CORSOptions", "cors"},
+	{"NarrowOptions", "narrowing"},
 	{"Config.Scopes", "scopes"},
 	{"Config.CORS", "cors"},
 	{"Config", ""},

@@ -48,6 +48,9 @@ type Config struct {
 	Auth AuthConfig `yaml:"auth"`
 	// Scopes is the ordered list of scope rules.
 	Scopes []ScopeRule `yaml:"scopes"`
+	// Narrowing, when present, lets callers ask for less than their rule
+	// grants (one cache, topic, key or key prefix) with query parameters.
+	Narrowing *NarrowingConfig `yaml:"narrowing"`
 	// CORS configures cross-origin access for browsers.
 	CORS CORSConfig `yaml:"cors"`
 	// RateLimit limits requests per verified identity. Nil means no limit.
@@ -130,6 +133,15 @@ type ScopeRule struct {
 	Default     bool             `yaml:"default"`
 	TTL         time.Duration    `yaml:"ttl"`
 	Permissions []tvm.Permission `yaml:"permissions"`
+}
+
+// NarrowingConfig names the query parameters of client narrowing (see
+// tvm.AllowNarrowing). "-" turns a parameter off.
+type NarrowingConfig struct {
+	CacheParam     string `yaml:"cacheParam"`     // default cache
+	TopicParam     string `yaml:"topicParam"`     // default topic
+	KeyParam       string `yaml:"keyParam"`       // default off
+	KeyPrefixParam string `yaml:"keyPrefixParam"` // default off
 }
 
 // CORSConfig configures cross-origin access.
@@ -243,6 +255,14 @@ func (c *Config) applyDefaults() {
 	if c.TokenID == "" {
 		c.TokenID = "subject"
 	}
+	if n := c.Narrowing; n != nil {
+		if n.CacheParam == "" {
+			n.CacheParam = tvm.DefaultCacheParam
+		}
+		if n.TopicParam == "" {
+			n.TopicParam = tvm.DefaultTopicParam
+		}
+	}
 	if c.RateLimit != nil && c.RateLimit.MaxIdentities == 0 {
 		c.RateLimit.MaxIdentities = defaultMaxIdentities
 	}
@@ -351,6 +371,18 @@ func (c *Config) validate() []problem {
 	}
 
 	probs = append(probs, c.validateScopes()...)
+
+	if n := c.Narrowing; n != nil {
+		if param, ok := strings.CutPrefix(c.TokenID, "query:"); ok {
+			for _, f := range []struct{ key, v string }{
+				{"cacheParam", n.CacheParam}, {"topicParam", n.TopicParam}, {"keyParam", n.KeyParam}, {"keyPrefixParam", n.KeyPrefixParam},
+			} {
+				if f.v == param {
+					add("narrowing."+f.key, "%q is also the tokenId query parameter", f.v)
+				}
+			}
+		}
+	}
 
 	for i, o := range c.CORS.AllowedOrigins {
 		if o == "*" {

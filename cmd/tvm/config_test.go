@@ -190,6 +190,8 @@ func TestConfigProblems(t *testing.T) {
 			[]string{`rateLimit.requestsPerSecond: expected a number, got "fast" (line 8)`, `rateLimit.burst: expected an integer, got "1.5" (line 8)`}},
 		{"caches without local", base + "momento: {caches: [a]}\n", []string{"momento.caches: only valid with momento.local: true"}},
 		{"bad cache name", base + "momento: {local: true, caches: ['a b']}\n", []string{`momento.caches[0]: invalid cache name "a b"`}},
+		{"narrowing clash", base + "tokenId: query:topic\nnarrowing: {}\n", []string{`narrowing.topicParam: "topic" is also the tokenId query parameter`}},
+		{"narrowing unknown", base + "narrowing: {room: r}\n", []string{"narrowing.room: unknown key (line 8)"}},
 		{"log", base + "log: {level: loud, format: xml}\n", []string{`log.level: must be debug, info, warn or error, got "loud"`, `log.format: must be text or json, got "xml"`}},
 	}
 	for _, tt := range tests {
@@ -276,6 +278,24 @@ func TestLoadConfigErrors(t *testing.T) {
 	}
 	if _, err := LoadConfig(big); err == nil || err.Error() != "configuration file larger than 1 MiB" {
 		t.Errorf("big file: %v", err)
+	}
+}
+
+func TestConfigNarrowing(t *testing.T) {
+	cfg, err := ParseConfig([]byte(base + "narrowing: {keyParam: k}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := cfg.Narrowing; n == nil || n.CacheParam != "cache" || n.TopicParam != "topic" || n.KeyParam != "k" || n.KeyPrefixParam != "" {
+		t.Errorf("narrowing %+v", cfg.Narrowing)
+	}
+	// Parameter names are checked by the library; the problem names the key.
+	cfg, err = ParseConfig([]byte(base + "narrowing: {keyParam: 'a b'}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkBuild(cfg); err == nil || !strings.HasPrefix(err.Error(), "narrowing.keyParam: ") {
+		t.Errorf("bad parameter name: %v", err)
 	}
 }
 

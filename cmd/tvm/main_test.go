@@ -517,7 +517,16 @@ func TestBinaryBasic(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("bob via headers: %d %+v", resp.StatusCode, bob)
 	}
-	p.secrets = append(p.secrets, alice.AuthToken, bob.AuthToken)
+	// Narrowing: alice asks for one topic only.
+	resp, narrow := get(t, p.url("/api/momento/token?topic=room-42"), basic("alice", "alice-password"))
+	if resp.StatusCode != 200 {
+		t.Fatalf("alice ?topic=room-42: %d %+v", resp.StatusCode, narrow)
+	}
+	// bob cannot narrow into another cache (outside his scope): 403.
+	if resp, body := get(t, p.url("/api/momento/token?cache=other"), basic("bob", "bob-password")); resp.StatusCode != 403 {
+		t.Errorf("bob ?cache=other: %d %+v", resp.StatusCode, body)
+	}
+	p.secrets = append(p.secrets, alice.AuthToken, bob.AuthToken, narrow.AuthToken)
 	for _, mod := range []func(*http.Request){nil, basic("alice", "wrong-password"), basic("mallory", "alice-password")} {
 		resp, body := get(t, p.url("/api/momento/token"), mod)
 		if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic") || body.AuthToken != "" {
@@ -555,6 +564,7 @@ func TestBinaryBasic(t *testing.T) {
 	want := []emuTokenRequest{
 		{"alice", 900, []emuPermission{{Role: "publishsubscribe", Cache: "default-cache", Topic: "*"}}},
 		{"bob", 900, []emuPermission{{Role: "subscribeonly", Cache: "default-cache", Topic: "*"}}},
+		{"alice", 900, []emuPermission{{Role: "publishsubscribe", Cache: "default-cache", Topic: "room-42"}}},
 	}
 	if fmt.Sprint(reqs) != fmt.Sprint(want) {
 		t.Errorf("token requests %+v, want %+v", reqs, want)
