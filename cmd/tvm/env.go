@@ -33,6 +33,7 @@ func (s secret) MarshalText() ([]byte, error) { return []byte("[REDACTED]"), nil
 // environment is what the process reads from its environment variables.
 type environment struct {
 	addr       string // TVM_ADDR
+	opsAddr    string // TVM_OPS_ADDR: operations endpoints on their own listener
 	configPath string // TVM_CONFIG
 	localAddr  string // MOMENTO_LOCAL_ADDR
 	lambda     bool   // AWS_LAMBDA_RUNTIME_API is set
@@ -53,6 +54,7 @@ type environment struct {
 func readEnv(getenv func(string) string) environment {
 	e := environment{
 		addr:          getenv("TVM_ADDR"),
+		opsAddr:       getenv("TVM_OPS_ADDR"),
 		configPath:    getenv("TVM_CONFIG"),
 		localAddr:     getenv("MOMENTO_LOCAL_ADDR"),
 		lambda:        getenv("AWS_LAMBDA_RUNTIME_API") != "",

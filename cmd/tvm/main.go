@@ -17,6 +17,7 @@
 // Environment:
 //
 //	TVM_ADDR               listen address (default 127.0.0.1:8080)
+//	TVM_OPS_ADDR           separate address for /healthz, /readyz, /metrics (default: TVM_ADDR)
 //	TVM_CONFIG             configuration file (also --config)
 //	MOMENTO_API_KEY        Momento API key (never logged)
 //	MOMENTO_API_KEY_FILE   file holding the Momento API key
@@ -82,7 +83,7 @@ const usage = `usage:
   tvm hash-password                           read a password on stdin, print its bcrypt hash
   tvm version                                 print the version
 
-environment: TVM_ADDR, TVM_CONFIG, MOMENTO_API_KEY, MOMENTO_API_KEY_FILE, MOMENTO_LOCAL_ADDR
+environment: TVM_ADDR, TVM_OPS_ADDR, TVM_CONFIG, MOMENTO_API_KEY, MOMENTO_API_KEY_FILE, MOMENTO_LOCAL_ADDR
 `
 
 func version() string {

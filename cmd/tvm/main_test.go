@@ -78,6 +78,7 @@ type bannerWriter struct {
 	ready   chan struct{}
 	partial string
 	base    string // http://127.0.0.1:port
+	ops     string // http://127.0.0.1:port of TVM_OPS_ADDR, if any
 	emuAddr string
 }
 
@@ -95,6 +96,8 @@ func (w *bannerWriter) Write(p []byte) (int, error) {
 		switch {
 		case strings.HasPrefix(line, "tvm: listening on "):
 			w.base = strings.Fields(strings.TrimPrefix(line, "tvm: listening on "))[0]
+		case strings.HasPrefix(line, "tvm: operations on "):
+			w.ops = strings.Fields(strings.TrimPrefix(line, "tvm: operations on "))[0]
 		case strings.HasPrefix(line, "tvm: momento emulator (momentolocal) on "):
 			w.emuAddr = strings.TrimSuffix(strings.Fields(strings.TrimPrefix(line, "tvm: momento emulator (momentolocal) on "))[0], ",")
 		case strings.HasPrefix(line, "tvm: try: "):
@@ -619,6 +622,57 @@ func TestBinaryUpstreamFaults(t *testing.T) {
 		t.Errorf("after the faults: %d %+v", resp.StatusCode, body)
 	} else {
 		p.secrets = append(p.secrets, body.AuthToken)
+	}
+}
+
+// TestBinaryOpsAddr: TVM_OPS_ADDR moves the operations endpoints (and the
+// emulator's admin endpoint) to their own listener.
+func TestBinaryOpsAddr(t *testing.T) {
+	p := startTVM(t, baseEnv(t, "TVM_ADDR=0.0.0.0:0", "TVM_OPS_ADDR=127.0.0.1:0"))
+	p.stdout.mu.Lock()
+	ops := p.stdout.ops
+	p.stdout.mu.Unlock()
+	if !strings.HasPrefix(ops, "http://127.0.0.1:") {
+		t.Fatalf("no operations address in the banner:\n%s", p.stdout.String())
+	}
+	status := func(url string) int {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, path := range []string{"/metrics", "/healthz", "/readyz", "/admin/momentolocal/faults"} {
+		if c := status(p.url(path)); c != 404 {
+			t.Errorf("token listener %s: %d, want 404", path, c)
+		}
+		if c := status(ops + path); c != 200 {
+			t.Errorf("operations listener %s: %d, want 200", path, c)
+		}
+	}
+	if c := status(ops + "/api/momento/token"); c != 404 {
+		t.Errorf("operations listener serves tokens: %d", c)
+	}
+	resp, body := get(t, p.url("/api/momento/token?name=ops"), nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("token: %d", resp.StatusCode)
+	}
+	p.secrets = append(p.secrets, body.AuthToken)
+	if m := func() string {
+		r, err := http.Get(ops + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		b, _ := io.ReadAll(r.Body)
+		return string(b)
+	}(); !strings.Contains(m, `tvm_token_requests_total{outcome="ok"} 1`) {
+		t.Error("the token request is not counted")
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(15 * time.Second); code != 0 {
+		t.Errorf("exit %d", code)
 	}
 }
 

@@ -113,36 +113,60 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 	addr := ln.Addr().String()
 	ready := newReadiness(tokenEndpoint, log)
 
+	// The operations endpoints share the token listener unless TVM_OPS_ADDR
+	// gives them their own (e.g. to keep /metrics off the public port).
 	mux := http.NewServeMux()
 	mux.Handle(cfg.Path, svc.handler)
-	mux.HandleFunc("/healthz", healthz)
-	mux.Handle("/readyz", ready)
-	mux.Handle("/metrics", m.handler())
+	mux.HandleFunc("/", notFound)
+	ops, opsAddr := mux, addr
+	var opsLn net.Listener
+	if env.opsAddr != "" {
+		opsLn, err = net.Listen("tcp", env.opsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listening on TVM_OPS_ADDR %s: %w", env.opsAddr, err)
+		}
+		opsAddr = opsLn.Addr().String()
+		ops = http.NewServeMux()
+		ops.HandleFunc("/", notFound)
+	}
+	ops.HandleFunc("/healthz", healthz)
+	ops.Handle("/readyz", ready)
+	ops.Handle("/metrics", m.handler())
 	admin := false
-	if a, ok := any(emu).(interface{ AdminHandler() http.Handler }); ok && emu != nil && isLoopbackAddr(addr) {
+	if a, ok := any(emu).(interface{ AdminHandler() http.Handler }); ok && emu != nil && isLoopbackAddr(opsAddr) {
 		// Fault injection for reliability tests: local mode on loopback only.
-		mux.Handle(adminPrefix+"/", noBrowsers(http.StripPrefix(adminPrefix, a.AdminHandler())))
+		ops.Handle(adminPrefix+"/", noBrowsers(http.StripPrefix(adminPrefix, a.AdminHandler())))
 		admin = true
 	}
-	mux.HandleFunc("/", notFound)
 
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      cfg.VendTimeout + writeSlack,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: readHeaderTimeout,
+			ReadTimeout:       readTimeout,
+			WriteTimeout:      cfg.VendTimeout + writeSlack,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	servers := []*http.Server{newServer(mux)}
+	errc := make(chan error, 2)
+	go func() { errc <- servers[0].Serve(ln) }()
+	if opsLn != nil {
+		servers = append(servers, newServer(ops))
+		go func() { errc <- servers[1].Serve(opsLn) }()
+	}
 
-	printBanner(stdout, cfg, addr, emu, admin)
-	log.Info("tvm listening", "addr", addr, "path", cfg.Path, "auth", cfg.Auth.Method, "local", local, "pid", os.Getpid())
+	printBanner(stdout, cfg, addr, opsAddr, emu, admin)
+	log.Info("tvm listening", "addr", addr, "opsAddr", opsAddr, "path", cfg.Path, "auth", cfg.Auth.Method, "local", local, "pid", os.Getpid())
 
 	select {
 	case err := <-errc:
+		for _, s := range servers {
+			_ = s.Close()
+		}
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
@@ -151,8 +175,16 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
 	shCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shCtx); err != nil {
-		_ = srv.Close()
+	// The token listener first: /readyz keeps answering "shutting down"
+	// on a separate operations listener until the token requests are done.
+	var shutdownErr error
+	for _, s := range servers {
+		if err := s.Shutdown(shCtx); err != nil {
+			shutdownErr = err
+			_ = s.Close()
+		}
+	}
+	if shutdownErr != nil {
 		return fmt.Errorf("graceful shutdown did not finish within %s; remaining requests were aborted", cfg.ShutdownTimeout)
 	}
 	log.Info("stopped")
@@ -180,15 +212,18 @@ func startEmulator(cfg *Config, addr string, log *slog.Logger) (*momentolocal.Se
 }
 
 // printBanner tells a human where things are, on stdout.
-func printBanner(w io.Writer, cfg *Config, addr string, emu *momentolocal.Server, admin bool) {
+func printBanner(w io.Writer, cfg *Config, addr, opsAddr string, emu *momentolocal.Server, admin bool) {
 	base := "http://" + addr
 	fmt.Fprintf(w, "tvm: listening on %s (auth %s)\n", base, cfg.Auth.Method)
 	fmt.Fprintf(w, "tvm: tokens at    %s%s\n", base, cfg.Path)
+	if opsAddr != addr {
+		fmt.Fprintf(w, "tvm: operations on http://%s (/healthz, /readyz, /metrics)\n", opsAddr)
+	}
 	if emu != nil {
 		fmt.Fprintf(w, "tvm: momento emulator (momentolocal) on %s, caches %s; gRPC and gRPC-Web, plaintext\n",
 			emu.Addr(), strings.Join(emu.Config().Caches, ", "))
 		if admin {
-			fmt.Fprintf(w, "tvm: emulator fault injection at %s%s/\n", base, adminPrefix)
+			fmt.Fprintf(w, "tvm: emulator fault injection at http://%s%s/\n", opsAddr, adminPrefix)
 		}
 	} else {
 		fmt.Fprintln(w, "tvm: vending real Momento tokens (MOMENTO_API_KEY)")
