@@ -221,11 +221,21 @@ func ParseConfig(data []byte) (*Config, error) {
 	return &c, nil
 }
 
+// demoOrigins are the browser origins the demo configuration allows: the
+// usual local development servers (Vite dev and preview, and port 3000).
+var demoOrigins = []string{
+	"http://localhost:5173", "http://127.0.0.1:5173",
+	"http://localhost:4173", "http://127.0.0.1:4173",
+	"http://localhost:3000", "http://127.0.0.1:3000",
+}
+
 // DemoConfig is the configuration used when no file is given: open
 // authentication, publish+subscribe on every topic of default-cache, 15
-// minute tokens, token ids from ?name= (else random), the embedded emulator.
+// minute tokens, token ids from ?name= (else random), CORS for local
+// development servers, the embedded emulator.
 func DemoConfig() *Config {
 	c := &Config{
+		CORS: CORSConfig{AllowedOrigins: demoOrigins},
 		Auth:    AuthConfig{Method: "open"},
 		TokenID: "query:name",
 		Scopes: []ScopeRule{{

@@ -303,9 +303,13 @@ func TestBinaryDefaultDemo(t *testing.T) {
 		}
 	}
 
-	resp, alice := get(t, p.url("/api/momento/token?name=alice"), nil)
+	resp, alice := get(t, p.url("/api/momento/token?name=alice"), func(r *http.Request) { r.Header.Set("Origin", "http://localhost:5173") })
 	if resp.StatusCode != 200 || alice.AuthToken == "" {
 		t.Fatalf("alice: %d %+v", resp.StatusCode, alice)
+	}
+	// A Vite dev server page may call the demo.
+	if resp.Header.Get("Access-Control-Allow-Origin") != "http://localhost:5173" {
+		t.Errorf("demo CORS: %v", resp.Header)
 	}
 	if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Content-Type") != "application/json" {
 		t.Errorf("headers %v", resp.Header)
