@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -310,7 +311,8 @@ func (c *Config) validate() []problem {
 
 	if !strings.HasPrefix(c.Path, "/") {
 		add("path", "must start with /")
-	} else if u, err := url.Parse(c.Path); err != nil || u.Path != c.Path || u.RawQuery != "" || strings.ContainsAny(c.Path, " {}") {
+	} else if u, err := url.Parse(c.Path); err != nil || u.Path != c.Path || u.RawQuery != "" || strings.ContainsAny(c.Path, " {}") ||
+		c.Path == "/" || strings.HasSuffix(c.Path, "/") || path.Clean(c.Path) != c.Path {
 		add("path", "must be a plain URL path such as %s", defaultPath)
 	} else if reservedPath(c.Path) {
 		add("path", "%s is reserved for operations endpoints", c.Path)
