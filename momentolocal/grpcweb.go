@@ -37,10 +37,11 @@ const (
 	frameHeader  = 5
 )
 
-// corsAllowedHeaders are the request headers the web SDK sends.
+// corsAllowedHeaders are the request headers the web SDK sends
+// (read-concern only with a non-default read concern).
 var corsAllowedHeaders = []string{
 	"agent", "authorization", "cache", "content-type", "grpc-timeout",
-	"runtime-version", "x-grpc-web", "x-user-agent",
+	"read-concern", "runtime-version", "x-grpc-web", "x-user-agent",
 }
 
 // corsExposedHeaders are the response headers the web SDK reads.
