@@ -347,12 +347,12 @@ func parseOrigins(list []string) ([]originPattern, error) {
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 			u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			return nil, fmt.Errorf("momentolocal: invalid allowed origin %q (want scheme://host[:port|:*])", o)
+			return nil, fmt.Errorf("%w: invalid allowed origin %q (want scheme://host[:port|:*])", ErrInvalidConfig, o)
 		}
 		p := originPattern{scheme: u.Scheme, host: strings.ToLower(u.Hostname()), port: u.Port()}
 		if anyPort {
 			if p.port != "" {
-				return nil, fmt.Errorf("momentolocal: invalid allowed origin %q", o)
+				return nil, fmt.Errorf("%w: invalid allowed origin %q", ErrInvalidConfig, o)
 			}
 			p.port = "*"
 		}

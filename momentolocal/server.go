@@ -35,6 +35,10 @@ const (
 // Momento's 5 MiB limit.
 const maxMessageSize = 5 << 20
 
+// ErrInvalidConfig is wrapped by the errors Start returns for an invalid
+// Config.
+var ErrInvalidConfig = errors.New("momentolocal: invalid config")
+
 // Config configures an emulator. The zero value is a working emulator on a
 // free loopback port with the cache "default-cache".
 type Config struct {
@@ -125,7 +129,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	for _, c := range cfg.Caches {
 		if c == "" || c == All {
-			return nil, fmt.Errorf("momentolocal: invalid cache name %q", c)
+			return nil, fmt.Errorf("%w: invalid cache name %q", ErrInvalidConfig, c)
 		}
 	}
 	if cfg.AllowedOrigins == nil {
@@ -154,7 +158,7 @@ func Start(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("momentolocal: generating signing key: %w", err)
 		}
 	} else if len(secret) < 32 {
-		return nil, errors.New("momentolocal: Config.SigningKey must be at least 32 bytes")
+		return nil, fmt.Errorf("%w: SigningKey must be at least 32 bytes", ErrInvalidConfig)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -291,7 +295,9 @@ func (s *Server) CredentialProviderFor(apiKey string) (auth.CredentialProvider, 
 }
 
 // TokenRequests returns every GenerateDisposableToken request the emulator
-// accepted, in order.
+// received and answered with a token, in order. Requests it refused
+// (invalid, unauthenticated, or failed by an injected fault) issued nothing
+// and are not listed, so an empty list means nothing was vended.
 func (s *Server) TokenRequests() []TokenRequest {
 	s.mu.Lock()
 	defer s.mu.Unlock()
