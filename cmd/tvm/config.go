@@ -236,7 +236,7 @@ var demoOrigins = []string{
 // development servers, the embedded emulator.
 func DemoConfig() *Config {
 	c := &Config{
-		CORS: CORSConfig{AllowedOrigins: demoOrigins},
+		CORS:    CORSConfig{AllowedOrigins: demoOrigins},
 		Auth:    AuthConfig{Method: "open"},
 		TokenID: "query:name",
 		Scopes: []ScopeRule{{

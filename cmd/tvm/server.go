@@ -151,12 +151,14 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
 	}
-	servers := []*http.Server{newServer(mux)}
+	tokenSrv := newServer(mux)
+	servers := []*http.Server{tokenSrv}
 	errc := make(chan error, 2)
-	go func() { errc <- servers[0].Serve(ln) }()
+	go func() { errc <- tokenSrv.Serve(ln) }()
 	if opsLn != nil {
-		servers = append(servers, newServer(ops))
-		go func() { errc <- servers[1].Serve(opsLn) }()
+		opsSrv := newServer(ops)
+		servers = append(servers, opsSrv)
+		go func() { errc <- opsSrv.Serve(opsLn) }()
 	}
 
 	printBanner(stdout, cfg, addr, opsAddr, emu, admin)
