@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Defaults and limits of the handler.
@@ -96,6 +98,18 @@ type Config struct {
 	// RetryAfter is the Retry-After of 429 and 503 responses, unless the
 	// error carries its own (see RetryAfterError). Default 1 second.
 	RetryAfter time.Duration
+	// Reuse configures token reuse and request coalescing, on by default:
+	// the same identity asking for the same scope gets the same token while
+	// more than half of its lifetime remains, and concurrent identical
+	// requests share one upstream call. Reuse.Disabled turns both off.
+	Reuse ReuseOptions
+	// Retry configures the retries of vends that failed because Momento
+	// was unavailable (default: 3 attempts with jittered exponential
+	// backoff from 50 ms, all within VendTimeout).
+	Retry RetryOptions
+	// RateLimit limits token requests per verified identity (429 with
+	// Retry-After). Off unless set.
+	RateLimit RateLimitOptions
 }
 
 // Result describes the outcome of one request, for Config.OnResult.
@@ -112,6 +126,12 @@ type Result struct {
 	Grant Grant
 	// ExpiresAt is the expiry of the vended token, on success.
 	ExpiresAt time.Time
+	// Reused is true when the token was a kept one (see ReuseOptions): no
+	// upstream call was made for this request.
+	Reused bool
+	// Coalesced is true when the request received the result of a
+	// concurrent identical request's upstream call.
+	Coalesced bool
 	// Latency is the time spent in the handler.
 	Latency time.Duration
 	// Err is the cause of a failure, nil on success. Its text contains no
@@ -185,6 +205,12 @@ type Handler struct {
 	maxHeaderBytes int
 	retryAfter     time.Duration
 	now            func() time.Time
+	cache          *tokenCache // nil when reuse is disabled
+	flight         singleflight.Group
+	retry          RetryOptions
+	limiter        RateLimiter // nil: no rate limit
+
+	testFlightJoined func() // tests: called once a request waits for a (shared) vend
 }
 
 // NewHandler validates cfg and returns a Handler. It fails closed with an
@@ -268,6 +294,21 @@ func NewHandler(cfg Config) (*Handler, error) {
 	}
 	if h.retryAfter < 0 {
 		return nil, &ConfigError{Field: "Config.RetryAfter", Problem: "must not be negative"}
+	}
+	if !cfg.Reuse.Disabled {
+		ro, err := cfg.Reuse.withDefaults()
+		if err != nil {
+			return nil, err
+		}
+		h.cache = newTokenCache(ro)
+	}
+	retry, err := cfg.Retry.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	h.retry = retry
+	if h.limiter, err = cfg.RateLimit.limiter(); err != nil {
+		return nil, err
 	}
 	c, err := newCORS(cfg.CORS)
 	if err != nil {
@@ -468,6 +509,12 @@ func (h *Handler) vend(r *http.Request, res *Result) (Token, error) {
 			fmt.Errorf("%w: credentials expire in less than %s", ErrInvalidCredentials, h.minTTL)}
 	}
 
+	if h.limiter != nil {
+		if err := h.limiter.Allow(ctx, id); err != nil {
+			return Token{}, h.classify(err, http.StatusInternalServerError, CodeInternal, "internal error")
+		}
+	}
+
 	grant, err := h.scopes.Resolve(ctx, id, r)
 	if err != nil {
 		return Token{}, h.classify(err, http.StatusInternalServerError, CodeInternal, "internal error")
@@ -490,6 +537,7 @@ func (h *Handler) vend(r *http.Request, res *Result) (Token, error) {
 		}
 		ttl = grant.TTL
 	}
+	baseTTL := ttl
 	// Never outlive the caller's credential.
 	if rem := id.ExpiresAt.Sub(now); !id.ExpiresAt.IsZero() && rem < ttl {
 		if rem < h.minTTL {
@@ -520,23 +568,13 @@ func (h *Handler) vend(r *http.Request, res *Result) (Token, error) {
 	}
 	res.Grant.TokenID = grant.TokenID
 
-	vctx, cancel := context.WithTimeout(ctx, h.vendTimeout)
-	defer cancel()
-	tok, err := h.vendor.Vend(vctx, grant)
+	tok, err := h.obtain(ctx, id, grant, baseTTL, now, res)
 	if err != nil {
-		if vctx.Err() == context.DeadlineExceeded && ctx.Err() == nil &&
-			!errors.Is(err, ErrUpstreamRejected) && !errors.Is(err, ErrUpstreamUnavailable) && !errors.Is(err, ErrUpstreamTimeout) {
-			// The vendor did not classify its failure; the deadline did.
-			err = &VendError{Kind: ErrUpstreamTimeout, Err: err}
+		var se *stageError
+		if errors.As(err, &se) {
+			return Token{}, se
 		}
 		return Token{}, h.classify(err, http.StatusInternalServerError, CodeInternal, "internal error")
-	}
-	if tok.AuthToken == "" {
-		return Token{}, &stageError{http.StatusInternalServerError, CodeInternal, "internal error",
-			errors.New("tvm: vendor returned an empty token")}
-	}
-	if tok.ExpiresAt.IsZero() {
-		tok.ExpiresAt = now.Add(ttl)
 	}
 	return tok, nil
 }
@@ -669,6 +707,11 @@ func (h *Handler) logResult(r *http.Request, res *Result) {
 	}
 	if res.Status == http.StatusOK {
 		attrs = append(attrs, slog.Duration("ttl", res.Grant.TTL))
+		if res.Reused {
+			attrs = append(attrs, slog.Bool("reused", true))
+		} else if res.Coalesced {
+			attrs = append(attrs, slog.Bool("coalesced", true))
+		}
 	}
 	if res.Err != nil {
 		attrs = append(attrs, slog.String("error", res.Err.Error()))

@@ -333,6 +333,9 @@ func TestHandlerResponses(t *testing.T) {
 		}, status: 502, code: CodeUpstreamRejected, vends: 1},
 		{name: "vendor unavailable", vend: func(context.Context, Grant) (Token, error) {
 			return Token{}, &VendError{Kind: ErrUpstreamUnavailable, Err: errors.New("conn refused")}
+		}, status: 503, code: CodeUpstreamUnavailable, headers: map[string]string{"Retry-After": "1"}, vends: DefaultRetryAttempts},
+		{name: "vendor unavailable, no retries", cfg: Config{Retry: RetryOptions{Attempts: 1}}, vend: func(context.Context, Grant) (Token, error) {
+			return Token{}, &VendError{Kind: ErrUpstreamUnavailable, Err: errors.New("conn refused")}
 		}, status: 503, code: CodeUpstreamUnavailable, headers: map[string]string{"Retry-After": "1"}, vends: 1},
 		{name: "vendor timeout", vend: func(context.Context, Grant) (Token, error) {
 			return Token{}, &VendError{Kind: ErrUpstreamTimeout, Err: context.DeadlineExceeded}
@@ -670,7 +673,7 @@ func TestHandlerLogsNoSecrets(t *testing.T) {
 		{Config{Authenticator: basic}, http.Header{"Authorization": {btBasic("alice", badPass)}}, 401},
 		{Config{Authenticator: basic}, http.Header{"Authorization": {"Bearer " + jwtish}}, 401},
 		{Config{Authenticator: htAuth(Identity{}, fmt.Errorf("%w: bad signature", ErrInvalidCredentials))}, http.Header{"Authorization": {"Bearer " + jwtish}}, 401},
-		{Config{Authenticator: basic, Vendor: VendorFunc(func(context.Context, Grant) (Token, error) {
+		{Config{Authenticator: basic, Retry: RetryOptions{Attempts: 1}, Vendor: VendorFunc(func(context.Context, Grant) (Token, error) {
 			v := newMomentoVendorWithClient(nil, []string{upKey})
 			return Token{}, v.mapError(context.Background(), fmt.Errorf("AuthenticationError: invalid key %s and %s", upKey, jwtish))
 		})}, http.Header{"Authorization": {btBasic("alice", btAlicePassword)}}, 503},
@@ -716,25 +719,36 @@ func TestHandlerLogsNoSecrets(t *testing.T) {
 }
 
 func TestHandlerConcurrent(t *testing.T) {
-	h, v, _ := htSetup(t, Config{Authenticator: Basic(btConfig(t, false))})
-	var wg sync.WaitGroup
-	for i := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			user, pass := "alice", btAlicePassword
-			if i%2 == 1 {
-				user, pass = "bob", btBobPassword
+	for _, tt := range []struct {
+		name  string
+		reuse ReuseOptions
+		vends int
+	}{
+		{"reuse", ReuseOptions{}, 2}, // one token for alice, one for bob
+		{"no reuse", ReuseOptions{Disabled: true}, 16},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h, v, _ := htSetup(t, Config{Authenticator: Basic(btConfig(t, false)), Reuse: tt.reuse})
+			var wg sync.WaitGroup
+			for i := range 16 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					user, pass := "alice", btAlicePassword
+					if i%2 == 1 {
+						user, pass = "bob", btBobPassword
+					}
+					w := htDo(h, http.MethodGet, "/token", http.Header{"Authorization": {btBasic(user, pass)}})
+					if w.Code != 200 {
+						t.Errorf("status %d", w.Code)
+					}
+				}()
 			}
-			w := htDo(h, http.MethodGet, "/token", http.Header{"Authorization": {btBasic(user, pass)}})
-			if w.Code != 200 {
-				t.Errorf("status %d", w.Code)
+			wg.Wait()
+			if n := len(v.calls()); n != tt.vends {
+				t.Errorf("%d vends, want %d", n, tt.vends)
 			}
-		}()
-	}
-	wg.Wait()
-	if n := len(v.calls()); n != 16 {
-		t.Errorf("%d vends, want 16", n)
+		})
 	}
 }
 

@@ -361,6 +361,10 @@ func TestIntegrationUpstreamFailures(t *testing.T) {
 		Scopes:        tvm.StaticScope(tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.AllTopics))),
 		Vendor:        v,
 		VendTimeout:   300 * time.Millisecond,
+		// Every request reaches the emulator once: see resilience_test.go
+		// for retries and reuse under faults.
+		Reuse: tvm.ReuseOptions{Disabled: true},
+		Retry: tvm.RetryOptions{Attempts: 1},
 	}
 	h := itHandler(t, cfg)
 	serve := func() *httptest.ResponseRecorder {

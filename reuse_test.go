@@ -1,0 +1,456 @@
+package tvm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// rtVendor vends a distinct token per call ("token-1", "token-2", ...) that
+// expires TTL after the test clock.
+type rtVendor struct {
+	n     atomic.Int64
+	clock func() time.Time
+	mu    sync.Mutex
+	seen  []Grant
+}
+
+func (v *rtVendor) Vend(_ context.Context, g Grant) (Token, error) {
+	n := v.n.Add(1)
+	v.mu.Lock()
+	v.seen = append(v.seen, g)
+	v.mu.Unlock()
+	return Token{AuthToken: fmt.Sprintf("token-%d", n), ExpiresAt: v.clock().Add(g.TTL)}, nil
+}
+
+// rtClock is a settable test clock.
+type rtClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *rtClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *rtClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// rtSetup builds a handler whose authenticator takes the identity from the
+// test ("X-Test-Subject", "X-Test-Method", "X-Test-Exp" in unix seconds),
+// with the given resolver (default: a static scope) and a distinct-token
+// vendor on a settable clock.
+func rtSetup(t *testing.T, cfg Config) (*Handler, *rtVendor, *rtClock) {
+	t.Helper()
+	clock := &rtClock{t: htNow}
+	v := &rtVendor{clock: clock.now}
+	cfg.Authenticator = AuthenticatorFunc(func(r *http.Request) (Identity, error) {
+		id := Identity{Subject: r.Header.Get("X-Test-Subject"), Method: r.Header.Get("X-Test-Method")}
+		if id.Method == "" {
+			id.Method = "test"
+		}
+		if exp := r.Header.Get("X-Test-Exp"); exp != "" {
+			var s int64
+			if _, err := fmt.Sscan(exp, &s); err != nil {
+				return Identity{}, err
+			}
+			id.ExpiresAt = time.Unix(s, 0)
+		}
+		return id, nil
+	})
+	if cfg.Scopes == nil {
+		cfg.Scopes = StaticScope(htScope)
+	}
+	if cfg.Vendor == nil {
+		cfg.Vendor = v
+	}
+	h, _, _ := htSetup(t, cfg)
+	h.now = clock.now
+	return h, v, clock
+}
+
+type rtBody struct {
+	AuthToken string `json:"authToken"`
+	ExpiresAt int64  `json:"expiresAt"`
+}
+
+func rtGet(t *testing.T, h http.Handler, target string, hdr map[string]string) rtBody {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, target, nil)
+	for k, v := range hdr {
+		r.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET %s %v: status %d %s", target, hdr, w.Code, w.Body)
+	}
+	var b rtBody
+	if err := json.Unmarshal(w.Body.Bytes(), &b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestReuseSameIdentitySameToken(t *testing.T) {
+	var results []Result
+	var mu sync.Mutex
+	h, v, clock := rtSetup(t, Config{OnResult: func(_ *http.Request, res Result) {
+		mu.Lock()
+		results = append(results, res)
+		mu.Unlock()
+	}})
+	alice := map[string]string{"X-Test-Subject": "alice"}
+	first := rtGet(t, h, "/token", alice)
+	clock.add(7 * time.Minute) // 8 of 15 minutes remain: more than half
+	second := rtGet(t, h, "/token", alice)
+	if first != second {
+		t.Errorf("second answer %+v, want the first %+v", second, first)
+	}
+	if want := htNow.Add(DefaultTTL).Unix(); second.ExpiresAt != want {
+		t.Errorf("expiresAt %d, want the token's real expiry %d", second.ExpiresAt, want)
+	}
+	if n := v.n.Load(); n != 1 {
+		t.Errorf("%d vends, want 1", n)
+	}
+	if len(results) != 2 || results[0].Reused || !results[1].Reused {
+		t.Errorf("Result.Reused = %v, %v; want false, true", results[0].Reused, results[1].Reused)
+	}
+
+	clock.add(time.Minute) // 7 of 15 minutes remain: less than half
+	third := rtGet(t, h, "/token", alice)
+	if third.AuthToken == first.AuthToken || v.n.Load() != 2 {
+		t.Errorf("a token with less than half its lifetime left was reused (%d vends)", v.n.Load())
+	}
+	if want := clock.now().Add(DefaultTTL).Unix(); third.ExpiresAt != want {
+		t.Errorf("new token expires %d, want %d", third.ExpiresAt, want)
+	}
+	// The fresh token replaced the old one.
+	if again := rtGet(t, h, "/token", alice); again != third {
+		t.Errorf("after renewal got %+v, want %+v", again, third)
+	}
+}
+
+// TestReuseNeverShared: anything that tells two requests apart gives them
+// different tokens.
+func TestReuseNeverShared(t *testing.T) {
+	narrowing := AllowNarrowing(StaticScope(NewScope(TopicPublishSubscribe("chat", TopicNamePrefix("room-")))), NarrowOptions{})
+	tests := []struct {
+		name   string
+		cfg    Config
+		a, b   string
+		ha, hb map[string]string
+	}{
+		{"two subjects, same scope", Config{}, "/token", "/token",
+			map[string]string{"X-Test-Subject": "alice"}, map[string]string{"X-Test-Subject": "bob"}},
+		{"same subject, two methods", Config{}, "/token", "/token",
+			map[string]string{"X-Test-Subject": "alice", "X-Test-Method": "basic"}, map[string]string{"X-Test-Subject": "alice", "X-Test-Method": "jwt"}},
+		{"same subject, different narrowing", Config{Scopes: narrowing}, "/token?topic=room-1", "/token?topic=room-2",
+			map[string]string{"X-Test-Subject": "alice"}, map[string]string{"X-Test-Subject": "alice"}},
+		{"same subject, narrowed and not", Config{Scopes: narrowing}, "/token?topic=room-1", "/token",
+			map[string]string{"X-Test-Subject": "alice"}, map[string]string{"X-Test-Subject": "alice"}},
+		{"same subject, different token id", Config{TokenID: func(_ Identity, r *http.Request) (string, error) { return r.URL.Query().Get("name"), nil }},
+			"/token?name=a", "/token?name=b", map[string]string{"X-Test-Subject": "alice"}, map[string]string{"X-Test-Subject": "alice"}},
+		{"same subject, different grant TTL", Config{Scopes: ResolverFunc(func(_ context.Context, _ Identity, r *http.Request) (Grant, error) {
+			ttl := 10 * time.Minute
+			if r.URL.Query().Has("short") {
+				ttl = 5 * time.Minute
+			}
+			return Grant{Scope: htScope, TTL: ttl}, nil
+		})}, "/token", "/token?short", map[string]string{"X-Test-Subject": "alice"}, map[string]string{"X-Test-Subject": "alice"}},
+		// Subjects whose concatenation with the method would be ambiguous.
+		{"length-prefixed fields", Config{}, "/token", "/token",
+			map[string]string{"X-Test-Subject": "b", "X-Test-Method": "a"}, map[string]string{"X-Test-Subject": "", "X-Test-Method": "ab"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, v, _ := rtSetup(t, tt.cfg)
+			if tt.cfg.TokenID == nil {
+				h.tokenID = func(id Identity, _ *http.Request) (string, error) { return "fixed-id", nil }
+			}
+			a := rtGet(t, h, tt.a, tt.ha)
+			b := rtGet(t, h, tt.b, tt.hb)
+			if a.AuthToken == b.AuthToken || v.n.Load() != 2 {
+				t.Errorf("both got %q (%d vends)", a.AuthToken, v.n.Load())
+			}
+			// Each still reuses its own.
+			if again := rtGet(t, h, tt.a, tt.ha); again.AuthToken != a.AuthToken {
+				t.Errorf("first caller got %q then %q", a.AuthToken, again.AuthToken)
+			}
+			if again := rtGet(t, h, tt.b, tt.hb); again.AuthToken != b.AuthToken {
+				t.Errorf("second caller got %q then %q", b.AuthToken, again.AuthToken)
+			}
+		})
+	}
+}
+
+// TestReuseNeverOutlivesCredential: a kept token is not handed to a caller
+// whose credential expires before it.
+func TestReuseNeverOutlivesCredential(t *testing.T) {
+	h, v, clock := rtSetup(t, Config{})
+	long := map[string]string{"X-Test-Subject": "alice", "X-Test-Exp": fmt.Sprint(htNow.Add(2 * time.Hour).Unix())}
+	short := map[string]string{"X-Test-Subject": "alice", "X-Test-Exp": fmt.Sprint(htNow.Add(5 * time.Minute).Unix())}
+
+	first := rtGet(t, h, "/token", long) // 15 minutes
+	got := rtGet(t, h, "/token", short)
+	if got.AuthToken == first.AuthToken || got.ExpiresAt > htNow.Add(5*time.Minute).Unix() {
+		t.Errorf("caller with a 5-minute credential got %+v (the 15-minute token is %+v)", got, first)
+	}
+	if n := v.n.Load(); n != 2 {
+		t.Errorf("%d vends, want 2", n)
+	}
+	// The capped token is reused while the credential lasts, as a new one
+	// would not live longer.
+	clock.add(4 * time.Minute)
+	if again := rtGet(t, h, "/token", short); again != got {
+		t.Errorf("capped token not reused: %+v then %+v", got, again)
+	}
+	// The long-lived credential does not get the capped token: a new one
+	// would live 15 minutes, the kept one has 1 left.
+	if again := rtGet(t, h, "/token", long); again.AuthToken == got.AuthToken || again.ExpiresAt != clock.now().Add(DefaultTTL).Unix() {
+		t.Errorf("long credential got %+v", again)
+	}
+}
+
+func TestReuseLRUBound(t *testing.T) {
+	h, v, _ := rtSetup(t, Config{Reuse: ReuseOptions{MaxEntries: 2}})
+	get := func(sub string) string {
+		return rtGet(t, h, "/token", map[string]string{"X-Test-Subject": sub}).AuthToken
+	}
+	a, b := get("a"), get("b")
+	if get("a") != a { // a is now the most recently used
+		t.Fatal("a not reused")
+	}
+	get("c") // evicts b
+	if n := h.cache.len(); n != 2 {
+		t.Errorf("%d entries, want 2", n)
+	}
+	if get("a") != a {
+		t.Error("a was evicted instead of b")
+	}
+	if get("b") == b {
+		t.Error("b was kept beyond the bound")
+	}
+	if n := v.n.Load(); n != 4 {
+		t.Errorf("%d vends, want 4", n)
+	}
+}
+
+func TestReuseDisabled(t *testing.T) {
+	h, v, _ := rtSetup(t, Config{Reuse: ReuseOptions{Disabled: true}})
+	for range 3 {
+		rtGet(t, h, "/token", map[string]string{"X-Test-Subject": "alice"})
+	}
+	if n := v.n.Load(); n != 3 || h.cache != nil {
+		t.Errorf("%d vends with reuse disabled, want 3", n)
+	}
+}
+
+func TestReuseErrorsAreNotKept(t *testing.T) {
+	var fail atomic.Bool
+	fail.Store(true)
+	inner := &rtVendor{clock: func() time.Time { return htNow }}
+	vendor := VendorFunc(func(ctx context.Context, g Grant) (Token, error) {
+		if fail.Load() {
+			return Token{}, &VendError{Kind: ErrUpstreamRejected, Err: errors.New("no")}
+		}
+		return inner.Vend(ctx, g)
+	})
+	h, _, _ := rtSetup(t, Config{Vendor: vendor})
+	r := httptest.NewRequest(http.MethodGet, "/token", nil)
+	r.Header.Set("X-Test-Subject", "alice")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusBadGateway {
+		t.Fatalf("status %d", w.Code)
+	}
+	fail.Store(false)
+	if b := rtGet(t, h, "/token", map[string]string{"X-Test-Subject": "alice"}); b.AuthToken != "token-1" {
+		t.Errorf("got %q", b.AuthToken)
+	}
+}
+
+func TestReuseOptionsValidation(t *testing.T) {
+	for _, o := range []ReuseOptions{
+		{MinRemaining: 1}, {MinRemaining: -0.5}, {MinRemaining: 1.5}, {MinRemaining: math.NaN()}, {MaxEntries: -1},
+	} {
+		_, err := NewHandler(Config{Authenticator: Open(), Scopes: StaticScope(htScope), Vendor: &htVendor{}, Reuse: o})
+		var ce *ConfigError
+		if !errors.Is(err, ErrInvalidConfig) || !errors.As(err, &ce) {
+			t.Errorf("%+v: err %v", o, err)
+		}
+	}
+	// Invalid options are accepted when reuse is disabled: they are unused.
+	if _, err := NewHandler(Config{Authenticator: Open(), Scopes: StaticScope(htScope), Vendor: &htVendor{}, Reuse: ReuseOptions{Disabled: true, MinRemaining: 3}}); err != nil {
+		t.Error(err)
+	}
+}
+
+// ctVendor blocks every call until released and counts calls.
+type ctVendor struct {
+	calls   atomic.Int64
+	release chan struct{}
+	result  func(ctx context.Context, g Grant) (Token, error)
+	ctxErr  atomic.Value // the context's error when the call returned
+}
+
+func (v *ctVendor) Vend(ctx context.Context, g Grant) (Token, error) {
+	v.calls.Add(1)
+	select {
+	case <-v.release:
+	case <-ctx.Done():
+	}
+	v.ctxErr.Store(fmt.Sprint(ctx.Err()))
+	if v.result != nil {
+		return v.result(ctx, g)
+	}
+	return Token{AuthToken: "shared-token", ExpiresAt: htNow.Add(g.TTL)}, nil
+}
+
+// coalesceRun sends n identical requests (with contexts from ctxs, if set)
+// and returns their recorders once they all finished. The vendor is
+// released once every request waits for the shared vend.
+func coalesceRun(t *testing.T, h *Handler, v *ctVendor, n int, ctxs []context.Context, afterJoin func(results func() int)) ([]*httptest.ResponseRecorder, []Result) {
+	t.Helper()
+	var joined sync.WaitGroup
+	joined.Add(n)
+	h.testFlightJoined = joined.Done
+	var mu sync.Mutex
+	results := make([]Result, 0, n)
+	h.onResult = func(_ *http.Request, res Result) {
+		mu.Lock()
+		results = append(results, res)
+		mu.Unlock()
+	}
+	ws := make([]*httptest.ResponseRecorder, n)
+	var done sync.WaitGroup
+	for i := range n {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			r := httptest.NewRequest(http.MethodGet, "/token", nil)
+			if ctxs != nil && ctxs[i] != nil {
+				r = r.WithContext(ctxs[i])
+			}
+			ws[i] = httptest.NewRecorder()
+			h.ServeHTTP(ws[i], r)
+		}()
+	}
+	joined.Wait()
+	if afterJoin != nil {
+		afterJoin(func() int { mu.Lock(); defer mu.Unlock(); return len(results) })
+	}
+	close(v.release)
+	done.Wait()
+	return ws, results
+}
+
+func TestCoalescingOneUpstreamCall(t *testing.T) {
+	v := &ctVendor{release: make(chan struct{})}
+	h, _, _ := htSetup(t, Config{Vendor: v})
+	const n = 32
+	ws, results := coalesceRun(t, h, v, n, nil, nil)
+	if c := v.calls.Load(); c != 1 {
+		t.Errorf("%d upstream calls for %d identical concurrent requests, want 1", c, n)
+	}
+	coalesced := 0
+	for i, w := range ws {
+		if w.Code != 200 || !json.Valid(w.Body.Bytes()) {
+			t.Errorf("request %d: %d %s", i, w.Code, w.Body)
+		}
+	}
+	for _, r := range results {
+		if r.Coalesced {
+			coalesced++
+		}
+	}
+	if coalesced != n-1 {
+		t.Errorf("%d requests marked coalesced, want %d", coalesced, n-1)
+	}
+}
+
+func TestCoalescingSharesErrors(t *testing.T) {
+	v := &ctVendor{release: make(chan struct{}), result: func(context.Context, Grant) (Token, error) {
+		return Token{}, &VendError{Kind: ErrUpstreamRejected, Code: "PERMISSION_ERROR", Err: errors.New("refused")}
+	}}
+	h, _, _ := htSetup(t, Config{Vendor: v})
+	ws, _ := coalesceRun(t, h, v, 8, nil, nil)
+	for i, w := range ws {
+		if w.Code != http.StatusBadGateway {
+			t.Errorf("request %d: status %d, want 502", i, w.Code)
+		}
+	}
+	if c := v.calls.Load(); c != 1 {
+		t.Errorf("%d upstream calls, want 1", c)
+	}
+}
+
+// TestCoalescingCallerCancellation: callers go away, the leader among
+// them; they get their answer at once and the shared call goes on for the
+// others, its context intact.
+func TestCoalescingCallerCancellation(t *testing.T) {
+	v := &ctVendor{release: make(chan struct{})}
+	h, _, _ := htSetup(t, Config{Vendor: v})
+	const n = 6
+	ctxs := make([]context.Context, n)
+	cancels := make([]context.CancelFunc, n)
+	for i := range ctxs {
+		ctxs[i], cancels[i] = context.WithCancel(context.Background())
+		defer cancels[i]()
+	}
+	var answered atomic.Int64
+	ws, _ := coalesceRun(t, h, v, n, ctxs, func(results func() int) {
+		for i := 0; i < n; i += 2 { // request 0 is as likely as any to lead
+			cancels[i]()
+		}
+		// Cancelled callers answer before the vendor is released.
+		deadline := time.Now().Add(10 * time.Second)
+		for results() < n/2 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		answered.Store(int64(results()))
+	})
+	if a := answered.Load(); a != n/2 {
+		t.Errorf("%d requests answered before the release, want the %d cancelled ones", a, n/2)
+	}
+	for i, w := range ws {
+		want := http.StatusOK
+		if i%2 == 0 {
+			want = http.StatusServiceUnavailable
+		}
+		if w.Code != want {
+			t.Errorf("request %d: status %d, want %d", i, w.Code, want)
+		}
+	}
+	if got := v.ctxErr.Load(); got != "<nil>" {
+		t.Errorf("the shared call's context ended: %v", got)
+	}
+	if c := v.calls.Load(); c != 1 {
+		t.Errorf("%d upstream calls, want 1", c)
+	}
+}
+
+func TestCoalescingVendorPanic(t *testing.T) {
+	v := &ctVendor{release: make(chan struct{}), result: func(context.Context, Grant) (Token, error) {
+		panic("vendor bug with a secret-looking value")
+	}}
+	h, _, logs := htSetup(t, Config{Vendor: v})
+	got, _ := coalesceRun(t, h, v, 4, nil, nil)
+	for i, w := range got {
+		if w.Code != http.StatusInternalServerError {
+			t.Errorf("request %d: status %d, want 500", i, w.Code)
+		}
+	}
+	if out := logs.String(); !strings.Contains(out, "panic in the vendor") || strings.Contains(out, "secret-looking") {
+		t.Errorf("log:\n%s", out)
+	}
+}
