@@ -160,7 +160,10 @@ export async function joinRoom(user, room) {
   await page.locator('#status[data-state="live"]').waitFor({ timeout: 20_000 });
 }
 
-/** Sends a message through the UI and waits for Momento's answer. */
+/**
+ * Sends a message through the UI and waits for Momento's answer. Returns
+ * the error shown, or "" when the message was accepted.
+ */
 export async function send(user, text) {
   const { page } = user;
   await page.fill('#message', text);
@@ -171,6 +174,18 @@ export async function send(user, text) {
     null,
     { timeout: 15_000 },
   );
+  return (await page.isVisible('#send-error')) ? ((await page.textContent('#send-error')) ?? 'error') : '';
+}
+
+/** Sends a message that must be accepted. */
+export async function sendOK(user, text) {
+  const err = await send(user, text);
+  if (err) throw new Error(`${user.username} could not send "${text}": ${err}`);
+}
+
+/** Waits until the page's subscription is live (not reconnecting). */
+export async function waitLive(user, timeout = 30_000) {
+  await user.page.locator('#status[data-state="live"]').waitFor({ timeout });
 }
 
 /** The messages shown on a page, in order. */

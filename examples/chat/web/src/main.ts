@@ -101,11 +101,12 @@ function renderStatus(s: RoomStatus): void {
   const st = el('status');
   st.dataset.state = s.state;
   st.dataset.refreshes = String(s.refreshes);
+  st.dataset.reconnects = String(s.reconnects);
   st.dataset.duplicates = String(s.duplicatesDropped);
   st.dataset.expiresAt = String(s.tokenExpiresAt);
   const left = s.tokenExpiresAt ? Math.max(0, Math.round(s.tokenExpiresAt - Date.now() / 1000)) : 0;
   st.textContent =
-    `${s.state} · token expires in ${left} s · refreshed ${s.refreshes}× · ` +
+    `${s.state} · token expires in ${left} s · refreshed ${s.refreshes}× · reconnected ${s.reconnects}× · ` +
     `last sequence ${s.lastSeq} · duplicates dropped ${s.duplicatesDropped}`;
 }
 
@@ -159,6 +160,7 @@ async function joinRoom(name: string): Promise<void> {
     onMessage: appendMessage,
     onStatus: renderStatus,
     onProblem: (text, fatal) => setText(fatal ? 'send-error' : 'problem', text),
+    onRecovered: () => setText('problem', ''),
     onSignedOut: () => signOut(),
   });
   room = r;

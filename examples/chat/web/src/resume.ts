@@ -30,6 +30,8 @@ export interface SubscribeHandlers {
   /** An item, with the sequence page it belongs to. */
   onItem(item: TopicItem, page: number): void;
   onDiscontinuity(d: TopicDiscontinuity): void;
+  /** A heartbeat: the stream is alive. */
+  onHeartbeat(): void;
   /** An error after the subscription was established (the stream is over). */
   onError(e: TopicSubscribe.Error): void;
 }
@@ -113,7 +115,10 @@ export function subscribeFrom(
           ready();
           handlers.onItem(item, state.lastTopicSequencePage ?? 0);
         },
-        onHeartbeat: ready,
+        onHeartbeat: () => {
+          ready();
+          handlers.onHeartbeat();
+        },
         onDiscontinuity: d => {
           ready();
           handlers.onDiscontinuity(d);

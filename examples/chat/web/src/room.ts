@@ -36,6 +36,8 @@ export interface RoomStatus {
   /** Unix seconds when the current Momento token expires. */
   tokenExpiresAt: number;
   refreshes: number;
+  /** Failures (lost subscription, failed refresh) recovered by reconnecting. */
+  reconnects: number;
   lastSeq: number;
   duplicatesDropped: number;
 }
@@ -45,6 +47,8 @@ export interface RoomEvents {
   onStatus(s: RoomStatus): void;
   /** A problem worth showing; `fatal` means the room stopped. */
   onProblem(text: string, fatal: boolean): void;
+  /** The room is connected again after a problem. */
+  onRecovered(): void;
   /** The ID token was refused: the user must sign in again. */
   onSignedOut(): void;
 }
@@ -59,6 +63,14 @@ export class PublishDeniedError extends Error {
 
 const loggerFactory = new DefaultMomentoLoggerFactory(DefaultMomentoLoggerLevel.WARN);
 
+/**
+ * A subscription that has received nothing, not even a heartbeat (Momento
+ * sends one every few seconds), for this long is considered dead and is
+ * replaced, resuming from the last sequence number. This also covers the
+ * SDK's own stream restarts, which can end without reporting an error.
+ */
+const silenceLimitMs = 20_000;
+
 export class Room {
   private configuration: TopicConfiguration = TopicConfigurations.Browser.latest(loggerFactory);
   private client: TopicClient | null = null;
@@ -68,10 +80,13 @@ export class Room {
   private stopped = false;
   private connecting: Promise<void> | null = null;
   private backoffMs = 1000;
+  private lastActivity = Date.now();
+  private watchdog: ReturnType<typeof setInterval> | undefined;
   private status: RoomStatus = {
     state: 'connecting',
     tokenExpiresAt: 0,
     refreshes: 0,
+    reconnects: 0,
     lastSeq: 0,
     duplicatesDropped: 0,
   };
@@ -85,12 +100,14 @@ export class Room {
 
   /** Gets a token, subscribes, and keeps the token fresh until stop(). */
   async start(): Promise<void> {
+    this.watchdog = setInterval(() => this.checkSilence(), 2000);
     await this.reconnect('connecting');
   }
 
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearInterval(this.watchdog);
     this.sub?.unsubscribe();
     this.sub = null;
     this.client = null;
@@ -113,7 +130,9 @@ export class Room {
   }
 
   private async publish(value: string): Promise<void> {
-    if (this.connecting) await this.connecting;
+    // Before the first connection there is no client yet; during a refresh
+    // the current client stays valid, so sending never waits for it.
+    if (!this.client && this.connecting) await this.connecting;
     const client = this.client;
     if (!client) throw new Error('not connected');
     const r = await client.publish(this.cfg.cacheName, this.name, value);
@@ -162,8 +181,15 @@ export class Room {
     try {
       // Subscribe with the new token before dropping the old subscription:
       // items both deliver in the overlap are dropped by sequence number.
+      console.info(`room ${this.name}: ${state}: subscribing after sequence ${this.last ? this.last.seq : '(none)'}`);
       sub = await subscribeFrom(this.configuration, creds, this.cfg.cacheName, this.name, this.last, {
-        onItem: (item, page) => this.onItem(item, page),
+        onItem: (item, page) => {
+          if (sub === this.sub) this.lastActivity = Date.now();
+          this.onItem(item, page);
+        },
+        onHeartbeat: () => {
+          if (sub === this.sub) this.lastActivity = Date.now();
+        },
         onDiscontinuity: d => this.onDiscontinuity(d),
         onError: e => this.onStreamError(sub, e),
       });
@@ -174,18 +200,25 @@ export class Room {
       sub.unsubscribe();
       return;
     }
+    console.info(`room ${this.name}: ${state} done, subscribed after sequence ${this.last ? `${this.last.seq} (page ${this.last.page})` : '(none: new messages only)'}`);
     const old = this.sub;
     this.sub = sub;
+    this.lastActivity = Date.now();
     this.client = client;
     old?.unsubscribe();
     this.backoffMs = 1000;
-    const refreshes = state === 'connecting' ? this.status.refreshes : this.status.refreshes + 1;
-    this.setStatus({ state: 'live', tokenExpiresAt: token.expiresAt, refreshes });
+    this.setStatus({
+      state: 'live',
+      tokenExpiresAt: token.expiresAt,
+      refreshes: this.status.refreshes + (state === 'refreshing' ? 1 : 0),
+    });
+    if (state === 'reconnecting') this.events.onRecovered();
     this.timer = setTimeout(() => void this.reconnect('refreshing'), refreshDelayMs(token.expiresAt));
   }
 
   private fail(e: unknown): void {
     if (this.stopped) return;
+    console.warn(`room ${this.name}: ${e instanceof TopicSubscribe.Error ? `${e.errorCode()}: ${e.message()}` : String(e)}`);
     if (e instanceof TokenError && e.status === 401) {
       this.events.onProblem('Your sign-in expired or was refused; please sign in again.', true);
       this.stop();
@@ -204,7 +237,8 @@ export class Room {
     }
     const msg = e instanceof TopicSubscribe.Error ? `${e.errorCode()}: ${e.message()}` : String(e);
     this.events.onProblem(`Connection problem (${msg}); retrying in ${Math.round(this.backoffMs / 1000)} s`, false);
-    this.setStatus({ state: 'reconnecting' });
+    this.setStatus({ state: 'reconnecting', reconnects: this.status.reconnects + 1 });
+    clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.reconnect('reconnecting'), this.backoffMs);
     this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
   }
@@ -215,6 +249,15 @@ export class Room {
     if (this.stopped || sub !== this.sub) return;
     this.sub = null;
     this.fail(e);
+  }
+
+  private checkSilence(): void {
+    if (this.stopped || this.connecting || !this.sub) return;
+    if (Date.now() - this.lastActivity < silenceLimitMs) return;
+    const dead = this.sub;
+    this.sub = null;
+    dead.unsubscribe();
+    this.fail(new Error(`no heartbeat for ${silenceLimitMs / 1000} s`));
   }
 
   private onItem(item: TopicItem, page: number): void {
@@ -230,8 +273,10 @@ export class Room {
   }
 
   private onDiscontinuity(d: TopicDiscontinuity): void {
-    // As the SDK does: the new sequence number is where the stream now is.
-    this.last = { seq: d.newSequenceNumber(), page: d.newSequencePage() };
+    // Continue below the new sequence number, so that the item carrying it
+    // is never taken for a duplicate (Momento and the SDK differ on whether
+    // it is the last skipped or the next delivered sequence number).
+    this.last = { seq: d.newSequenceNumber() - 1, page: d.newSequencePage() };
     this.events.onProblem(
       `Some messages could not be delivered (after sequence ${d.lastSequenceNumber()}, resumed at ${d.newSequenceNumber()}).`,
       false,
