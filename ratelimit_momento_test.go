@@ -1,0 +1,249 @@
+package tvm_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/momentohq/client-sdk-go/config"
+	"github.com/momentohq/client-sdk-go/config/logger"
+	"github.com/momentohq/client-sdk-go/momento"
+	"github.com/tvmgo/tvm"
+	"github.com/tvmgo/tvm/momentolocal"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc/codes"
+)
+
+const rlCache = "tvm-ratelimit"
+
+// rlClock is a settable clock shared by the limiters of a test.
+type rlClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *rlClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *rlClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// rlCacheClient returns a Go SDK cache client on srv's root key.
+func rlCacheClient(t testing.TB, srv *momentolocal.Server) momento.CacheClient {
+	t.Helper()
+	p, err := srv.CredentialProvider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := momento.NewCacheClientWithEagerConnectTimeout(config.LaptopLatestWithLogger(logger.NewNoopMomentoLoggerFactory()), p, time.Minute, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// rlSubjectAuth authenticates as the subject in the X-Subject header.
+var rlSubjectAuth = tvm.AuthenticatorFunc(func(r *http.Request) (tvm.Identity, error) {
+	if s := r.Header.Get("X-Subject"); s != "" {
+		return tvm.Identity{Subject: s, Method: "test"}, nil
+	}
+	return tvm.Identity{}, tvm.ErrNoCredentials
+})
+
+func rlStatus(h http.Handler, subject string) (int, string) {
+	r := httptest.NewRequest(http.MethodGet, "/token", nil)
+	r.Header.Set("X-Subject", subject)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w.Code, w.Header().Get("Retry-After")
+}
+
+func rlGoleak(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() {
+		goleak.VerifyNone(t, ignore,
+			// client-sdk-go v1.38.0's AuthClient.Close leaves its (idle,
+			// never dialled) auth connection open.
+			goleak.IgnoreTopFunction("google.golang.org/grpc/internal/grpcsync.(*CallbackSerializer).run"))
+	})
+}
+
+// TestMomentoRateLimiterSharedAcrossHandlers: three handlers, each with its
+// own SDK client and limiter as three instances would have, share one
+// emulator: the limit holds across them.
+func TestMomentoRateLimiterSharedAcrossHandlers(t *testing.T) {
+	rlGoleak(t)
+	srv, err := momentolocal.Start(momentolocal.Config{RequireAPIKey: true, Caches: []string{"default-cache", rlCache}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	clock := &rlClock{t: time.Date(2026, 3, 1, 12, 0, 10, 0, time.UTC)}
+	const limit = 5
+	handlers := make([]*tvm.Handler, 3)
+	for i := range handlers {
+		lim, err := tvm.NewMomentoRateLimiter(rlCacheClient(t, srv), tvm.MomentoRateLimitOptions{
+			CacheName: rlCache, Limit: limit, Window: time.Minute, Now: clock.now, FailClosed: true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		handlers[i] = itHandler(t, tvm.Config{
+			Authenticator: rlSubjectAuth,
+			Scopes:        tvm.StaticScope(tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.AllTopics))),
+			Vendor:        benchStubVendor,
+			RateLimit:     tvm.RateLimitOptions{Limiter: lim},
+		})
+	}
+	count := func(subject string, n int) (ok, limited int) {
+		for i := range n {
+			switch code, ra := rlStatus(handlers[i%len(handlers)], subject); code {
+			case http.StatusOK:
+				ok++
+			case http.StatusTooManyRequests:
+				limited++
+				if ra != "50" { // the window ends at 12:01:00
+					t.Errorf("Retry-After %q, want 50", ra)
+				}
+			default:
+				t.Errorf("status %d", code)
+			}
+		}
+		return ok, limited
+	}
+	if ok, limited := count("alice", 12); ok != limit || limited != 12-limit {
+		t.Errorf("alice over 3 instances: %d allowed, %d limited; want %d, %d", ok, limited, limit, 12-limit)
+	}
+	// Bob has his own counter.
+	if ok, _ := count("bob", 3); ok != 3 {
+		t.Errorf("bob: %d allowed, want 3", ok)
+	}
+	// Concurrent requests across the instances: the counter is atomic.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	allowed := 0
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if code, _ := rlStatus(handlers[i%3], "carol"); code == http.StatusOK {
+				mu.Lock()
+				allowed++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if allowed != limit {
+		t.Errorf("carol, 20 concurrent requests: %d allowed, want %d", allowed, limit)
+	}
+	// The next window starts afresh.
+	clock.add(time.Minute)
+	if ok, limited := count("alice", 6); ok != limit || limited != 1 {
+		t.Errorf("next window: %d allowed, %d limited", ok, limited)
+	}
+}
+
+// TestMomentoRateLimiterMomentoDown: fail open (default), fail closed, and
+// fallback when the counters cannot be reached.
+func TestMomentoRateLimiterMomentoDown(t *testing.T) {
+	rlGoleak(t)
+	srv, err := momentolocal.Start(momentolocal.Config{RequireAPIKey: true, Caches: []string{"default-cache", rlCache}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	if _, err := srv.Faults().Add(momentolocal.Fault{Method: "Increment", Code: codes.Unavailable, Message: "injected " + srv.RootAPIKey()}); err != nil {
+		t.Fatal(err)
+	}
+	fallback, err := tvm.NewMemoryRateLimiter(tvm.RateLimitOptions{PerSecond: 0.001, Burst: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		opts   tvm.MomentoRateLimitOptions
+		status []int
+	}{
+		{"fail open", tvm.MomentoRateLimitOptions{}, []int{200, 200, 200}},
+		{"fail closed", tvm.MomentoRateLimitOptions{FailClosed: true}, []int{503, 503, 503}},
+		{"fallback", tvm.MomentoRateLimitOptions{Fallback: fallback, FailClosed: true}, []int{200, 200, 429}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			tt.opts.CacheName, tt.opts.Limit, tt.opts.Timeout = rlCache, 1, 2*time.Second
+			tt.opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			lim, err := tvm.NewMomentoRateLimiter(rlCacheClient(t, srv), tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := itHandler(t, tvm.Config{
+				Authenticator: rlSubjectAuth,
+				Scopes:        tvm.StaticScope(tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.AllTopics))),
+				Vendor:        benchStubVendor,
+				RateLimit:     tvm.RateLimitOptions{Limiter: lim},
+			})
+			for i, want := range tt.status {
+				code, ra := rlStatus(h, "alice")
+				if code != want {
+					t.Errorf("request %d: status %d, want %d", i, code, want)
+				}
+				if code == 503 && ra == "" {
+					t.Error("503 without Retry-After")
+				}
+			}
+			out := logs.String()
+			if strings.Count(out, "rate limiter cannot reach Momento") != 1 {
+				t.Errorf("want one warning (at most one per second), got:\n%s", out)
+			}
+			if strings.Contains(out, srv.RootAPIKey()) {
+				t.Error("the API key reached the log")
+			}
+		})
+	}
+}
+
+func TestMomentoRateLimiterConfig(t *testing.T) {
+	var nilClient momento.CacheClient
+	srv, err := momentolocal.Start(momentolocal.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	c := rlCacheClient(t, srv)
+	for name, tt := range map[string]struct {
+		client momento.CacheClient
+		opts   tvm.MomentoRateLimitOptions
+	}{
+		"nil client":        {nilClient, tvm.MomentoRateLimitOptions{CacheName: "c", Limit: 1}},
+		"no cache":          {c, tvm.MomentoRateLimitOptions{Limit: 1}},
+		"no limit":          {c, tvm.MomentoRateLimitOptions{CacheName: "c"}},
+		"short window":      {c, tvm.MomentoRateLimitOptions{CacheName: "c", Limit: 1, Window: 500 * time.Millisecond}},
+		"sub-ms window":     {c, tvm.MomentoRateLimitOptions{CacheName: "c", Limit: 1, Window: time.Second + time.Microsecond}},
+		"negative timeout":  {c, tvm.MomentoRateLimitOptions{CacheName: "c", Limit: 1, Timeout: -1}},
+		"nil fallback func": {c, tvm.MomentoRateLimitOptions{CacheName: "c", Limit: 1, Fallback: tvm.RateLimiterFunc(nil)}},
+	} {
+		if _, err := tvm.NewMomentoRateLimiter(tt.client, tt.opts); !errors.Is(err, tvm.ErrInvalidConfig) {
+			t.Errorf("%s: NewMomentoRateLimiter err %v", name, err)
+		}
+		lim := tvm.MomentoRateLimit(tt.client, tt.opts)
+		if lim == nil || !errors.Is(lim.Allow(context.Background(), tvm.Identity{Subject: "a"}), tvm.ErrInvalidConfig) {
+			t.Errorf("%s: inline limiter allows", name)
+		}
+		_, err := tvm.NewHandler(tvm.Config{Authenticator: tvm.Open(), Scopes: tvm.StaticScope(tvm.NewScope(tvm.CacheReadOnly("c"))),
+			Vendor: benchStubVendor, RateLimit: tvm.RateLimitOptions{Limiter: lim}})
+		if !errors.Is(err, tvm.ErrInvalidConfig) {
+			t.Errorf("%s: NewHandler err %v", name, err)
+		}
+	}
+}
