@@ -14,8 +14,8 @@ import (
 	"github.com/tvmgo/tvm/momentolocal"
 )
 
-// fanOut is one publisher and n subscribers, each on its own gRPC
-// connection, on one topic of an emulator.
+// fanOut is one publisher and n subscribers spread over a number of gRPC
+// connections, on one topic of an emulator.
 type fanOut struct {
 	srv      *momentolocal.Server
 	pub      *rawClient
@@ -27,16 +27,19 @@ type fanOut struct {
 	cancel   context.CancelFunc
 }
 
-func newFanOut(b *testing.B, subscribers int) *fanOut {
+func newFanOut(b *testing.B, subscribers, conns int) *fanOut {
 	b.Helper()
 	srv, err := momentolocal.Start(momentolocal.Config{SubscriberBuffer: 4096})
 	require.NoError(b, err)
 	f := &fanOut{srv: srv, pub: newRawClient(b, srv.Addr(), srv.RootAPIKey())}
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
-	for range subscribers {
-		c := newRawClient(b, srv.Addr(), srv.RootAPIKey())
-		s, err := c.subscribe(b, ctx, testCache, "bench", 0, 0)
+	clients := make([]*rawClient, conns)
+	for i := range clients {
+		clients[i] = newRawClient(b, srv.Addr(), srv.RootAPIKey())
+	}
+	for i := range subscribers {
+		s, err := clients[i%conns].subscribe(b, ctx, testCache, "bench", 0, 0)
 		require.NoError(b, err)
 		first, err := s.recv()
 		require.NoError(b, err)
@@ -104,13 +107,25 @@ func (f *fanOut) stop(b *testing.B) {
 	b.ReportMetric(pct(0.99), "p99-µs")
 }
 
+// fanOutConns are the connection counts the benchmarks use for 100
+// subscribers: one connection each (100 separate clients, such as
+// browsers) and 4 shared connections (one process, like an SDK client with
+// its default 4 stream channels).
+var fanOutConns = []int{100, 4}
+
 // BenchmarkTopicFanOut100 publishes b.N messages back to back (each publish
 // waits for its acknowledgement) from one publisher to 100 subscribers and
 // reports publishes per second, deliveries per second and the
 // publish→receive latency of every delivery.
 func BenchmarkTopicFanOut100(b *testing.B) {
+	for _, conns := range fanOutConns {
+		b.Run("conns="+strconv.Itoa(conns), func(b *testing.B) { benchFanOut(b, conns) })
+	}
+}
+
+func benchFanOut(b *testing.B, conns int) {
 	const subscribers = 100
-	f := newFanOut(b, subscribers)
+	f := newFanOut(b, subscribers, conns)
 	ctx := context.Background()
 	b.ResetTimer()
 	start := time.Now()
@@ -129,8 +144,14 @@ func BenchmarkTopicFanOut100(b *testing.B) {
 // subscribers and waits until all of them have it, so the latency figures
 // are those of an idle emulator.
 func BenchmarkTopicFanOut100OneInFlight(b *testing.B) {
+	for _, conns := range fanOutConns {
+		b.Run("conns="+strconv.Itoa(conns), func(b *testing.B) { benchFanOutOneInFlight(b, conns) })
+	}
+}
+
+func benchFanOutOneInFlight(b *testing.B, conns int) {
 	const subscribers = 100
-	f := newFanOut(b, subscribers)
+	f := newFanOut(b, subscribers, conns)
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := range b.N {

@@ -102,8 +102,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	setWebHeaders(w, text)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	send := func(msg proto.Message) error {
-		b, err := proto.Marshal(msg)
+	send := func(msg any) error {
+		b, err := marshalOut(msg)
 		if err != nil {
 			return status.Errorf(codes.Internal, "encoding response: %v", err)
 		}
@@ -119,6 +119,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if m.unary != nil {
 		var resp proto.Message
 		resp, err = s.call(ctx, m, req)
+		if err == nil && resp == nil {
+			err = status.Error(codes.Internal, "no response")
+		}
 		if err == nil {
 			err = send(resp)
 		}

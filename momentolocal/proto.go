@@ -35,8 +35,9 @@ const (
 type unaryFunc func(ctx context.Context, req *dynamicpb.Message) (proto.Message, error)
 
 // streamFunc handles one server-streaming call; send writes one message of
-// the method's output type to the client.
-type streamFunc func(ctx context.Context, req *dynamicpb.Message, send func(proto.Message) error) error
+// the method's output type to the client, as a proto.Message or an
+// *encodedMessage.
+type streamFunc func(ctx context.Context, req *dynamicpb.Message, send func(any) error) error
 
 // method is one RPC of the emulator, shared by the native gRPC and the
 // gRPC-Web transports so that both run exactly the same code.
@@ -119,7 +120,7 @@ func loadDescriptors() (*descriptors, error) {
 // service. Every handler decodes into a dynamicpb message and calls back into
 // call/callStream so the emulator applies faults and logging in one place.
 func serviceDescs(methods []*method, call func(ctx context.Context, m *method, req *dynamicpb.Message) (proto.Message, error),
-	callStream func(ctx context.Context, m *method, req *dynamicpb.Message, send func(proto.Message) error) error,
+	callStream func(ctx context.Context, m *method, req *dynamicpb.Message, send func(any) error) error,
 ) []*grpc.ServiceDesc {
 	byService := map[string]*grpc.ServiceDesc{}
 	var order []string
@@ -162,7 +163,7 @@ func serviceDescs(methods []*method, call func(ctx context.Context, m *method, r
 					if err := stream.RecvMsg(req); err != nil {
 						return err
 					}
-					return callStream(stream.Context(), m, req, func(msg proto.Message) error { return stream.SendMsg(msg) })
+					return callStream(stream.Context(), m, req, stream.SendMsg)
 				},
 			})
 		}

@@ -105,8 +105,9 @@ type Server struct {
 	tokenRequests []TokenRequest
 	conns         map[*trackedConn]struct{}
 
-	caches map[string]*cacheStore
-	topics *topicHub
+	caches       map[string]*cacheStore
+	topics       *topicHub
+	heartbeatMsg *encodedMessage
 
 	done      chan struct{}
 	wg        sync.WaitGroup // accept loop, connection routers, servers, gRPC-Web calls
@@ -189,6 +190,10 @@ func Start(cfg Config) (*Server, error) {
 	for _, c := range cfg.Caches {
 		s.caches[c] = newCacheStore()
 	}
+	if s.heartbeatMsg, err = encodeMessage(s.newHeartbeat()); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
 	if s.rootKey, err = s.makeRootKey(); err != nil {
 		_ = ln.Close()
 		return nil, err
@@ -214,6 +219,7 @@ func Start(cfg Config) (*Server, error) {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.MaxRecvMsgSize(maxMessageSize),
 		grpc.WaitForHandlers(true),
+		grpc.ForceServerCodecV2(newServerCodec()),
 	)
 	for _, sd := range serviceDescs(methods, s.call, s.callStream) {
 		s.grpcSrv.RegisterService(sd, s)
@@ -351,7 +357,7 @@ func (s *Server) call(ctx context.Context, m *method, req *dynamicpb.Message) (p
 }
 
 // callStream runs one server-streaming call with faults and logging.
-func (s *Server) callStream(ctx context.Context, m *method, req *dynamicpb.Message, send func(proto.Message) error) error {
+func (s *Server) callStream(ctx context.Context, m *method, req *dynamicpb.Message, send func(any) error) error {
 	start := time.Now()
 	err := s.faults.before(ctx, m.fullName)
 	if err == nil {

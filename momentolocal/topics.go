@@ -37,7 +37,7 @@ type topic struct {
 // shared read-only by every subscriber.
 type topicMsg struct {
 	seq  uint64
-	item proto.Message
+	item *encodedMessage
 }
 
 // subscriber is one subscription's bounded queue. Publish never blocks on
@@ -72,13 +72,12 @@ func (h *topicHub) get(cache, name string) *topic {
 }
 
 // publish appends a message to the topic and offers it to every subscriber.
-func (h *topicHub) publish(cache, name string, value protoreflect.Message, publisherID string) {
+func (h *topicHub) publish(cache, name string, value protoreflect.Message, publisherID string) error {
 	t := h.get(cache, name)
 	d := h.s.desc
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	seq := t.next
-	t.next++
 
 	ti := dynamicpb.NewMessage(d.topicItem)
 	setUint(ti, "topic_sequence_number", seq)
@@ -87,7 +86,12 @@ func (h *topicHub) publish(cache, name string, value protoreflect.Message, publi
 	setUint(ti, "sequence_page", t.page)
 	item := dynamicpb.NewMessage(d.subscriptionItem)
 	setMessage(item, "item", ti)
-	m := &topicMsg{seq: seq, item: item}
+	enc, err := encodeMessage(item)
+	if err != nil {
+		return err
+	}
+	t.next++
+	m := &topicMsg{seq: seq, item: enc}
 
 	if len(t.history) == t.maxHist {
 		copy(t.history, t.history[1:])
@@ -101,6 +105,7 @@ func (h *topicHub) publish(cache, name string, value protoreflect.Message, publi
 		default: // full: dropped for this subscriber
 		}
 	}
+	return nil
 }
 
 // gap describes a discontinuity to announce at the start of a subscription.
@@ -182,14 +187,16 @@ func (s *Server) publish(ctx context.Context, req *dynamicpb.Message) (proto.Mes
 	if value == nil || whichOneof(value, "kind") == "" {
 		return nil, status.Error(codes.InvalidArgument, "a value (text or binary) is required")
 	}
-	s.topics.publish(cache, name, value, p.tokenID)
+	if err := s.topics.publish(cache, name, value, p.tokenID); err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
 	return dynamicpb.NewMessage(s.desc.empty), nil
 }
 
 // subscribe implements /cache_client.pubsub.Pubsub/Subscribe: a heartbeat
 // first, then any replayed messages, then live messages and periodic
 // heartbeats until the client goes away or the server closes.
-func (s *Server) subscribe(ctx context.Context, req *dynamicpb.Message, send func(proto.Message) error) error {
+func (s *Server) subscribe(ctx context.Context, req *dynamicpb.Message, send func(any) error) error {
 	_, cache, name, err := s.topicRequest(ctx, req, OpSubscribe)
 	if err != nil {
 		return err
@@ -198,7 +205,7 @@ func (s *Server) subscribe(ctx context.Context, req *dynamicpb.Message, send fun
 		getUint(req, "resume_at_topic_sequence_number"), getUint(req, "sequence_page"))
 	defer t.unsubscribe(sub)
 
-	if err := send(s.heartbeat()); err != nil {
+	if err := send(s.heartbeatMsg); err != nil {
 		return err
 	}
 	if g != nil {
@@ -223,7 +230,7 @@ func (s *Server) subscribe(ctx context.Context, req *dynamicpb.Message, send fun
 		case <-s.done:
 			return status.Error(codes.Unavailable, "momentolocal is shutting down")
 		case <-ticker.C:
-			if err := send(s.heartbeat()); err != nil {
+			if err := send(s.heartbeatMsg); err != nil {
 				return err
 			}
 		case m := <-sub.ch:
@@ -241,7 +248,8 @@ func (s *Server) subscribe(ctx context.Context, req *dynamicpb.Message, send fun
 	}
 }
 
-func (s *Server) heartbeat() proto.Message {
+// newHeartbeat builds the heartbeat item; Start encodes it once.
+func (s *Server) newHeartbeat() proto.Message {
 	item := dynamicpb.NewMessage(s.desc.subscriptionItem)
 	setMessage(item, "heartbeat", dynamicpb.NewMessage(s.desc.heartbeat))
 	return item

@@ -19,7 +19,12 @@ type event struct {
 	last, next uint64
 }
 
-func decodeEvent(m proto.Message) event {
+func decodeEvent(t *testing.T, s *Server, v any) event {
+	t.Helper()
+	b, err := marshalOut(v)
+	require.NoError(t, err)
+	m := dynamicpb.NewMessage(s.desc.subscriptionItem)
+	require.NoError(t, proto.Unmarshal(b, m))
 	r := m.ProtoReflect()
 	fd := r.WhichOneof(r.Descriptor().Oneofs().ByName("kind"))
 	ev := event{kind: string(fd.Name())}
@@ -48,8 +53,8 @@ func TestSlowSubscriberGetsDiscontinuity(t *testing.T) {
 
 	out := make(chan event, 100)
 	blocked, release := make(chan struct{}), make(chan struct{})
-	send := func(m proto.Message) error {
-		ev := decodeEvent(m)
+	send := func(m any) error {
+		ev := decodeEvent(t, s, m)
 		if ev.kind == "item" && ev.seq == 1 {
 			close(blocked)
 			<-release // the client stops reading while holding message 1
