@@ -278,6 +278,7 @@ func TestGRPCWebCORS(t *testing.T) {
 		{"exact origin", []string{"https://app.example.com"}, "https://app.example.com", "authorization", 204, true},
 		{"exact origin, other port", []string{"https://app.example.com"}, "https://app.example.com:8443", "authorization", 403, false},
 		{"exact origin excludes loopback", []string{"https://app.example.com"}, "http://localhost:5173", "authorization", 403, false},
+		{"empty list allows no origin", []string{}, "http://localhost:5173", "authorization", 403, false},
 		{"unknown request header", nil, "http://localhost:5173", "authorization,x-secret", 403, false},
 	}
 	for _, tc := range tests {

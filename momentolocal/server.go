@@ -58,6 +58,8 @@ type Config struct {
 	// endpoint (CORS). An entry may end in ":*" to allow any port, e.g.
 	// "http://localhost:*". Default: the loopback origins
 	// "http://127.0.0.1:*", "http://localhost:*" and "http://[::1]:*".
+	// An empty non-nil slice allows no browser origin. Requests without an
+	// Origin header (non-browser clients) are not subject to CORS.
 	AllowedOrigins []string
 	// Logger receives one debug line per call (method, status, latency)
 	// and never a key. Default: discard.
