@@ -244,4 +244,3 @@ func originOf(u string) string {
 	}
 	return p.Scheme + "://" + p.Host
 }
-

@@ -175,6 +175,9 @@ type tokenBody struct {
 // The token route authenticates demo ID tokens with the real JWT
 // authenticator and vends, through the emulator, exactly the group's scope
 // narrowed to the requested room, with the user name as token id.
+//
+// Every successful case asks for a different (user, room), so that the
+// handler vends a new token rather than reusing a kept one.
 func TestTokenRouteScopesByGroupAndRoom(t *testing.T) {
 	a, srv := startApp(t, testOptions(t))
 	for _, tc := range []struct {
@@ -189,7 +192,7 @@ func TestTokenRouteScopesByGroupAndRoom(t *testing.T) {
 		{"alice", "?topic=" + strings.Repeat("x", 300), http.StatusBadRequest, "", ""},
 		{"alice", "?topic=*", http.StatusBadRequest, "", ""},
 		{"alice", "?topic=a&topic=b", http.StatusBadRequest, "", ""},
-		{"bob", "?topic=general&cache=other", http.StatusOK, "subscribeonly", "general"},
+		{"bob", "?topic=lobby&cache=other", http.StatusOK, "subscribeonly", "lobby"},
 	} {
 		t.Run(tc.user+tc.query[:min(len(tc.query), 20)], func(t *testing.T) {
 			before := len(a.emulator.TokenRequests())
