@@ -1,0 +1,296 @@
+package tvm_test
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tvmgo/tvm"
+	"github.com/tvmgo/tvm/momentolocal"
+	"google.golang.org/grpc/codes"
+)
+
+// Tests of the handler against upstream faults injected into momentolocal,
+// through the real SDK vendor. Each checks for goroutine leaks once the
+// handler, vendor and emulator are closed.
+
+// rsCountCalls installs a no-op rule that counts the GenerateDisposableToken
+// calls reaching srv (before authentication: refused calls count too).
+func rsCountCalls(t *testing.T, srv *momentolocal.Server) func() int {
+	t.Helper()
+	id, err := srv.Faults().Add(momentolocal.Fault{Method: "GenerateDisposableToken", Latency: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() int {
+		for _, f := range srv.Faults().List() {
+			if f.ID == id {
+				return f.Hits
+			}
+		}
+		t.Fatal("counting rule vanished")
+		return 0
+	}
+}
+
+func rsServe(h http.Handler) (*httptest.ResponseRecorder, time.Duration) {
+	start := time.Now()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/token", nil))
+	return w, time.Since(start)
+}
+
+var rsScope = tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.AllTopics))
+
+// TestUpstreamLatencyBeyondVendTimeout: a Momento slower than the vend
+// timeout gives a 504 within the timeout plus a small margin, with reuse
+// (the shared call) and without.
+func TestUpstreamLatencyBeyondVendTimeout(t *testing.T) {
+	rlGoleak(t)
+	srv, v := itLocal(t)
+	const timeout = 300 * time.Millisecond
+	for _, reuse := range []tvm.ReuseOptions{{}, {Disabled: true}} {
+		h := itHandler(t, tvm.Config{Authenticator: tvm.Open(), Scopes: tvm.StaticScope(rsScope), Vendor: v, VendTimeout: timeout, Reuse: reuse})
+		id, err := srv.Faults().SetLatency("GenerateDisposableToken", 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, took := rsServe(h)
+		if w.Code != http.StatusGatewayTimeout || !strings.Contains(w.Body.String(), tvm.CodeUpstreamTimeout) {
+			t.Errorf("reuse %+v: status %d %s", reuse, w.Code, w.Body)
+		}
+		if took < timeout || took > timeout+300*time.Millisecond {
+			t.Errorf("reuse %+v: 504 after %s, want %s plus a small margin", reuse, took, timeout)
+		}
+		srv.Faults().Remove(id)
+		if w, _ := rsServe(h); w.Code != http.StatusOK {
+			t.Errorf("reuse %+v: after the fault: %d", reuse, w.Code)
+		}
+	}
+}
+
+// TestUpstreamUnavailableRetries: UNAVAILABLE is retried with backoff within
+// the vend timeout; when it persists the answer is 503 with Retry-After
+// after exactly Retry.Attempts calls.
+func TestUpstreamUnavailableRetries(t *testing.T) {
+	rlGoleak(t)
+	srv, v := itLocal(t)
+	calls := rsCountCalls(t, srv)
+	const timeout = 2 * time.Second
+	h := itHandler(t, tvm.Config{Authenticator: tvm.Open(), Scopes: tvm.StaticScope(rsScope), Vendor: v, VendTimeout: timeout,
+		Reuse: tvm.ReuseOptions{Disabled: true}, Retry: tvm.RetryOptions{Attempts: 4, BaseDelay: 20 * time.Millisecond}})
+
+	// Two failures, then Momento answers: the client sees a 200.
+	if _, err := srv.Faults().FailNext("GenerateDisposableToken", codes.Unavailable, 2); err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := rsServe(h); w.Code != http.StatusOK {
+		t.Errorf("transient UNAVAILABLE: status %d %s", w.Code, w.Body)
+	}
+	if c := calls(); c != 3 {
+		t.Errorf("%d upstream calls, want 3", c)
+	}
+
+	// A persistent outage: 4 calls, then 503 with Retry-After, well inside
+	// the vend timeout (the waits are at most 20+40+80 ms).
+	id, err := srv.Faults().Add(momentolocal.Fault{Method: "GenerateDisposableToken", Code: codes.Unavailable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, took := rsServe(h)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), tvm.CodeUpstreamUnavailable) {
+		t.Errorf("persistent UNAVAILABLE: status %d, Retry-After %q, %s", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+	if c := calls(); c != 3+4 {
+		t.Errorf("%d upstream calls for the outage, want 4", c-3)
+	}
+	if took > timeout {
+		t.Errorf("503 after %s, beyond the vend timeout", took)
+	}
+	srv.Faults().Remove(id)
+}
+
+// TestUpstreamRejectedNoRetryStorm: PERMISSION_DENIED, and UNAUTHENTICATED
+// for a wrong API key, give a 502 after exactly one upstream call and one
+// clear log line.
+func TestUpstreamRejectedNoRetryStorm(t *testing.T) {
+	rlGoleak(t)
+	srv, v := itLocal(t)
+	calls := rsCountCalls(t, srv)
+
+	other, err := momentolocal.Start(momentolocal.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	p, err := srv.CredentialProviderFor(other.RootAPIKey()) // a key srv never issued
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongKey, err := tvm.NewMomentoVendorFromProvider(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = wrongKey.Close() })
+
+	tests := []struct {
+		name   string
+		vendor tvm.Vendor
+		fault  bool
+		code   string // Momento's error code in the log line
+	}{
+		{"permission denied", v, true, "PermissionError"},
+		{"wrong API key", wrongKey, false, "AuthenticationError"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			h, err := tvm.NewHandler(tvm.Config{Authenticator: tvm.Open(), Scopes: tvm.StaticScope(rsScope), Vendor: tt.vendor,
+				Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.fault {
+				id, err := srv.Faults().Add(momentolocal.Fault{Method: "GenerateDisposableToken", Code: codes.PermissionDenied})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer srv.Faults().Remove(id)
+			}
+			before := calls()
+			w, _ := rsServe(h)
+			if w.Code != http.StatusBadGateway || !strings.Contains(w.Body.String(), tvm.CodeUpstreamRejected) {
+				t.Errorf("status %d %s, want 502", w.Code, w.Body)
+			}
+			if c := calls() - before; c != 1 {
+				t.Errorf("%d upstream calls, want exactly 1", c)
+			}
+			lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+			if len(lines) != 1 || !strings.Contains(lines[0], `"level":"ERROR"`) || !strings.Contains(lines[0], tt.code) ||
+				!strings.Contains(lines[0], "momento rejected the request") {
+				t.Errorf("want one clear error line naming %s, got:\n%s", tt.code, logs.String())
+			}
+			for _, secret := range []string{srv.RootAPIKey(), other.RootAPIKey()} {
+				if strings.Contains(logs.String(), secret) || strings.Contains(w.Body.String(), secret) {
+					t.Error("an API key leaked")
+				}
+			}
+			// Five more requests: five calls, no retries.
+			before = calls()
+			for range 5 {
+				rsServe(h)
+			}
+			if c := calls() - before; c != 5 {
+				t.Errorf("%d upstream calls for 5 requests, want 5", c)
+			}
+		})
+	}
+}
+
+// TestUpstreamRestartDuringLoad closes the emulator during a load run and
+// restarts it on the same address: requests fail only while it is down and
+// all succeed again after.
+func TestUpstreamRestartDuringLoad(t *testing.T) {
+	rlGoleak(t)
+	srv, v := itLocal(t)
+	h := itHandler(t, tvm.Config{Authenticator: tvm.Open(), Scopes: tvm.StaticScope(rsScope), Vendor: v, VendTimeout: time.Second,
+		Reuse: tvm.ReuseOptions{Disabled: true}})
+
+	type outcome struct {
+		at     time.Time
+		status int
+	}
+	var (
+		mu       sync.Mutex
+		outcomes []outcome
+		stop     = make(chan struct{})
+		wg       sync.WaitGroup
+	)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				w, _ := rsServe(h)
+				mu.Lock()
+				outcomes = append(outcomes, outcome{time.Now(), w.Code})
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // load before the outage
+	downAt := time.Now()
+	cfg := srv.Config()
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // the outage
+	restarted, err := momentolocal.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = restarted.Close() })
+	upAt := time.Now()
+	// Wait for recovery (gRPC reconnects with backoff), then keep the load
+	// on for another second that must be error free.
+	const recoveryBound = 5 * time.Second
+	deadline := upAt.Add(recoveryBound)
+	var recoveredAt time.Time
+	for time.Now().Before(deadline) && recoveredAt.IsZero() {
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		if n := len(outcomes); n > 0 && outcomes[n-1].status == http.StatusOK && outcomes[n-1].at.After(upAt) {
+			recoveredAt = outcomes[n-1].at
+		}
+		mu.Unlock()
+	}
+	if recoveredAt.IsZero() {
+		close(stop)
+		wg.Wait()
+		t.Fatalf("no successful request within %s of the restart", recoveryBound)
+	}
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+
+	var before, during, after, afterErrors int
+	for _, o := range outcomes {
+		switch {
+		case o.at.Before(downAt):
+			before++
+			if o.status != http.StatusOK {
+				t.Errorf("error %d before the outage", o.status)
+			}
+		case o.at.Before(recoveredAt):
+			during++
+			if o.status != http.StatusOK && o.status != http.StatusServiceUnavailable && o.status != http.StatusGatewayTimeout {
+				t.Errorf("status %d during the outage, want 503 or 504", o.status)
+			}
+		default:
+			after++
+			// Requests already in flight when the restart completed may
+			// still fail; none may fail after they finished (vend timeout).
+			if o.status != http.StatusOK && o.at.After(recoveredAt.Add(time.Second)) {
+				afterErrors++
+			}
+		}
+	}
+	t.Logf("before the outage: %d requests; outage and reconnect (%s): %d; after recovery (%s after the restart): %d",
+		before, recoveredAt.Sub(downAt).Round(time.Millisecond), during, recoveredAt.Sub(upAt).Round(time.Millisecond), after)
+	if before == 0 || after == 0 {
+		t.Errorf("load did not run: %d before, %d after", before, after)
+	}
+	if afterErrors != 0 {
+		t.Errorf("%d errors after recovery", afterErrors)
+	}
+}
