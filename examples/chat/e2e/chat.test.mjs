@@ -124,6 +124,21 @@ describe('embedded shape: chat server with its own token route', () => {
     }
   });
 
+  it('refuses a token to a user in no chat group and says so', async () => {
+    const eve = await openChat(browser, server.url, 'eve', password);
+    try {
+      await eve.page.fill('#room', room);
+      await eve.page.click('#join-button');
+      const err = eve.page.locator('#send-error');
+      await err.waitFor({ state: 'visible' });
+      assert.match(await err.textContent(), /Not allowed in room/);
+      assert.equal(await eve.page.getAttribute('#status', 'data-state'), 'closed');
+    } finally {
+      saveLogs(eve, 'embedded-eve');
+      await eve.context.close();
+    }
+  });
+
   it('writes a screenshot of each window', async () => {
     const files = [await screenshot(alice, 'embedded-alice'), await screenshot(bob, 'embedded-bob')];
     for (const f of files) assert.ok(readFileSync(f).length > 10_000, `${f} looks empty`);
