@@ -69,7 +69,7 @@ const loggerFactory = new DefaultMomentoLoggerFactory(DefaultMomentoLoggerLevel.
  * replaced, resuming from the last sequence number. This also covers the
  * SDK's own stream restarts, which can end without reporting an error.
  */
-const silenceLimitMs = 20_000;
+const silenceLimitMs = 60_000;
 
 export class Room {
   private configuration: TopicConfiguration = TopicConfigurations.Browser.latest(loggerFactory);
