@@ -124,11 +124,6 @@ export class Room {
     await this.publish(JSON.stringify({ type: 'join' }));
   }
 
-  /** Fetches a new token now and moves the subscription to it. */
-  refreshNow(): Promise<void> {
-    return this.reconnect('refreshing');
-  }
-
   private async publish(value: string): Promise<void> {
     // Before the first connection there is no client yet; during a refresh
     // the current client stays valid, so sending never waits for it.
