@@ -52,7 +52,12 @@ export async function buildBinaries() {
   const bin = mkdtempSync(path.join(os.tmpdir(), 'tvm-chat-e2e-'));
   const build = (out, pkg) =>
     execFileP('go', ['build', '-o', path.join(bin, out), pkg], { cwd: repoRoot, maxBuffer: 16 << 20 });
-  await Promise.all([build('chat', './examples/chat'), build('tvm', './cmd/tvm')]);
+  try {
+    await Promise.all([build('chat', './examples/chat'), build('tvm', './cmd/tvm')]);
+  } catch (e) {
+    rmSync(bin, { recursive: true, force: true });
+    throw e;
+  }
   return {
     chat: path.join(bin, 'chat'),
     tvm: path.join(bin, 'tvm'),
