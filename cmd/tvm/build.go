@@ -48,9 +48,6 @@ func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, m *m
 			KeyParam: n.KeyParam, KeyPrefixParam: n.KeyPrefixParam,
 		})
 	}
-	if cfg.RateLimit != nil {
-		scopes = &rateLimitedResolver{inner: scopes, lim: newLimiter(*cfg.RateLimit)}
-	}
 	hc := tvm.Config{
 		Authenticator: authn,
 		Scopes:        scopes,
@@ -60,6 +57,15 @@ func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, m *m
 		TokenID:       buildTokenID(cfg),
 		CORS:          buildCORS(cfg),
 		Logger:        log,
+		Reuse: tvm.ReuseOptions{
+			Disabled:     cfg.Reuse.Enabled != nil && !*cfg.Reuse.Enabled,
+			MinRemaining: cfg.Reuse.MinRemaining,
+			MaxEntries:   cfg.Reuse.MaxEntries,
+		},
+		Retry: tvm.RetryOptions{Attempts: cfg.Retry.Attempts, BaseDelay: cfg.Retry.BaseDelay, MaxDelay: cfg.Retry.MaxDelay},
+	}
+	if r := cfg.RateLimit; r != nil {
+		hc.RateLimit = tvm.RateLimitOptions{PerSecond: r.RequestsPerSecond, Burst: r.Burst, MaxEntries: r.MaxIdentities}
 	}
 	if m != nil {
 		hc.Vendor = m.vendor(vendor)

@@ -56,6 +56,10 @@ type Config struct {
 	CORS CORSConfig `yaml:"cors"`
 	// RateLimit limits requests per verified identity. Nil means no limit.
 	RateLimit *RateLimitConfig `yaml:"rateLimit"`
+	// Reuse configures token reuse and request coalescing (on by default).
+	Reuse ReuseConfig `yaml:"reuse"`
+	// Retry configures the retries of vends Momento could not serve.
+	Retry RetryConfig `yaml:"retry"`
 	// Momento selects where tokens come from.
 	Momento MomentoConfig `yaml:"momento"`
 	// Log configures the log output.
@@ -155,6 +159,30 @@ type RateLimitConfig struct {
 	RequestsPerSecond float64 `yaml:"requestsPerSecond"`
 	Burst             int     `yaml:"burst"`
 	MaxIdentities     int     `yaml:"maxIdentities"`
+}
+
+// ReuseConfig configures token reuse and request coalescing (see
+// tvm.ReuseOptions). Both are on unless enabled is false.
+type ReuseConfig struct {
+	// Enabled turns reuse and coalescing on (default) or off.
+	Enabled *bool `yaml:"enabled"`
+	// MinRemaining is the fraction of a fresh token's lifetime a kept token
+	// must still have to be handed again (0 < x < 1, default 0.5).
+	MinRemaining float64 `yaml:"minRemaining"`
+	// MaxEntries bounds the number of kept tokens (default 10000).
+	MaxEntries int `yaml:"maxEntries"`
+}
+
+// RetryConfig configures the retries of vends that failed because Momento
+// was unavailable (see tvm.RetryOptions).
+type RetryConfig struct {
+	// Attempts is the number of calls at most, the first included (default
+	// 3; 1 disables retries).
+	Attempts int `yaml:"attempts"`
+	// BaseDelay bounds the first retry's random wait (default 50ms).
+	BaseDelay time.Duration `yaml:"baseDelay"`
+	// MaxDelay caps any wait (default 1s).
+	MaxDelay time.Duration `yaml:"maxDelay"`
 }
 
 // MomentoConfig selects where tokens come from.
@@ -276,6 +304,25 @@ func (c *Config) applyDefaults() {
 	}
 	if c.RateLimit != nil && c.RateLimit.MaxIdentities == 0 {
 		c.RateLimit.MaxIdentities = defaultMaxIdentities
+	}
+	if c.Reuse.Enabled == nil {
+		enabled := true
+		c.Reuse.Enabled = &enabled
+	}
+	if c.Reuse.MinRemaining == 0 {
+		c.Reuse.MinRemaining = tvm.DefaultReuseMinRemaining
+	}
+	if c.Reuse.MaxEntries == 0 {
+		c.Reuse.MaxEntries = tvm.DefaultReuseMaxEntries
+	}
+	if c.Retry.Attempts == 0 {
+		c.Retry.Attempts = tvm.DefaultRetryAttempts
+	}
+	if c.Retry.BaseDelay == 0 {
+		c.Retry.BaseDelay = tvm.DefaultRetryBaseDelay
+	}
+	if c.Retry.MaxDelay == 0 {
+		c.Retry.MaxDelay = tvm.DefaultRetryMaxDelay
 	}
 	if c.Momento.Local && len(c.Momento.Caches) == 0 {
 		c.Momento.Caches = []string{defaultCache}
@@ -421,6 +468,21 @@ func (c *Config) validate() []problem {
 		if r.MaxIdentities < 1 || r.MaxIdentities > 10_000_000 {
 			add("rateLimit.maxIdentities", "must be between 1 and 10000000")
 		}
+	}
+
+	if r := c.Reuse; !(r.MinRemaining > 0 && r.MinRemaining < 1) {
+		add("reuse.minRemaining", "must be a number between 0 and 1 (exclusive), got %v", r.MinRemaining)
+	}
+	if r := c.Reuse; r.MaxEntries < 1 || r.MaxEntries > 10_000_000 {
+		add("reuse.maxEntries", "must be between 1 and 10000000")
+	}
+	if r := c.Retry; r.Attempts < 1 || r.Attempts > 10 {
+		add("retry.attempts", "must be between 1 and 10 (1: no retries)")
+	}
+	if r := c.Retry; r.BaseDelay < 0 || r.BaseDelay > time.Minute {
+		add("retry.baseDelay", "must be between 1ms and 1m, got %s", r.BaseDelay)
+	} else if r.MaxDelay < r.BaseDelay || r.MaxDelay > time.Minute {
+		add("retry.maxDelay", "must be between retry.baseDelay and 1m, got %s", r.MaxDelay)
 	}
 
 	if !c.Momento.Local && c.Momento.Caches != nil {

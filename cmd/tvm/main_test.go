@@ -582,7 +582,7 @@ func TestBinaryBasic(t *testing.T) {
 // token service through the admin endpoint and checks the answers, the
 // metrics, and recovery.
 func TestBinaryUpstreamFaults(t *testing.T) {
-	cfg := base + "vendTimeout: 1s\ntokenId: query:name\nmomento: {local: true}\n"
+	cfg := base + "vendTimeout: 1s\ntokenId: query:name\nmomento: {local: true}\nretry: {attempts: 3}\n"
 	p := startTVM(t, baseEnv(t), "--config", writeConfig(t, cfg))
 	if !strings.Contains(p.stdout.String(), "tvm: emulator fault injection at http://127.0.0.1:") {
 		t.Fatalf("no fault injection on loopback: %s", p.stdout.String())
@@ -601,7 +601,8 @@ func TestBinaryUpstreamFaults(t *testing.T) {
 		metric  string
 		maxTime time.Duration
 	}{
-		{`{"method":"GenerateDisposableToken","code":"UNAVAILABLE","count":1}`, 503, "upstream_unavailable", `tvm_upstream_errors_total{kind="unavailable"} 1`, 5 * time.Second},
+		// Three failures: the first call and the two retries (retry.attempts: 3).
+		{`{"method":"GenerateDisposableToken","code":"UNAVAILABLE","count":3}`, 503, "upstream_unavailable", `tvm_upstream_errors_total{kind="unavailable"} 3`, 5 * time.Second},
 		{`{"method":"GenerateDisposableToken","code":"PERMISSION_DENIED","count":1}`, 502, "upstream_rejected", `tvm_upstream_errors_total{kind="rejected"} 1`, 5 * time.Second},
 		{`{"method":"GenerateDisposableToken","latency":"5s","count":1}`, 504, "upstream_timeout", `tvm_upstream_errors_total{kind="timeout"} 1`, 3 * time.Second},
 	}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tvmgo/tvm"
+)
+
+// countingVendor vends a distinct token per call.
+type countingVendor struct{ n atomic.Int64 }
+
+func (v *countingVendor) Vend(_ context.Context, g tvm.Grant) (tvm.Token, error) {
+	n := v.n.Add(1)
+	return tvm.Token{AuthToken: fmt.Sprintf("token-%d", n), ExpiresAt: time.Now().Add(g.TTL)}, nil
+}
+
+// perfService builds the token service of yaml around vendor.
+func perfService(t *testing.T, yaml string, vendor tvm.Vendor) http.Handler {
+	t.Helper()
+	cfg, err := ParseConfig([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := buildTokenService(context.Background(), cfg, vendor, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Close() })
+	return svc.handler
+}
+
+func perfGet(h http.Handler, header ...string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodGet, defaultPath, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func TestConfigReuseRetryKeys(t *testing.T) {
+	cfg, err := ParseConfig([]byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := cfg.Reuse; r.Enabled == nil || !*r.Enabled || r.MinRemaining != 0.5 || r.MaxEntries != 10000 {
+		t.Errorf("reuse defaults %+v", r)
+	}
+	if r := cfg.Retry; r.Attempts != 3 || r.BaseDelay != 50*time.Millisecond || r.MaxDelay != time.Second {
+		t.Errorf("retry defaults %+v", r)
+	}
+	cfg, err = ParseConfig([]byte(base + "reuse: {enabled: false, minRemaining: 0.25, maxEntries: 50}\nretry: {attempts: 1, baseDelay: 10ms, maxDelay: 20ms}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := cfg.Reuse; *r.Enabled || r.MinRemaining != 0.25 || r.MaxEntries != 50 {
+		t.Errorf("reuse %+v", r)
+	}
+	if r := cfg.Retry; r.Attempts != 1 || r.BaseDelay != 10*time.Millisecond || r.MaxDelay != 20*time.Millisecond {
+		t.Errorf("retry %+v", r)
+	}
+
+	for _, tt := range []struct{ yaml, want string }{
+		{"reuse: {minRemaining: 1}", "reuse.minRemaining: must be a number between 0 and 1 (exclusive), got 1"},
+		{"reuse: {minRemaining: -0.5}", "reuse.minRemaining: must be a number between 0 and 1 (exclusive), got -0.5"},
+		{"reuse: {maxEntries: -1}", "reuse.maxEntries: must be between 1 and 10000000"},
+		{"reuse: {enabled: maybe}", `reuse.enabled: expected true or false, got "maybe" (line 8)`},
+		{"reuse: {size: 3}", "reuse.size: unknown key (line 8)"},
+		{"retry: {attempts: 11}", "retry.attempts: must be between 1 and 10 (1: no retries)"},
+		{"retry: {baseDelay: -1s}", "retry.baseDelay: must be between 1ms and 1m, got -1s"},
+		{"retry: {baseDelay: 2s, maxDelay: 1s}", "retry.maxDelay: must be between retry.baseDelay and 1m, got 1s"},
+	} {
+		_, err := ParseConfig([]byte(base + tt.yaml + "\n"))
+		if err == nil || err.Error() != tt.want || !errors.Is(err, tvm.ErrInvalidConfig) {
+			t.Errorf("%s: got %v, want %q", tt.yaml, err, tt.want)
+		}
+	}
+}
+
+// TestConfigReuse: reuse on by default, off with reuse.enabled: false.
+func TestConfigReuse(t *testing.T) {
+	for _, tt := range []struct {
+		extra string
+		vends int64
+	}{{"", 1}, {"reuse: {enabled: false}\n", 3}} {
+		v := &countingVendor{}
+		h := perfService(t, base+tt.extra, v)
+		for range 3 {
+			if w := perfGet(h); w.Code != http.StatusOK {
+				t.Fatalf("%q: status %d", tt.extra, w.Code)
+			}
+		}
+		if n := v.n.Load(); n != tt.vends {
+			t.Errorf("%q: %d vends for 3 requests, want %d", tt.extra, n, tt.vends)
+		}
+	}
+}
+
+// TestConfigRateLimit: rateLimit is the library's per-identity token
+// bucket: 429 with Retry-After past the burst, per identity (method and
+// subject), bounded, exact under concurrency.
+func TestConfigRateLimit(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("password"), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := perfService(t, `
+auth:
+  method: basic
+  users:
+    - {username: alice, passwordHash: "`+string(hash)+`"}
+scopes:
+  - default: true
+    permissions: [{role: subscribeonly, cache: c, topic: t}]
+rateLimit: {requestsPerSecond: 0.01, burst: 2}
+`, &countingVendor{})
+	auth := "Basic " + "YWxpY2U6cGFzc3dvcmQ=" // alice:password
+	for i := range 2 {
+		if w := perfGet(h, "Authorization", auth); w.Code != http.StatusOK {
+			t.Fatalf("request %d: %d %s", i, w.Code, w.Body)
+		}
+	}
+	w := perfGet(h, "Authorization", auth)
+	// The next token comes 100 s after the first request, minus the time
+	// the bcrypt comparisons took.
+	ra, _ := strconv.Atoi(w.Header().Get("Retry-After"))
+	if w.Code != http.StatusTooManyRequests || ra < 80 || ra > 100 || !strings.Contains(w.Body.String(), tvm.CodeRateLimited) {
+		t.Errorf("third request: %d, Retry-After %q, %s", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+	// A wrong password is a 401, not charged to alice.
+	if w := perfGet(h, "Authorization", "Basic YWxpY2U6d3Jvbmc="); w.Code != http.StatusUnauthorized {
+		t.Errorf("wrong password: %d", w.Code)
+	}
+
+	open := perfService(t, base+"tokenId: query:name\nrateLimit: {requestsPerSecond: 0.001, burst: 10}\n", &countingVendor{})
+	var allowed atomic.Int32
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if w := perfGet(open); w.Code == http.StatusOK {
+				allowed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if allowed.Load() != 10 {
+		t.Errorf("allowed %d of 50 concurrent requests, want exactly the burst (10)", allowed.Load())
+	}
+}
+
+// FuzzParseConfig feeds arbitrary YAML to the configuration loader: it
+// never panics, every refusal wraps tvm.ErrInvalidConfig with one problem
+// per line, and every configuration it accepts builds a handler (what the
+// loader validates and what the library accepts agree).
+//
+//	go test -run '^$' -fuzz FuzzParseConfig -fuzztime 60s ./cmd/tvm
+func FuzzParseConfig(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join(fixtures, "*.yaml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(base))
+	f.Add([]byte(base + "reuse: {enabled: false, minRemaining: 0.9}\nretry: {attempts: 2}\nrateLimit: {requestsPerSecond: 3, burst: 1}\n"))
+	f.Add([]byte("auth: {method: open}\nscopes: [{default: true, permissions: [{role: readwrite, cache: '{sub}', keyPrefix: '{sub}/'}]}]\n"))
+	f.Add([]byte("&a [*a]"))
+	f.Add([]byte("auth: &x {method: *x}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := ParseConfig(data)
+		if err != nil {
+			if cfg != nil {
+				t.Fatal("config and error")
+			}
+			if !errors.Is(err, tvm.ErrInvalidConfig) {
+				t.Fatalf("error does not wrap ErrInvalidConfig: %v", err)
+			}
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if strings.TrimSpace(line) == "" {
+					t.Fatalf("empty problem line in %q", err.Error())
+				}
+			}
+			return
+		}
+		// Building reads files and hashes passwords: skip what would make
+		// the fuzzer read arbitrary paths or spend a bcrypt per input.
+		if cfg.Auth.Method == "basic" || (cfg.Auth.JWT != nil && cfg.Auth.JWT.JWKSFile != "") {
+			return
+		}
+		if err := checkBuild(cfg); err != nil {
+			t.Fatalf("accepted configuration does not build: %v\n%s", err, data)
+		}
+	})
+}
