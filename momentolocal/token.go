@@ -148,6 +148,7 @@ func (s *Server) verifyKey(key string) (*principal, error) {
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(issuer),
 		jwt.WithTimeFunc(s.now),
+		jwt.WithStrictDecoding(), // one spelling per key: no malleable signature bits
 	)
 	if err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {

@@ -62,7 +62,15 @@ func TestVerifyKey(t *testing.T) {
 	hs512, err := jwt.NewWithClaims(jwt.SigningMethodHS512, jwt.MapClaims{"iss": issuer, "knd": kindRoot}).SignedString(s.secret)
 	require.NoError(t, err)
 
+	// The same signature spelled with different non-significant trailing
+	// bits: accepted by lenient base64 decoding, refused here.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	root := s.RootAPIKey()
+	last := strings.IndexByte(alphabet, root[len(root)-1])
+	malleable := root[:len(root)-1] + string(alphabet[last^1])
+
 	bad := map[string]string{
+		"non-canonical signature":   malleable,
 		"empty":                     "",
 		"garbage":                   "not-a-key",
 		"tampered permissions":      tampered,
