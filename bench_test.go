@@ -42,7 +42,8 @@ var benchStubVendor = tvm.VendorFunc(func(_ context.Context, g tvm.Grant) (tvm.T
 // response and the slog line (JSON, to io.Discard). "stub" uses a vendor
 // that answers at once, so its figure is the handler's own overhead;
 // "momentolocal" adds the real SDK's gRPC round trip to the in-process
-// emulator on 127.0.0.1.
+// emulator on 127.0.0.1. "reuse" (the default) hands the same token again
+// after the first request; "no-reuse" vends on every request.
 //
 //	go test -run '^$' -bench Handler -benchmem ./
 func BenchmarkHandler(b *testing.B) {
@@ -122,29 +123,34 @@ func BenchmarkHandler(b *testing.B) {
 		{"jwt-rs256/momentolocal", jwtAuth, sign(jwt.SigningMethodRS256, rsaKey, "rsa"), localVendor, nil},
 	}
 	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
-			l := logger
-			if c.logger != nil {
-				l = c.logger
-			}
-			h, err := tvm.NewHandler(tvm.Config{Authenticator: c.auth, Scopes: scopes, Vendor: c.vendor, Logger: l})
-			if err != nil {
-				b.Fatal(err)
-			}
-			r := httptest.NewRequest(http.MethodGet, "/api/momento/token", nil)
-			if c.header != "" {
-				r.Header.Set("Authorization", c.header)
-			}
-			w := &benchWriter{h: make(http.Header)}
-			b.ReportAllocs()
-			for b.Loop() {
-				clear(w.h)
-				w.code = 0
-				h.ServeHTTP(w, r)
-				if w.code != http.StatusOK {
-					b.Fatalf("status %d", w.code)
+		for _, reuse := range []struct {
+			name string
+			opts tvm.ReuseOptions
+		}{{"reuse", tvm.ReuseOptions{}}, {"no-reuse", tvm.ReuseOptions{Disabled: true}}} {
+			b.Run(c.name+"/"+reuse.name, func(b *testing.B) {
+				l := logger
+				if c.logger != nil {
+					l = c.logger
 				}
-			}
-		})
+				h, err := tvm.NewHandler(tvm.Config{Authenticator: c.auth, Scopes: scopes, Vendor: c.vendor, Logger: l, Reuse: reuse.opts})
+				if err != nil {
+					b.Fatal(err)
+				}
+				r := httptest.NewRequest(http.MethodGet, "/api/momento/token", nil)
+				if c.header != "" {
+					r.Header.Set("Authorization", c.header)
+				}
+				w := &benchWriter{h: make(http.Header)}
+				b.ReportAllocs()
+				for b.Loop() {
+					clear(w.h)
+					w.code = 0
+					h.ServeHTTP(w, r)
+					if w.code != http.StatusOK {
+						b.Fatalf("status %d", w.code)
+					}
+				}
+			})
+		}
 	}
 }

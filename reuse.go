@@ -195,6 +195,13 @@ func (h *Handler) obtain(ctx context.Context, id Identity, g Grant, baseTTL time
 		res.Reused = true
 		return tok, nil
 	}
+	return h.sharedVend(ctx, id, g, key, now, res)
+}
+
+// sharedVend vends for a request whose token is not kept, sharing the call
+// with concurrent identical requests. (A function of its own, so that what
+// the shared call captures is allocated on this path only.)
+func (h *Handler) sharedVend(ctx context.Context, id Identity, g Grant, key reuseKey, now time.Time, res *Result) (Token, error) {
 	// Only requests asking for exactly the same lifetime share a call, so
 	// that nobody receives a token outliving its credential.
 	var fk [sha256.Size + 8]byte
