@@ -22,6 +22,7 @@ type metrics struct {
 	requestLatency prometheus.Histogram     // tvm_token_request_duration_seconds
 	vendLatency    *prometheus.HistogramVec // tvm_vend_duration_seconds{result}
 	upstreamErrors *prometheus.CounterVec   // tvm_upstream_errors_total{kind}
+	tokenSource    *prometheus.CounterVec   // tvm_tokens_served_total{source}
 }
 
 // outcomes are the values of the outcome label: "ok", "preflight" (a CORS
@@ -58,8 +59,12 @@ func newMetrics() *metrics {
 			Name: "tvm_upstream_errors_total",
 			Help: "Failed vends by kind: rejected (502), unavailable (503), timeout (504), other.",
 		}, []string{"kind"}),
+		tokenSource: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tvm_tokens_served_total",
+			Help: "Tokens answered by source: vended (a call to Momento for this request), reused (a kept token, see reuse) or coalesced (the result of a concurrent identical request's call).",
+		}, []string{"source"}),
 	}
-	m.reg.MustRegister(m.requests, m.inFlight, m.requestLatency, m.vendLatency, m.upstreamErrors,
+	m.reg.MustRegister(m.requests, m.inFlight, m.requestLatency, m.vendLatency, m.upstreamErrors, m.tokenSource,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Export every label value from the start, so dashboards and alerts see
 	// zeros rather than missing series.
@@ -68,6 +73,9 @@ func newMetrics() *metrics {
 	}
 	for _, k := range []string{"rejected", "unavailable", "timeout", "other"} {
 		m.upstreamErrors.WithLabelValues(k)
+	}
+	for _, s := range []string{"vended", "reused", "coalesced"} {
+		m.tokenSource.WithLabelValues(s)
 	}
 	return m
 }
@@ -98,6 +106,16 @@ func (m *metrics) onResult(_ *http.Request, res tvm.Result) {
 	}
 	m.requests.WithLabelValues(o).Inc()
 	m.requestLatency.Observe(res.Latency.Seconds())
+	if res.Status == http.StatusOK {
+		switch {
+		case res.Reused:
+			m.tokenSource.WithLabelValues("reused").Inc()
+		case res.Coalesced:
+			m.tokenSource.WithLabelValues("coalesced").Inc()
+		default:
+			m.tokenSource.WithLabelValues("vended").Inc()
+		}
+	}
 }
 
 // vendor wraps v to observe vend latency and upstream errors.

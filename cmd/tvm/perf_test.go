@@ -112,6 +112,30 @@ func TestConfigReuse(t *testing.T) {
 	}
 }
 
+// TestMetricsTokenSource: tvm_tokens_served_total counts answers by source.
+func TestMetricsTokenSource(t *testing.T) {
+	cfg, err := ParseConfig([]byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMetrics()
+	svc, err := buildTokenService(context.Background(), cfg, &countingVendor{}, m, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	for range 3 {
+		perfGet(svc.handler)
+	}
+	w := httptest.NewRecorder()
+	m.handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, want := range []string{`tvm_tokens_served_total{source="vended"} 1`, `tvm_tokens_served_total{source="reused"} 2`, `tvm_tokens_served_total{source="coalesced"} 0`} {
+		if !strings.Contains(w.Body.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
 // TestConfigRateLimit: rateLimit is the library's per-identity token
 // bucket: 429 with Retry-After past the burst, per identity (method and
 // subject), bounded, exact under concurrency.
