@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -152,5 +153,66 @@ func BenchmarkHandler(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkHandlerParallel measures the handler under concurrent requests
+// (GOMAXPROCS goroutines), where the reuse cache's and the rate limiter's
+// locks are contended: open authentication, stub vendor, no log line.
+//
+//	go test -run '^$' -bench HandlerParallel -benchmem ./
+func BenchmarkHandlerParallel(b *testing.B) {
+	quiet := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	scope := tvm.StaticScope(tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.AllTopics)))
+	for _, c := range []struct {
+		name string
+		cfg  tvm.Config
+	}{
+		{"reuse", tvm.Config{}},
+		{"no-reuse", tvm.Config{Reuse: tvm.ReuseOptions{Disabled: true}}},
+		{"reuse+ratelimit", tvm.Config{RateLimit: tvm.RateLimitOptions{PerSecond: 1e9, Burst: 1 << 30}}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			cfg := c.cfg
+			cfg.Authenticator, cfg.Scopes, cfg.Vendor, cfg.Logger = tvm.Open(), scope, benchStubVendor, quiet
+			h, err := tvm.NewHandler(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				r := httptest.NewRequest(http.MethodGet, "/api/momento/token", nil)
+				w := &benchWriter{h: make(http.Header)}
+				for pb.Next() {
+					clear(w.h)
+					w.code = 0
+					h.ServeHTTP(w, r)
+					if w.code != http.StatusOK {
+						b.Errorf("status %d", w.code)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkMemoryRateLimiter measures one Allow over 10,000 identities.
+func BenchmarkMemoryRateLimiter(b *testing.B) {
+	l, err := tvm.NewMemoryRateLimiter(tvm.RateLimitOptions{PerSecond: 1e9, Burst: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]tvm.Identity, 10000)
+	for i := range ids {
+		ids[i] = tvm.Identity{Method: "jwt", Subject: "user-" + strconv.Itoa(i)}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := l.Allow(context.Background(), ids[i%len(ids)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }
