@@ -67,6 +67,7 @@ func TestUpstreamLatencyBeyondVendTimeout(t *testing.T) {
 		if took < timeout || took > timeout+300*time.Millisecond {
 			t.Errorf("reuse %+v: 504 after %s, want %s plus a small margin", reuse, took, timeout)
 		}
+		t.Logf("reuse disabled %v: 504 after %s (vend timeout %s)", reuse.Disabled, took.Round(time.Millisecond), timeout)
 		srv.Faults().Remove(id)
 		if w, _ := rsServe(h); w.Code != http.StatusOK {
 			t.Errorf("reuse %+v: after the fault: %d", reuse, w.Code)
@@ -112,6 +113,7 @@ func TestUpstreamUnavailableRetries(t *testing.T) {
 	if took > timeout {
 		t.Errorf("503 after %s, beyond the vend timeout", took)
 	}
+	t.Logf("persistent UNAVAILABLE: 503 after %d calls in %s", calls()-3, took.Round(time.Millisecond))
 	srv.Faults().Remove(id)
 }
 
