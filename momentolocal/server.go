@@ -29,6 +29,7 @@ const (
 	DefaultHeartbeatInterval = 5 * time.Second
 	DefaultSubscriberBuffer  = 256
 	DefaultTopicHistory      = 256
+	DefaultMaxTokenRequests  = 10000
 )
 
 // maxMessageSize is the largest request the emulator accepts, like
@@ -79,6 +80,11 @@ type Config struct {
 	// TopicHistory is how many recent messages per topic are kept for
 	// subscriptions that resume from a sequence number. Default 256.
 	TopicHistory int
+	// MaxTokenRequests is how many GenerateDisposableToken requests
+	// TokenRequests keeps: the newest ones, older ones are dropped, so a
+	// long-running emulator does not grow without bound. Zero or negative
+	// means the default, 10000 (DefaultMaxTokenRequests).
+	MaxTokenRequests int
 	// Now is the emulator's clock, for token expiry and cache TTLs.
 	// Default time.Now. Tests can move it forward to expire tokens.
 	Now func() time.Time
@@ -103,8 +109,11 @@ type Server struct {
 	faults  *Faults
 	origins []originPattern
 
-	mu            sync.Mutex
+	mu sync.Mutex
+	// tokenRequests is a ring of at most cfg.MaxTokenRequests records;
+	// once full, tokenHead is the index of the oldest.
 	tokenRequests []TokenRequest
+	tokenHead     int
 	conns         map[*trackedConn]struct{}
 
 	caches       map[string]*cacheStore
@@ -150,6 +159,9 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if cfg.TopicHistory <= 0 {
 		cfg.TopicHistory = DefaultTopicHistory
+	}
+	if cfg.MaxTokenRequests <= 0 {
+		cfg.MaxTokenRequests = DefaultMaxTokenRequests
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -302,19 +314,32 @@ func (s *Server) CredentialProviderFor(apiKey string) (auth.CredentialProvider, 
 	return p.WithEndpoints(s.Endpoints())
 }
 
-// TokenRequests returns every GenerateDisposableToken request the emulator
-// received and answered with a token, in order. Requests it refused
+// TokenRequests returns the GenerateDisposableToken requests the emulator
+// received and answered with a token, oldest first. Requests it refused
 // (invalid, unauthenticated, or failed by an injected fault) issued nothing
-// and are not listed, so an empty list means nothing was vended.
+// and are not listed, so an empty list means nothing was vended. Only the
+// newest Config.MaxTokenRequests requests are kept; older ones are dropped.
 func (s *Server) TokenRequests() []TokenRequest {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]TokenRequest, len(s.tokenRequests))
-	for i, r := range s.tokenRequests {
-		r.Permissions = slices.Clone(r.Permissions)
-		out[i] = r
+	out := make([]TokenRequest, 0, len(s.tokenRequests))
+	out = append(out, s.tokenRequests[s.tokenHead:]...)
+	out = append(out, s.tokenRequests[:s.tokenHead]...)
+	for i := range out {
+		out[i].Permissions = slices.Clone(out[i].Permissions)
 	}
 	return out
+}
+
+// recordTokenRequest records r for TokenRequests, overwriting the oldest
+// record once Config.MaxTokenRequests are kept. The caller holds s.mu.
+func (s *Server) recordTokenRequest(r TokenRequest) {
+	if len(s.tokenRequests) < s.cfg.MaxTokenRequests {
+		s.tokenRequests = append(s.tokenRequests, r)
+		return
+	}
+	s.tokenRequests[s.tokenHead] = r
+	s.tokenHead = (s.tokenHead + 1) % len(s.tokenRequests)
 }
 
 // Faults returns the emulator's fault injector.

@@ -252,7 +252,7 @@ func (s *Server) generateDisposableToken(ctx context.Context, req *dynamicpb.Mes
 	}
 
 	s.mu.Lock()
-	s.tokenRequests = append(s.tokenRequests, TokenRequest{TokenID: tokenID, ValidFor: validFor, Permissions: perms})
+	s.recordTokenRequest(TokenRequest{TokenID: tokenID, ValidFor: validFor, Permissions: perms})
 	s.mu.Unlock()
 
 	resp := dynamicpb.NewMessage(s.desc.genTokenResp)

@@ -3,6 +3,7 @@ package momentolocal_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -219,4 +220,44 @@ func TestRootAPIKeyParsesWithStringProvider(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, srv.Addr(), p.GetTokenEndpoint())
 	assert.False(t, p.IsTokenEndpointSecure())
+}
+
+func TestTokenRequestsKeepsNewest(t *testing.T) {
+	tests := []struct {
+		name  string
+		max   int
+		vends int
+		want  []string
+	}{
+		{name: "under the cap", max: 3, vends: 2, want: []string{"t0", "t1"}},
+		{name: "at the cap", max: 3, vends: 3, want: []string{"t0", "t1", "t2"}},
+		{name: "past the cap, wrapped twice", max: 3, vends: 8, want: []string{"t5", "t6", "t7"}},
+		{name: "cap of one", max: 1, vends: 4, want: []string{"t3"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startServer(t, momentolocal.Config{MaxTokenRequests: tt.max})
+			cp, err := srv.CredentialProvider()
+			require.NoError(t, err)
+			ac := newAuthClient(t, cp)
+			for i := range tt.vends {
+				_, err := vend(t, ac, momento.TopicSubscribeOnly(momento.AllCaches{}, momento.AllTopics{}),
+					utils.ExpiresInSeconds(60), fmt.Sprintf("t%d", i))
+				require.NoError(t, err)
+			}
+			var got []string
+			for _, r := range srv.TokenRequests() {
+				got = append(got, r.TokenID)
+				assert.Equal(t, []momentolocal.Permission{{Role: "subscribeonly", Cache: "*", Topic: "*"}}, r.Permissions)
+			}
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestMaxTokenRequestsDefault(t *testing.T) {
+	for _, v := range []int{0, -5} {
+		srv := startServer(t, momentolocal.Config{MaxTokenRequests: v})
+		assert.Equal(t, momentolocal.DefaultMaxTokenRequests, srv.Config().MaxTokenRequests)
+	}
 }
