@@ -188,7 +188,11 @@ func valueProblem(v string) string {
 // Expand returns a copy of the scope with every placeholder filled from the
 // verified identity: "{sub}" with id.Subject and "{claim}" with the
 // top-level string claim id.Claims[claim] (see the template rules above).
-// A scope without placeholders is returned as a validated copy.
+// A scope without placeholders is validated and returned as is, without
+// allocating: the result shares s.Permissions (its capacity is capped, so
+// appending to it copies), and a caller that modifies a permission of the
+// result in place must copy it first (slices.Clone), since resolvers hand
+// out their configured scope this way.
 //
 // Expand refuses, with an error wrapping ErrInvalidScope (a *ScopeError
 // naming the permission, field and placeholder, never the value), a
@@ -198,6 +202,19 @@ func valueProblem(v string) string {
 // turn a literal into a wildcard or a prefix: values cannot hold "*", and
 // the kind of each field (name or prefix) is fixed by the template.
 func (s Scope) Expand(id Identity) (Scope, error) {
+	// Fast path: a scope without braces expands to itself. A valid name
+	// never holds a brace, and a name Validate accepts is also a valid
+	// template, so Validate alone decides; when it fails, the full path
+	// below reports the same error as ever.
+	if !s.IsTemplate() && s.Validate() == nil {
+		return Scope{Permissions: s.Permissions[:len(s.Permissions):len(s.Permissions)]}, nil
+	}
+	return s.expandFull(id)
+}
+
+// expandFull is Expand without the fast path: it validates the template,
+// fills every field into a new scope and validates the result.
+func (s Scope) expandFull(id Identity) (Scope, error) {
 	if err := s.ValidateTemplate(); err != nil {
 		return Scope{}, err
 	}

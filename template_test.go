@@ -2,6 +2,7 @@ package tvm
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -213,4 +214,65 @@ func TestScopeIsTemplate(t *testing.T) {
 	assert.False(t, NewScope(TopicPublishSubscribe("c", AllTopics)).IsTemplate())
 	assert.True(t, NewScope(CacheReadOnly("c"), CacheKeyPrefixReadOnly("c", "{sub}/")).IsTemplate())
 	assert.True(t, NewScope(CacheReadOnly("{x")).IsTemplate())
+}
+
+// TestScopeExpandFastPath checks that a scope without placeholders expands
+// without allocating, to exactly what the full expansion gives (the same
+// scope, or the same error), and that the result cannot be appended into
+// the caller's backing array.
+func TestScopeExpandFastPath(t *testing.T) {
+	id := Identity{Subject: "alice", Claims: map[string]any{"tenant": "acme"}}
+	tests := []struct {
+		name  string
+		scope Scope
+	}{
+		{"static mixed", Scope{Permissions: []Permission{
+			TopicPublishSubscribe(All, Topic("news")),
+			TopicSubscribeOnly("c", TopicNamePrefix("room/")),
+			CacheReadWrite("c"),
+			CacheKeyReadOnly("c", "k1"),
+			CacheKeyPrefixWriteOnly("c", "user/"),
+		}}},
+		{"single wildcard", Scope{Permissions: []Permission{TopicPublishSubscribe(All, Topic(All))}}},
+		{"empty scope", Scope{}},
+		{"invalid name", Scope{Permissions: []Permission{TopicPublishSubscribe("c", Topic("a b"))}}},
+		{"missing role", Scope{Permissions: []Permission{{Cache: "c"}}}},
+		{"lone closing brace", Scope{Permissions: []Permission{TopicPublishSubscribe("c", Topic("a}"))}}},
+		{"template", Scope{Permissions: []Permission{TopicPublishSubscribe("c", TopicNamePrefix("{tenant}/{sub}/"))}}},
+		{"bad template", Scope{Permissions: []Permission{TopicPublishSubscribe("c", Topic("{sub"))}}},
+		{"unfillable template", Scope{Permissions: []Permission{TopicPublishSubscribe("c", Topic("{team}"))}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.scope.Expand(id)
+			want, wantErr := tt.scope.expandFull(id)
+			assert.Equal(t, want, got)
+			if wantErr == nil {
+				require.NoError(t, err)
+			} else {
+				require.Error(t, err)
+				assert.Equal(t, wantErr.Error(), err.Error())
+				var se *ScopeError
+				assert.True(t, errors.As(err, &se))
+			}
+		})
+	}
+
+	// Spare capacity, as a scope built with append has.
+	static := Scope{Permissions: make([]Permission, 0, 8)}
+	static.Permissions = append(static.Permissions, tests[0].scope.Permissions...)
+	orig := Scope{Permissions: slices.Clone(static.Permissions)}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := static.Expand(id); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Zero(t, allocs, "expanding a template-free scope allocates")
+
+	got, err := static.Expand(id)
+	require.NoError(t, err)
+	assert.Equal(t, len(got.Permissions), cap(got.Permissions), "capacity capped so append copies")
+	_ = append(got.Permissions, CacheReadOnly("other"))
+	assert.Equal(t, orig, static, "the caller's scope is unchanged")
+	assert.Equal(t, Permission{}, static.Permissions[:len(static.Permissions)+1][len(static.Permissions)], "nothing appended into the caller's spare capacity")
 }
