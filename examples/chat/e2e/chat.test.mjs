@@ -213,6 +213,7 @@ scopes:
   - group: ReadOnlyUserGroup
     permissions:
       - {role: subscribeonly, cache: default-cache, topic: "*"}
+narrowing: {}   # ?topic=<room>: each token covers only the room it was asked for
 cors:
   allowedOrigins: ["${uiURL}"]
 momento:
@@ -279,6 +280,16 @@ momento:
     const got = (await messages(bob)).filter(m => m.text === text);
     assert.equal(got.length, 1);
     assert.equal(got[0].sender, 'alice');
+    // cmd/tvm narrowed each token to the room asked for, with the role of
+    // the user's group: what reached Momento's token service says so.
+    const vended = await (await fetch(`${tvmURL}/admin/momentolocal/token-requests`)).json();
+    for (const [user, role] of [['alice', 'publishsubscribe'], ['bob', 'subscribeonly']]) {
+      const mine = vended.filter(r => r.tokenId === user);
+      assert.ok(mine.length > 0, `no token vended for ${user}`);
+      for (const r of mine) {
+        assert.deepEqual(r.permissions, [{ role, cache: 'default-cache', topic: room }]);
+      }
+    }
     await screenshot(alice, 'standalone-alice');
     await screenshot(bob, 'standalone-bob');
   });
