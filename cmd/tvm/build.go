@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/momentohq/client-sdk-go/momento"
+
 	"github.com/tvmgo/tvm"
 )
 
@@ -30,10 +32,15 @@ func (s *tokenService) Close() error {
 }
 
 // buildTokenService assembles the tvm.Handler for cfg around vendor.
-// ctx bounds the authenticator's background work (JWKS refresh). m may be
-// nil (no metrics).
-func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, m *metrics, log *slog.Logger) (*tokenService, error) {
+// ctx bounds the authenticator's background work (JWKS refresh). cache
+// holds the counters of rateLimit.shared; it may be nil when that key is
+// absent, and the caller closes it. m may be nil (no metrics).
+func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, cache momento.CacheClient, m *metrics, log *slog.Logger) (*tokenService, error) {
 	svc := &tokenService{}
+	limiter, err := buildRateLimit(cfg, cache, log)
+	if err != nil {
+		return nil, err
+	}
 	authn, closer, err := buildAuthenticator(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -64,9 +71,7 @@ func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, m *m
 		},
 		Retry: tvm.RetryOptions{Attempts: cfg.Retry.Attempts, BaseDelay: cfg.Retry.BaseDelay, MaxDelay: cfg.Retry.MaxDelay},
 	}
-	if r := cfg.RateLimit; r != nil {
-		hc.RateLimit = tvm.RateLimitOptions{PerSecond: r.RequestsPerSecond, Burst: r.Burst, MaxEntries: r.MaxIdentities}
-	}
+	hc.RateLimit = limiter
 	if m != nil {
 		hc.Vendor = m.vendor(vendor)
 		hc.OnResult = m.onResult
@@ -83,6 +88,49 @@ func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, m *m
 	return svc, nil
 }
 
+// buildRateLimit returns the rate limit options of cfg.RateLimit: a
+// per-process token bucket, or with rateLimit.shared a limit counted in
+// Momento through cache, falling back to the token bucket (when configured)
+// while Momento cannot be asked.
+func buildRateLimit(cfg *Config, cache momento.CacheClient, log *slog.Logger) (tvm.RateLimitOptions, error) {
+	r := cfg.RateLimit
+	if r == nil {
+		return tvm.RateLimitOptions{}, nil
+	}
+	perProcess := tvm.RateLimitOptions{PerSecond: r.RequestsPerSecond, Burst: r.Burst, MaxEntries: r.MaxIdentities}
+	s := r.Shared
+	if s == nil {
+		return perProcess, nil
+	}
+	if cache == nil {
+		return tvm.RateLimitOptions{}, configErrors{{key: "rateLimit.shared", msg: "no Momento cache client to count in"}}
+	}
+	opts := tvm.MomentoRateLimitOptions{
+		CacheName:  s.Cache,
+		Limit:      s.Limit,
+		Window:     s.Window,
+		FailClosed: s.FailClosed,
+		Logger:     log,
+	}
+	if r.RequestsPerSecond != 0 {
+		fallback, err := tvm.NewMemoryRateLimiter(perProcess)
+		if err != nil {
+			return tvm.RateLimitOptions{}, libraryProblems(err)
+		}
+		opts.Fallback = fallback
+	}
+	l, err := tvm.NewMomentoRateLimiter(cache, opts)
+	if err != nil {
+		return tvm.RateLimitOptions{}, libraryProblems(err)
+	}
+	return tvm.RateLimitOptions{Limiter: l}, nil
+}
+
+// unusedCacheClient stands in for the Momento cache client when nothing is
+// served (check mode): building the shared rate limiter needs a client but
+// never calls it. Calling any method panics.
+type unusedCacheClient struct{ momento.CacheClient }
+
 // checkBuild builds every component of cfg without network access and
 // without serving, to report the problems only the library detects.
 func checkBuild(cfg *Config) error {
@@ -94,7 +142,11 @@ func checkBuild(cfg *Config) error {
 	vendor := tvm.VendorFunc(func(context.Context, tvm.Grant) (tvm.Token, error) {
 		return tvm.Token{}, errors.New("not vending in check mode")
 	})
-	svc, err := buildTokenService(ctx, cfg, vendor, nil, quiet)
+	var cache momento.CacheClient
+	if cfg.RateLimit != nil && cfg.RateLimit.Shared != nil {
+		cache = unusedCacheClient{}
+	}
+	svc, err := buildTokenService(ctx, cfg, vendor, cache, nil, quiet)
 	if err != nil {
 		return err
 	}
@@ -235,6 +287,8 @@ var libraryFields = []struct {
 	{"GroupScopes", "scopes"},
 	{"CORSOptions", "cors"},
 	{"NarrowOptions", "narrowing"},
+	{"MomentoRateLimitOptions", "rateLimit.shared"},
+	{"Config.RateLimit", "rateLimit"},
 	{"Config.Scopes", "scopes"},
 	{"Config.CORS", "cors"},
 	{"Config", ""},
@@ -242,7 +296,7 @@ var libraryFields = []struct {
 
 var fieldSpecial = map[string]string{
 	"UserPoolID": "userPoolId", "ClientID": "clientId", "JWKSURL": "jwksURL", "JWKSFile": "jwksFile",
-	"TTL": "ttl", "Users": "users", "PasswordHash": "passwordHash", "VendTimeout": "vendTimeout",
+	"TTL": "ttl", "Users": "users", "CacheName": "cache", "PasswordHash": "passwordHash", "VendTimeout": "vendTimeout",
 }
 
 var fieldPart = regexp.MustCompile(`^([A-Za-z]+)((?:\[\d+\])*)$`)

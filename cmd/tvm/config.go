@@ -154,12 +154,39 @@ type CORSConfig struct {
 	AllowedOrigins []string `yaml:"allowedOrigins"`
 }
 
-// RateLimitConfig limits requests per verified identity.
+// RateLimitConfig limits requests per verified identity. Without Shared,
+// RequestsPerSecond and Burst make a per-process token bucket; with Shared
+// they are optional and, when set, make the per-process fallback used when
+// Momento cannot be asked.
 type RateLimitConfig struct {
 	RequestsPerSecond float64 `yaml:"requestsPerSecond"`
 	Burst             int     `yaml:"burst"`
 	MaxIdentities     int     `yaml:"maxIdentities"`
+	// Shared enforces one limit across every process and Lambda instance,
+	// with the counters in a Momento cache (tvm.MomentoRateLimiter).
+	Shared *SharedRateLimitConfig `yaml:"shared"`
 }
+
+// SharedRateLimitConfig configures the rate limit shared by every instance
+// (see tvm.MomentoRateLimitOptions).
+type SharedRateLimitConfig struct {
+	// Cache is the Momento cache holding the counters (the API key needs
+	// read-write access to it). In local mode the emulator serves it.
+	Cache string `yaml:"cache"`
+	// Limit is how many token requests each identity may make per Window.
+	Limit int64 `yaml:"limit"`
+	// Window is the fixed counting window (default 1m, 1s..24h).
+	Window time.Duration `yaml:"window"`
+	// FailClosed refuses requests (503) when Momento cannot be asked,
+	// instead of letting them through. Not with a fallback.
+	FailClosed bool `yaml:"failClosed"`
+}
+
+// Bounds of rateLimit.shared.window.
+const (
+	minSharedWindow = time.Second
+	maxSharedWindow = 24 * time.Hour
+)
 
 // ReuseConfig configures token reuse and request coalescing (see
 // tvm.ReuseOptions). Both are on unless enabled is false.
@@ -304,6 +331,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.RateLimit != nil && c.RateLimit.MaxIdentities == 0 {
 		c.RateLimit.MaxIdentities = defaultMaxIdentities
+	}
+	if c.RateLimit != nil && c.RateLimit.Shared != nil && c.RateLimit.Shared.Window == 0 {
+		c.RateLimit.Shared.Window = tvm.DefaultMomentoRateLimitWindow
 	}
 	if c.Reuse.Enabled == nil {
 		enabled := true
@@ -459,14 +489,33 @@ func (c *Config) validate() []problem {
 	}
 
 	if r := c.RateLimit; r != nil {
-		if r.RequestsPerSecond <= 0 || math.IsInf(r.RequestsPerSecond, 0) || math.IsNaN(r.RequestsPerSecond) {
-			add("rateLimit.requestsPerSecond", "required, a number greater than 0")
-		}
-		if r.Burst < 1 {
-			add("rateLimit.burst", "required, an integer of at least 1")
+		// With shared, the per-process bucket is an optional fallback.
+		if r.Shared == nil || r.RequestsPerSecond != 0 || r.Burst != 0 {
+			if r.RequestsPerSecond <= 0 || math.IsInf(r.RequestsPerSecond, 0) || math.IsNaN(r.RequestsPerSecond) {
+				add("rateLimit.requestsPerSecond", "required, a number greater than 0")
+			}
+			if r.Burst < 1 {
+				add("rateLimit.burst", "required, an integer of at least 1")
+			}
 		}
 		if r.MaxIdentities < 1 || r.MaxIdentities > 10_000_000 {
 			add("rateLimit.maxIdentities", "must be between 1 and 10000000")
+		}
+		if s := r.Shared; s != nil {
+			if s.Cache == "" {
+				add("rateLimit.shared.cache", "required (the Momento cache holding the counters)")
+			} else if !momentoName.MatchString(s.Cache) {
+				add("rateLimit.shared.cache", "invalid cache name %q", s.Cache)
+			}
+			if s.Limit < 1 {
+				add("rateLimit.shared.limit", "required, an integer of at least 1 (requests per identity per window)")
+			}
+			if s.Window < minSharedWindow || s.Window > maxSharedWindow || s.Window%time.Millisecond != 0 {
+				add("rateLimit.shared.window", "must be between 1s and 24h, in whole milliseconds, got %s", s.Window)
+			}
+			if s.FailClosed && r.RequestsPerSecond != 0 {
+				add("rateLimit.shared.failClosed", "cannot be combined with rateLimit.requestsPerSecond (the per-process fallback decides when Momento cannot be asked)")
+			}
 		}
 	}
 

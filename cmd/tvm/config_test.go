@@ -191,6 +191,23 @@ func TestConfigProblems(t *testing.T) {
 			[]string{"rateLimit.requestsPerSecond: required, a number greater than 0", "rateLimit.maxIdentities: must be between 1 and 10000000"}},
 		{"rate limit types", base + "rateLimit: {requestsPerSecond: fast, burst: 1.5}\n",
 			[]string{`rateLimit.requestsPerSecond: expected a number, got "fast" (line 8)`, `rateLimit.burst: expected an integer, got "1.5" (line 8)`}},
+		{"shared rate limit empty", base + "rateLimit: {shared: {}}\n",
+			[]string{"rateLimit.shared.cache: required (the Momento cache holding the counters)", "rateLimit.shared.limit: required, an integer of at least 1 (requests per identity per window)"}},
+		{"shared rate limit values", base + "rateLimit: {shared: {cache: 'a b', limit: -1, window: 500ms}}\n",
+			[]string{`rateLimit.shared.cache: invalid cache name "a b"`, "rateLimit.shared.limit: required, an integer of at least 1 (requests per identity per window)", "rateLimit.shared.window: must be between 1s and 24h, in whole milliseconds, got 500ms"}},
+		{"shared rate limit window", base + "rateLimit: {shared: {cache: rl, limit: 5, window: 1s500us}}\n",
+			[]string{"rateLimit.shared.window: must be between 1s and 24h, in whole milliseconds, got 1.0005s"}},
+		{"shared rate limit long window", base + "rateLimit: {shared: {cache: rl, limit: 5, window: 25h}}\n",
+			[]string{"rateLimit.shared.window: must be between 1s and 24h, in whole milliseconds, got 25h0m0s"}},
+		{"shared rate limit half a fallback", base + "rateLimit: {burst: 2, shared: {cache: rl, limit: 5}}\n",
+			[]string{"rateLimit.requestsPerSecond: required, a number greater than 0"}},
+		{"shared rate limit fail closed with fallback", base + "rateLimit: {requestsPerSecond: 1, burst: 2, shared: {cache: rl, limit: 5, failClosed: true}}\n",
+			[]string{"rateLimit.shared.failClosed: cannot be combined with rateLimit.requestsPerSecond (the per-process fallback decides when Momento cannot be asked)"}},
+		{"shared rate limit types", base + "rateLimit: {shared: {cache: [rl], limit: many, window: 5, failClosed: maybe}}\n",
+			[]string{"rateLimit.shared.cache: expected a string, got a list (line 8)", `rateLimit.shared.limit: expected an integer, got "many" (line 8)`,
+				`rateLimit.shared.window: invalid duration "5" (use a unit, e.g. 30s or 15m) (line 8)`, `rateLimit.shared.failClosed: expected true or false, got "maybe" (line 8)`}},
+		{"shared rate limit unknown key", base + "rateLimit: {shared: {cache: rl, limit: 5, keyPrefix: x}}\n",
+			[]string{"rateLimit.shared.keyPrefix: unknown key (line 8)"}},
 		{"caches without local", base + "momento: {caches: [a]}\n", []string{"momento.caches: only valid with momento.local: true"}},
 		{"bad cache name", base + "momento: {local: true, caches: ['a b']}\n", []string{`momento.caches[0]: invalid cache name "a b"`}},
 		{"narrowing clash", base + "tokenId: query:topic\nnarrowing: {}\n", []string{`narrowing.topicParam: "topic" is also the tokenId query parameter`}},
@@ -230,6 +247,16 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if cfg.RateLimit.MaxIdentities != defaultMaxIdentities || len(cfg.Momento.Caches) != 1 || cfg.Momento.Caches[0] != defaultCache {
 		t.Errorf("defaults: %+v %+v", cfg.RateLimit, cfg.Momento)
+	}
+	cfg, err = ParseConfig([]byte(base + "rateLimit: {shared: {cache: rl, limit: 5}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.RateLimit.Shared; s == nil || s.Window != time.Minute || s.FailClosed || cfg.RateLimit.RequestsPerSecond != 0 {
+		t.Errorf("shared rate limit defaults: %+v %+v", cfg.RateLimit, s)
+	}
+	if err := checkBuild(cfg); err != nil {
+		t.Errorf("shared rate limit does not build: %v", err)
 	}
 	cfg, err = ParseConfig([]byte("auth: {method: apigateway}\nscopes:" + strings.SplitN(base, "scopes:", 2)[1]))
 	if err != nil {

@@ -13,6 +13,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 	"github.com/momentohq/client-sdk-go/auth"
+	"github.com/momentohq/client-sdk-go/config"
+	"github.com/momentohq/client-sdk-go/config/logger"
+	"github.com/momentohq/client-sdk-go/momento"
 
 	"github.com/tvmgo/tvm"
 )
@@ -90,11 +93,18 @@ func serveLambda(ctx context.Context, cfg *Config, env environment, log *slog.Lo
 	if key == "" {
 		return errors.New("no Momento API key: set MOMENTO_API_KEY_SECRET_ID (Secrets Manager), MOMENTO_API_KEY_PARAMETER (SSM), MOMENTO_API_KEY or MOMENTO_API_KEY_FILE")
 	}
-	vendor, _, err := momentoVendor(key)
+	vendor, prov, err := momentoVendor(key)
 	if err != nil {
 		return err
 	}
-	svc, err := buildTokenService(context.WithoutCancel(ctx), cfg, vendor, nil, log)
+	cache, err := rateLimitCacheClient(cfg, prov, config.LambdaLatestWithLogger(logger.NewNoopMomentoLoggerFactory()))
+	if err != nil {
+		return err
+	}
+	if cache != nil {
+		defer cache.Close()
+	}
+	svc, err := buildTokenService(context.WithoutCancel(ctx), cfg, vendor, cache, nil, log)
 	if err != nil {
 		return err
 	}
@@ -105,15 +115,32 @@ func serveLambda(ctx context.Context, cfg *Config, env environment, log *slog.Lo
 }
 
 // momentoVendor returns the SDK vendor for a Momento API key, and the
-// address of its token endpoint (for /readyz). Errors never contain the key.
-func momentoVendor(key secret) (*tvm.MomentoSDKVendor, string, error) {
+// credential provider it uses (its token endpoint is what /readyz checks).
+// Errors never contain the key.
+func momentoVendor(key secret) (*tvm.MomentoSDKVendor, auth.CredentialProvider, error) {
 	prov, err := auth.NewStringMomentoTokenProvider(string(key))
 	if err != nil {
-		return nil, "", errors.New("MOMENTO_API_KEY: not a valid Momento API key")
+		return nil, nil, errors.New("MOMENTO_API_KEY: not a valid Momento API key")
 	}
 	v, err := tvm.NewMomentoVendorFromProvider(prov)
 	if err != nil {
-		return nil, "", fmt.Errorf("creating the Momento auth client: %w", err)
+		return nil, nil, fmt.Errorf("creating the Momento auth client: %w", err)
 	}
-	return v, prov.GetTokenEndpoint(), nil
+	return v, prov, nil
+}
+
+// rateLimitCacheClient returns the Momento cache client that holds the
+// counters of rateLimit.shared, with the vendor's credentials, or nil when
+// that key is absent. It connects lazily, so that a Momento outage at start
+// leaves the limiter to its failure policy instead of stopping the process.
+// The caller closes it.
+func rateLimitCacheClient(cfg *Config, prov auth.CredentialProvider, sdk config.Configuration) (momento.CacheClient, error) {
+	if cfg.RateLimit == nil || cfg.RateLimit.Shared == nil {
+		return nil, nil
+	}
+	c, err := momento.NewCacheClientWithEagerConnectTimeout(sdk, prov, cfg.RateLimit.Shared.Window, 0)
+	if err != nil {
+		return nil, fmt.Errorf("creating the Momento cache client for rateLimit.shared: %w", err)
+	}
+	return c, nil
 }

@@ -50,7 +50,7 @@ func newLambdaFixture(t *testing.T) *lambdaFixture {
 	t.Cleanup(func() { vendor.Close() })
 	logs := &bytes.Buffer{}
 	log := newLogger(cfg.Log, true, logs)
-	svc, err := buildTokenService(context.Background(), cfg, vendor, nil, log)
+	svc, err := buildTokenService(context.Background(), cfg, vendor, nil, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}

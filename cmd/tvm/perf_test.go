@@ -36,7 +36,7 @@ func perfService(t *testing.T, yaml string, vendor tvm.Vendor) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := buildTokenService(context.Background(), cfg, vendor, nil, slog.New(slog.DiscardHandler))
+	svc, err := buildTokenService(context.Background(), cfg, vendor, nil, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestMetricsTokenSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := newMetrics()
-	svc, err := buildTokenService(context.Background(), cfg, &countingVendor{}, m, slog.New(slog.DiscardHandler))
+	svc, err := buildTokenService(context.Background(), cfg, &countingVendor{}, nil, m, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,6 +209,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(base))
 	f.Add([]byte(base + "reuse: {enabled: false, minRemaining: 0.9}\nretry: {attempts: 2}\nrateLimit: {requestsPerSecond: 3, burst: 1}\n"))
 	f.Add([]byte("auth: {method: open}\nscopes: [{default: true, permissions: [{role: readwrite, cache: '{sub}', keyPrefix: '{sub}/'}]}]\n"))
+	f.Add([]byte(base + "rateLimit: {requestsPerSecond: 1, burst: 2, shared: {cache: rl, limit: 5, window: 10s}}\n"))
 	f.Add([]byte("&a [*a]"))
 	f.Add([]byte("auth: &x {method: *x}"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -9,8 +9,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/momentohq/client-sdk-go/auth"
+	"github.com/momentohq/client-sdk-go/config"
+	"github.com/momentohq/client-sdk-go/config/logger"
 
 	"github.com/tvmgo/tvm"
 	"github.com/tvmgo/tvm/momentolocal"
@@ -71,6 +76,8 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 		vendor        *tvm.MomentoSDKVendor
 		tokenEndpoint string
 		emu           *momentolocal.Server
+		credentials   auth.CredentialProvider
+		sdkConfig     = config.InRegionLatestWithLogger(logger.NewNoopMomentoLoggerFactory())
 	)
 	if local {
 		emu, err = startEmulator(cfg, env.localAddr, log)
@@ -87,20 +94,31 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 			return fmt.Errorf("creating the Momento auth client: %w", err)
 		}
 		tokenEndpoint = prov.GetTokenEndpoint()
+		sdkConfig = config.LaptopLatestWithLogger(logger.NewNoopMomentoLoggerFactory())
+		credentials = prov
 	} else {
-		vendor, tokenEndpoint, err = momentoVendor(key)
+		vendor, credentials, err = momentoVendor(key)
 		if err != nil {
 			return err
 		}
+		tokenEndpoint = credentials.GetTokenEndpoint()
 	}
 	defer vendor.Close()
+	// Closed after the servers have shut down and the handler is done.
+	cache, err := rateLimitCacheClient(cfg, credentials, sdkConfig)
+	if err != nil {
+		return err
+	}
+	if cache != nil {
+		defer cache.Close()
+	}
 
 	// The authenticator's background work (JWKS refresh) outlives the
 	// signal until in-flight requests are done.
 	bg, cancelBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBG()
 	m := newMetrics()
-	svc, err := buildTokenService(bg, cfg, vendor, m, log)
+	svc, err := buildTokenService(bg, cfg, vendor, cache, m, log)
 	if err != nil {
 		return err
 	}
@@ -199,9 +217,14 @@ func startEmulator(cfg *Config, addr string, log *slog.Logger) (*momentolocal.Se
 	if o := cfg.CORS.AllowedOrigins; len(o) > 0 && !(len(o) == 1 && o[0] == "*") {
 		origins = append(append([]string(nil), loopbackOrigins...), o...)
 	}
+	caches := cfg.Momento.Caches
+	if r := cfg.RateLimit; r != nil && r.Shared != nil && !slices.Contains(caches, r.Shared.Cache) {
+		// The emulator also serves the counters of the shared rate limit.
+		caches = append(slices.Clone(caches), r.Shared.Cache)
+	}
 	emu, err := momentolocal.Start(momentolocal.Config{
 		Addr:   addr,
-		Caches: cfg.Momento.Caches,
+		Caches: caches,
 		// Only the TVM (which holds the root key) may mint tokens.
 		RequireAPIKey:  true,
 		AllowedOrigins: origins,
