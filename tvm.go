@@ -48,7 +48,10 @@ type Identity struct {
 // Grant is what a ScopeResolver decided a caller may have.
 type Grant struct {
 	// Scope lists the permissions the vended token carries. An empty scope
-	// is refused, never vended.
+	// is refused, never vended. Resolvers may hand out a Scope whose
+	// Permissions slice they share with every request (StaticScope and
+	// GroupScopes do): treat it as read-only, and clone it before changing a
+	// permission in place.
 	Scope Scope
 	// TTL is how long the token lives. Zero means the handler's default.
 	TTL time.Duration
