@@ -100,9 +100,13 @@ func TestRetryWithinVendTimeout(t *testing.T) {
 		calls.Add(1)
 		return Token{}, &VendError{Kind: ErrUpstreamUnavailable, Err: errors.New("down")}
 	})
+	// Each wait is uniform in [0, 100 ms]: the first retry always fits in the
+	// timeout, and all nine waits of ten attempts fit in it with a
+	// probability of about 1e-4 (Irwin-Hall), so the deadline, not the
+	// attempt count, ends the retries.
 	const timeout = 150 * time.Millisecond
 	h, _, _ := htSetup(t, Config{Vendor: vendor, VendTimeout: timeout,
-		Retry: RetryOptions{Attempts: 10, BaseDelay: 40 * time.Millisecond, MaxDelay: 40 * time.Millisecond}})
+		Retry: RetryOptions{Attempts: 10, BaseDelay: 100 * time.Millisecond, MaxDelay: 100 * time.Millisecond}})
 	start := time.Now()
 	w := htDo(h, http.MethodGet, "/token", nil)
 	elapsed := time.Since(start)
