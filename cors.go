@@ -161,6 +161,15 @@ func (c *cors) setActual(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
+	c.setAllowOrigin(h, origin)
+	if c.exposeHdrs != "" {
+		h.Set("Access-Control-Expose-Headers", c.exposeHdrs)
+	}
+}
+
+// setAllowOrigin sets the headers that let an allowed origin read the
+// answer, on preflights and actual requests alike.
+func (c *cors) setAllowOrigin(h http.Header, origin string) {
 	if c.any {
 		h.Set("Access-Control-Allow-Origin", "*")
 	} else {
@@ -168,9 +177,6 @@ func (c *cors) setActual(w http.ResponseWriter, r *http.Request) {
 	}
 	if c.credentials {
 		h.Set("Access-Control-Allow-Credentials", "true")
-	}
-	if c.exposeHdrs != "" {
-		h.Set("Access-Control-Expose-Headers", c.exposeHdrs)
 	}
 }
 
@@ -195,14 +201,7 @@ func (c *cors) preflight(w http.ResponseWriter, r *http.Request) string {
 			}
 		}
 	}
-	if c.any {
-		h.Set("Access-Control-Allow-Origin", "*")
-	} else {
-		h.Set("Access-Control-Allow-Origin", origin)
-	}
-	if c.credentials {
-		h.Set("Access-Control-Allow-Credentials", "true")
-	}
+	c.setAllowOrigin(h, origin)
 	h.Set("Access-Control-Allow-Methods", http.MethodGet)
 	h.Set("Access-Control-Allow-Headers", c.allowHdrs)
 	h.Set("Access-Control-Max-Age", c.maxAge)
