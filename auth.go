@@ -9,9 +9,9 @@ import (
 // wrapping ErrNoCredentials when the request carries none, and
 // ErrInvalidCredentials when they do not verify. It knows nothing of scopes.
 //
-// An Authenticator may also implement Challenger, to choose the
-// WWW-Authenticate challenge of 401 responses, and interface{ Validate() error },
-// which NewHandler calls so that a misconfigured authenticator fails closed.
+// Ready implementations: Open, NewBasic, ContextIdentity, and the JWT and
+// Cognito authenticators of the package github.com/tvmgo/tvm/jwtauth. An
+// Authenticator may also implement Challenger.
 type Authenticator interface {
 	Authenticate(r *http.Request) (Identity, error)
 }
@@ -24,41 +24,27 @@ func (f AuthenticatorFunc) Authenticate(r *http.Request) (Identity, error) { ret
 
 // Challenger is implemented by authenticators that know which
 // WWW-Authenticate challenge a 401 response should carry, for example
-// `Basic realm="tvm", charset="UTF-8"` or `Bearer`. The handler uses
-// `Bearer` for authenticators that do not implement it.
+// `Basic realm="tvm", charset="UTF-8"`. The handler uses `Bearer
+// realm="tvm"` for authenticators that do not implement it.
 type Challenger interface {
 	Challenge() string
 }
 
-// Identity.Method values set by the authenticators of this file and of
-// basic.go and context.go.
-const (
-	// MethodOpen is the Method of identities made by Open.
-	MethodOpen = "open"
-	// MethodBasic is the Method of identities verified by a BasicAuthenticator.
-	MethodBasic = "basic"
-	// MethodContext is the Method of identities taken from the request
-	// context by ContextIdentity.
-	MethodContext = "context"
-)
-
-// AnonymousSubject is the Subject of every identity made by Open.
-const AnonymousSubject = "anonymous"
+// MethodOpen is the Identity.Method of the callers Open lets in: anonymous
+// callers, the only ones whose token id QueryTokenID lets them choose.
+const MethodOpen = "open"
 
 // Open returns an Authenticator that lets everyone in as
-// Identity{Subject: "anonymous", Method: "open"} without looking at the
+// Identity{Subject: "anonymous", Method: MethodOpen} without looking at the
 // request. Use it only with a scope you are willing to give to anyone on the
 // internet (for example subscribe-only on a public topic), and only together
-// with rate limiting in front of the handler.
-//
-// Open is the only authenticator under which the QueryTokenID policy honours
-// a caller-chosen token id.
+// with a rate limit.
 func Open() Authenticator { return openAuthenticator{} }
 
 type openAuthenticator struct{}
 
 func (openAuthenticator) Authenticate(*http.Request) (Identity, error) {
-	return Identity{Subject: AnonymousSubject, Method: MethodOpen}, nil
+	return Identity{Subject: "anonymous", Method: MethodOpen}, nil
 }
 
 // hasControl reports whether s contains an ASCII control character or DEL.

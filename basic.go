@@ -18,27 +18,22 @@ import (
 // Limits on Basic credentials. Longer inputs are rejected as invalid
 // credentials before any hashing.
 const (
-	// MaxBasicUsernameLength is the longest username, in bytes, a
-	// BasicAuthenticator accepts.
-	MaxBasicUsernameLength = 256
-	// MaxBasicPasswordLength is the longest password, in bytes, a
-	// BasicAuthenticator accepts: bcrypt reads only the first 72 bytes, so a
-	// longer password would be silently truncated.
-	MaxBasicPasswordLength = 72
-	// MaxBasicBcryptCost is the highest bcrypt cost NewBasic accepts. Every
-	// request runs one bcrypt comparison, and a higher cost would make each
-	// one take seconds.
-	MaxBasicBcryptCost = 14
-	// maxBasicHeaderLength bounds the Authorization header value.
-	maxBasicHeaderLength = len("Basic ") + (MaxBasicUsernameLength+1+MaxBasicPasswordLength+2)/3*4
+	maxBasicUsernameLength = 256
+	// bcrypt reads only the first 72 bytes: a longer password would be
+	// silently truncated.
+	maxBasicPasswordLength = 72
+	// Every request runs one bcrypt comparison; a higher cost would make
+	// each one take seconds.
+	maxBasicBcryptCost   = 14
+	minBasicBcryptCost   = bcrypt.DefaultCost // 10, OWASP's minimum
+	maxBasicHeaderLength = len("Basic ") + (maxBasicUsernameLength+1+maxBasicPasswordLength+2)/3*4
 )
 
-// Header names of the shared-credentials mode of Momento's reference token
-// vending machine clients, honoured when BasicConfig.AllowCredentialHeaders
-// is set.
+// The request headers of the shared-credentials mode of Momento's
+// reference token vending machine clients (BasicConfig.AllowCredentialHeaders).
 const (
-	UsernameHeader = "username"
-	PasswordHeader = "password"
+	usernameHeader = "username"
+	passwordHeader = "password"
 )
 
 // User is one account of a BasicAuthenticator.
@@ -46,12 +41,13 @@ type User struct {
 	// Username is the name the caller presents. It becomes Identity.Subject
 	// (and so, by default, the token id). It must be non-empty valid UTF-8
 	// without control characters or ':' and at most
-	// MaxBasicUsernameLength bytes.
+	// maxBasicUsernameLength bytes.
 	Username string `json:"username" yaml:"username"`
 	// PasswordHash is the bcrypt hash of the user's password, e.g. the
-	// output of `htpasswd -nbBC 12 user password` after the colon or of
-	// bcrypt.GenerateFromPassword. Plain-text passwords are refused. Give
-	// every user the same cost: a caller can tell costs apart by timing.
+	// output of `tvm hash-password`, of `htpasswd -nbBC 12 user password`
+	// after the colon, or of bcrypt.GenerateFromPassword; cost 10 to 14.
+	// Plain-text passwords are refused. Give every user the same cost: a
+	// caller can tell costs apart by timing.
 	PasswordHash string `json:"passwordHash" yaml:"passwordHash"`
 	// Groups become Identity.Groups, for group rules (GroupScopes).
 	Groups []string `json:"groups,omitempty" yaml:"groups,omitempty"`
@@ -62,15 +58,17 @@ type User struct {
 // Momento's reference token vending machine clients.
 type BasicConfig struct {
 	// Users are the accepted accounts. At least one is required and
-	// usernames must be unique.
+	// usernames must be unique. Passwords longer than 72 bytes (bcrypt's
+	// limit) are refused.
 	Users []User
 	// Realm is the realm of the `WWW-Authenticate: Basic` challenge.
 	// Default "tvm". It must not contain '"', '\\' or control characters.
 	Realm string
 	// AllowCredentialHeaders also accepts the credentials in the "username"
-	// and "password" request headers. When both these headers and an
-	// Authorization header are present they must carry the same
-	// credentials.
+	// and "password" request headers, as Momento's reference clients send
+	// them (allow these headers in CORSOptions.AllowedHeaders for
+	// browsers). When both these headers and an Authorization header are
+	// present they must carry the same credentials. Default false.
 	AllowCredentialHeaders bool
 }
 
@@ -87,7 +85,6 @@ type BasicAuthenticator struct {
 	dummy   []byte // bcrypt hash of a random password nobody knows
 	realm   string
 	headers bool
-	err     error // set only by Basic for an invalid configuration
 	// compare is bcrypt.CompareHashAndPassword; tests count its calls.
 	compare func(hash, password []byte) error
 }
@@ -99,20 +96,27 @@ type basicUser struct {
 	groups   []string
 }
 
-// NewBasic returns a BasicAuthenticator for cfg, or an error wrapping
-// ErrInvalidConfig (a *ConfigError) when a user is missing a name or has an
-// invalid bcrypt hash, when two users share a name, or when the realm is
-// unusable.
+// NewBasic returns a BasicAuthenticator for cfg. It fails closed: every
+// problem (no user, a user without a name or with an invalid bcrypt hash,
+// two users sharing a name, an unusable realm) is a *ConfigError naming the
+// field, joined with errors.Join.
 func NewBasic(cfg BasicConfig) (*BasicAuthenticator, error) {
+	return newBasic(cfg, minBasicBcryptCost)
+}
+
+// newBasic is NewBasic with the lowest bcrypt cost accepted (tests of this
+// package use bcrypt.MinCost to run fast).
+func newBasic(cfg BasicConfig, minCost int) (*BasicAuthenticator, error) {
+	var probs problems
 	if len(cfg.Users) == 0 {
-		return nil, &ConfigError{Field: "BasicConfig.Users", Problem: "at least one user is required"}
+		probs.add("BasicConfig.Users", "at least one user is required")
 	}
 	realm := cfg.Realm
 	if realm == "" {
 		realm = "tvm"
 	}
 	if strings.ContainsAny(realm, "\"\\") || hasControl(realm) || !utf8.ValidString(realm) {
-		return nil, &ConfigError{Field: "BasicConfig.Realm", Problem: "must not contain quotes, backslashes or control characters"}
+		probs.add("BasicConfig.Realm", "must not contain quotes, backslashes or control characters")
 	}
 	a := &BasicAuthenticator{realm: realm, headers: cfg.AllowCredentialHeaders, compare: bcrypt.CompareHashAndPassword}
 	seen := make(map[string]bool, len(cfg.Users))
@@ -120,19 +124,25 @@ func NewBasic(cfg BasicConfig) (*BasicAuthenticator, error) {
 	for i, u := range cfg.Users {
 		field := fmt.Sprintf("BasicConfig.Users[%d]", i)
 		if err := checkUsername(u.Username); err != nil {
-			return nil, &ConfigError{Field: field + ".Username", Problem: err.Error()}
-		}
-		if seen[u.Username] {
-			return nil, &ConfigError{Field: field + ".Username", Problem: "duplicate username"}
+			probs.add(field+".Username", err.Error())
+		} else if seen[u.Username] {
+			probs.add(field+".Username", "duplicate username")
 		}
 		seen[u.Username] = true
 		cost, err := bcrypt.Cost([]byte(u.PasswordHash))
-		if err != nil {
+		switch {
+		case err != nil:
 			// Never echo the hash (or a plain-text password pasted by mistake).
-			return nil, &ConfigError{Field: field + ".PasswordHash", Problem: "not a valid bcrypt hash"}
+			probs.add(field+".PasswordHash", "not a valid bcrypt hash")
+			continue
+		case cost < minCost || cost > maxBasicBcryptCost:
+			probs.add(field+".PasswordHash", fmt.Sprintf("bcrypt cost %d is outside %d..%d", cost, minCost, maxBasicBcryptCost))
+			continue
 		}
-		if cost > MaxBasicBcryptCost {
-			return nil, &ConfigError{Field: field + ".PasswordHash", Problem: fmt.Sprintf("bcrypt cost %d is above the maximum %d", cost, MaxBasicBcryptCost)}
+		for j, g := range u.Groups {
+			if g == "" || hasControl(g) || !utf8.ValidString(g) {
+				probs.add(fmt.Sprintf("%s.Groups[%d]", field, j), "empty, not UTF-8, or holds a control character")
+			}
 		}
 		maxCost = max(maxCost, cost)
 		a.users = append(a.users, basicUser{
@@ -142,11 +152,14 @@ func NewBasic(cfg BasicConfig) (*BasicAuthenticator, error) {
 			groups:   slices.Clone(u.Groups),
 		})
 	}
+	if err := probs.err(); err != nil {
+		return nil, err
+	}
 	// The dummy hash has the highest cost in use, so an unknown user costs
 	// as much as the slowest known one.
 	random := make([]byte, 32)
 	_, _ = rand.Read(random) // crypto/rand.Read never fails
-	pw := base64.RawStdEncoding.EncodeToString(random)[:MaxBasicPasswordLength/2]
+	pw := base64.RawStdEncoding.EncodeToString(random)[:maxBasicPasswordLength/2]
 	dummy, err := bcrypt.GenerateFromPassword([]byte(pw), maxCost)
 	if err != nil {
 		return nil, fmt.Errorf("tvm: generating the dummy bcrypt hash: %w", err)
@@ -154,21 +167,6 @@ func NewBasic(cfg BasicConfig) (*BasicAuthenticator, error) {
 	a.dummy = dummy
 	return a, nil
 }
-
-// Basic is like NewBasic but never returns nil: when cfg is invalid the
-// returned authenticator refuses every request, and its Validate method
-// returns the configuration error (NewHandler calls it and fails).
-func Basic(cfg BasicConfig) Authenticator {
-	a, err := NewBasic(cfg)
-	if err != nil {
-		return &BasicAuthenticator{err: err, realm: "tvm"}
-	}
-	return a
-}
-
-// Validate returns the configuration error of an authenticator made by
-// Basic from an invalid configuration, and nil otherwise.
-func (a *BasicAuthenticator) Validate() error { return a.err }
 
 // Challenge returns the WWW-Authenticate challenge of 401 responses:
 // `Basic realm="<realm>", charset="UTF-8"`.
@@ -180,8 +178,8 @@ func checkUsername(name string) error {
 	switch {
 	case name == "":
 		return errors.New("required")
-	case len(name) > MaxBasicUsernameLength:
-		return fmt.Errorf("longer than %d bytes", MaxBasicUsernameLength)
+	case len(name) > maxBasicUsernameLength:
+		return fmt.Errorf("longer than %d bytes", maxBasicUsernameLength)
 	case !utf8.ValidString(name), hasControl(name):
 		return errors.New("must be valid UTF-8 without control characters")
 	case strings.Contains(name, ":"):
@@ -196,14 +194,11 @@ func checkUsername(name string) error {
 // are malformed, oversized, ambiguous or wrong. Errors never contain the
 // presented username or password.
 func (a *BasicAuthenticator) Authenticate(r *http.Request) (Identity, error) {
-	if a.err != nil {
-		return Identity{}, fmt.Errorf("%w: basic authenticator is misconfigured: %w", ErrInvalidCredentials, a.err)
-	}
 	user, pass, err := a.credentials(r)
 	if err != nil {
 		return Identity{}, err
 	}
-	if len(user) > MaxBasicUsernameLength || len(pass) > MaxBasicPasswordLength {
+	if len(user) > maxBasicUsernameLength || len(pass) > maxBasicPasswordLength {
 		return Identity{}, fmt.Errorf("%w: basic credentials too long", ErrInvalidCredentials)
 	}
 
@@ -230,7 +225,7 @@ func (a *BasicAuthenticator) Authenticate(r *http.Request) (Identity, error) {
 		Subject: u.username,
 		Groups:  slices.Clone(u.groups),
 		Claims:  map[string]any{"sub": u.username},
-		Method:  MethodBasic,
+		Method:  "basic",
 	}, nil
 }
 
@@ -252,7 +247,7 @@ func (a *BasicAuthenticator) credentials(r *http.Request) (user, pass string, er
 	}
 
 	if a.headers {
-		users, passes := r.Header.Values(UsernameHeader), r.Header.Values(PasswordHeader)
+		users, passes := r.Header.Values(usernameHeader), r.Header.Values(passwordHeader)
 		switch {
 		case len(users) == 0 && len(passes) == 0:
 		case len(users) == 1 && len(passes) == 1:

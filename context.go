@@ -57,7 +57,7 @@ func (c contextAuthenticator) Authenticate(r *http.Request) (Identity, error) {
 	}
 	id.Groups = slices.Clone(id.Groups)
 	id.Claims = maps.Clone(id.Claims)
-	id.Method = MethodContext
+	id.Method = "context"
 	return id, nil
 }
 

@@ -15,7 +15,8 @@ import (
 // OPTIONS is answered 405 like any other method.
 type CORSOptions struct {
 	// AllowedOrigins lists the origins allowed to call the handler from a
-	// browser, matched exactly (after lowercasing the configuration), e.g.
+	// browser, matched exactly (after lowercasing the configuration, as
+	// browsers send origins in lower case), e.g.
 	// "https://app.example.com" or "http://localhost:3000". Each must be a
 	// bare scheme://host[:port] origin without path, query or trailing
 	// slash. The single entry "*" allows every origin; it cannot be combined
@@ -50,13 +51,15 @@ type cors struct {
 	maxAge      string
 }
 
-func newCORS(o CORSOptions) (*cors, error) {
+// newCORS checks o, recording its problems, and returns the validated
+// options.
+func newCORS(o CORSOptions, probs *problems) *cors {
 	c := &cors{}
 	if len(o.AllowedOrigins) == 0 {
 		if len(o.AllowedHeaders) > 0 || len(o.ExposedHeaders) > 0 || o.AllowCredentials || o.MaxAge != 0 {
-			return nil, &ConfigError{Field: "Config.CORS.AllowedOrigins", Problem: "required when other CORS options are set"}
+			probs.add("Config.CORS.AllowedOrigins", "required when other CORS options are set")
 		}
-		return c, nil
+		return c
 	}
 	c.enabled = true
 	c.origins = make(map[string]bool, len(o.AllowedOrigins))
@@ -64,17 +67,20 @@ func newCORS(o CORSOptions) (*cors, error) {
 		field := fmt.Sprintf("Config.CORS.AllowedOrigins[%d]", i)
 		if origin == "*" {
 			if len(o.AllowedOrigins) != 1 {
-				return nil, &ConfigError{Field: field, Problem: `"*" cannot be combined with other origins`}
+				probs.add(field, `"*" cannot be combined with other origins`)
 			}
 			if o.AllowCredentials {
-				return nil, &ConfigError{Field: field, Problem: `"*" cannot be used with AllowCredentials`}
+				probs.add(field, `"*" cannot be used with AllowCredentials`)
 			}
 			c.any = true
 			continue
 		}
 		norm, err := normalizeOrigin(origin)
-		if err != nil {
-			return nil, &ConfigError{Field: field, Problem: err.Error()}
+		switch {
+		case err != nil:
+			probs.add(field, err.Error())
+		case c.origins[norm]:
+			probs.add(field, "duplicate origin")
 		}
 		c.origins[norm] = true
 	}
@@ -85,7 +91,7 @@ func newCORS(o CORSOptions) (*cors, error) {
 	canon := make([]string, 0, len(headers))
 	for i, h := range headers {
 		if !validHeaderName(h) {
-			return nil, &ConfigError{Field: fmt.Sprintf("Config.CORS.AllowedHeaders[%d]", i), Problem: "not a valid header name"}
+			probs.add(fmt.Sprintf("Config.CORS.AllowedHeaders[%d]", i), "not a valid header name")
 		}
 		c.headers = append(c.headers, strings.ToLower(h))
 		canon = append(canon, http.CanonicalHeaderKey(h))
@@ -94,7 +100,7 @@ func newCORS(o CORSOptions) (*cors, error) {
 	exposed := make([]string, 0, len(o.ExposedHeaders))
 	for i, h := range o.ExposedHeaders {
 		if !validHeaderName(h) {
-			return nil, &ConfigError{Field: fmt.Sprintf("Config.CORS.ExposedHeaders[%d]", i), Problem: "not a valid header name"}
+			probs.add(fmt.Sprintf("Config.CORS.ExposedHeaders[%d]", i), "not a valid header name")
 		}
 		exposed = append(exposed, http.CanonicalHeaderKey(h))
 	}
@@ -106,11 +112,11 @@ func newCORS(o CORSOptions) (*cors, error) {
 	case o.MaxAge < 0:
 		c.maxAge = "0"
 	case o.MaxAge > 24*time.Hour:
-		return nil, &ConfigError{Field: "Config.CORS.MaxAge", Problem: "at most 24h"}
+		probs.add("Config.CORS.MaxAge", "at most 24h")
 	default:
 		c.maxAge = strconv.FormatInt(int64(o.MaxAge/time.Second), 10)
 	}
-	return c, nil
+	return c
 }
 
 // normalizeOrigin checks that s is a bare origin and lowercases it.
@@ -119,7 +125,7 @@ func normalizeOrigin(s string) (string, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 		u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" ||
 		strings.HasSuffix(s, "/") || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "#") {
-		return "", fmt.Errorf("%q is not an origin of the form scheme://host[:port]", s)
+		return "", fmt.Errorf("%s is not an origin of the form scheme://host[:port]", summaryValue(s))
 	}
 	return strings.ToLower(s), nil
 }

@@ -3,6 +3,7 @@ package tvm
 import (
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Sentinel errors. Every error the package returns wraps one of them, so
@@ -36,6 +37,9 @@ var (
 	// ErrInvalidScope means a scope, permission or template is malformed or
 	// empty. An invalid scope is never vended.
 	ErrInvalidScope = errors.New("tvm: invalid scope")
+	// ErrClosed means a component (a vendor, an authenticator) was used
+	// after its Close method was called: a programming error (500).
+	ErrClosed = errors.New("tvm: closed")
 )
 
 // VendError is the typed error a Vendor returns when Momento fails. It wraps
@@ -67,16 +71,15 @@ func (e *VendError) Error() string {
 // sentinels and with the cause.
 func (e *VendError) Unwrap() []error { return []error{e.Kind, e.Err} }
 
-// Retryable reports whether retrying the vend later may succeed.
-func (e *VendError) Retryable() bool {
-	return errors.Is(e.Kind, ErrUpstreamUnavailable) || errors.Is(e.Kind, ErrUpstreamTimeout)
-}
-
 // ConfigError reports one problem in a configuration, naming the field.
+// Constructors that find several problems return them joined with
+// errors.Join, each a *ConfigError.
 type ConfigError struct {
-	// Field is the path of the offending field, e.g. "CognitoConfig.ClientID".
+	// Field is the path of the offending field, e.g.
+	// "BasicConfig.Users[1].PasswordHash".
 	Field string
-	// Problem says what is wrong, e.g. "required".
+	// Problem says what is wrong, e.g. "required". It never repeats a
+	// secret value.
 	Problem string
 }
 
@@ -85,3 +88,31 @@ func (e *ConfigError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.P
 
 // Unwrap returns ErrInvalidConfig.
 func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+
+// problems collects the ConfigErrors of one constructor.
+type problems []error
+
+// add records a problem with field.
+func (p *problems) add(field, problem string) {
+	*p = append(*p, &ConfigError{Field: field, Problem: problem})
+}
+
+// addScope records the problem of a scope validation error under field,
+// naming the permission and its field: "<field>[1].topic".
+func (p *problems) addScope(field string, err error) {
+	var se *ScopeError
+	if !errors.As(err, &se) {
+		p.add(field, err.Error())
+		return
+	}
+	if se.Index >= 0 {
+		field += "[" + strconv.Itoa(se.Index) + "]"
+	}
+	if se.Field != "" {
+		field += "." + se.Field
+	}
+	p.add(field, se.Problem)
+}
+
+// err returns the problems joined, or nil.
+func (p problems) err() error { return errors.Join(p...) }

@@ -8,28 +8,20 @@ import (
 	"strings"
 )
 
-// Default query parameter names of AllowNarrowing.
-const (
-	// DefaultCacheParam is the default NarrowOptions.CacheParam.
-	DefaultCacheParam = "cache"
-	// DefaultTopicParam is the default NarrowOptions.TopicParam.
-	DefaultTopicParam = "topic"
-)
-
-// NarrowDisabled, as a NarrowOptions parameter name, turns that parameter
+// narrowDisabled, as a NarrowOptions parameter name, turns that parameter
 // off.
-const NarrowDisabled = "-"
+const narrowDisabled = "-"
 
 // NarrowOptions names the query parameters through which a caller may
-// narrow its scope (see AllowNarrowing). Each parameter carries one exact
+// narrow its scope (see NewNarrowing). Each parameter carries one exact
 // name, never a wildcard or a prefix.
 type NarrowOptions struct {
-	// CacheParam selects one cache ("?cache=chat"). Default "cache";
-	// NarrowDisabled turns it off.
+	// CacheParam selects one cache ("?cache=chat"). Default "cache"; "-"
+	// turns it off.
 	CacheParam string
 	// TopicParam selects one topic ("?topic=room-42") and drops cache
-	// permissions unless an item is selected too. Default "topic";
-	// NarrowDisabled turns it off.
+	// permissions unless an item is selected too. Default "topic"; "-"
+	// turns it off.
 	TopicParam string
 	// KeyParam, when set, selects one cache key ("?key=user-42/profile")
 	// and drops topic permissions unless a topic is selected too. Off by
@@ -41,17 +33,16 @@ type NarrowOptions struct {
 	KeyPrefixParam string
 }
 
-// withDefaults fills the default parameter names and maps NarrowDisabled
-// to "".
+// withDefaults fills the default parameter names and maps "-" to "".
 func (o NarrowOptions) withDefaults() NarrowOptions {
 	if o.CacheParam == "" {
-		o.CacheParam = DefaultCacheParam
+		o.CacheParam = "cache"
 	}
 	if o.TopicParam == "" {
-		o.TopicParam = DefaultTopicParam
+		o.TopicParam = "topic"
 	}
 	for _, p := range []*string{&o.CacheParam, &o.TopicParam, &o.KeyParam, &o.KeyPrefixParam} {
-		if *p == NarrowDisabled {
+		if *p == narrowDisabled {
 			*p = ""
 		}
 	}
@@ -81,8 +72,8 @@ func (o NarrowOptions) validate() error {
 	return nil
 }
 
-// AllowNarrowing wraps inner so that the caller may ask, in the query
-// string, for less than its identity allows: one cache, one topic, and
+// Narrowing is a ScopeResolver that wraps another so that the caller may
+// ask, in the query string, for less than its identity allows: one cache, one topic, and
 // (when enabled) one key or a key prefix, e.g. GET /token?topic=room-42.
 // Headers are never read.
 //
@@ -110,44 +101,28 @@ func (o NarrowOptions) validate() error {
 // that intersects none of the granted permissions gives an error wrapping
 // ErrForbidden. Errors of inner are returned unchanged. Grant.TTL,
 // TokenID and Rule are kept.
-//
-// The returned resolver's Validate method checks opts and calls inner's
-// Validate method if it has one; Resolve fails closed with the same error.
-func AllowNarrowing(inner ScopeResolver, opts NarrowOptions) ScopeResolver {
-	n := &narrowingResolver{inner: inner, opts: opts.withDefaults()}
-	switch {
-	case inner == nil:
-		n.err = &ConfigError{Field: "AllowNarrowing.inner", Problem: "required"}
-	default:
-		n.err = n.opts.validate()
-	}
-	return n
-}
-
-type narrowingResolver struct {
+type Narrowing struct {
 	inner ScopeResolver
 	opts  NarrowOptions
-	err   error
 }
 
-// Validate returns the configuration error of the options or of the inner
-// resolver, if any.
-func (n *narrowingResolver) Validate() error {
-	if n.err != nil {
-		return n.err
+// NewNarrowing returns a Narrowing around inner with the query parameters
+// of opts. It fails closed with a *ConfigError when inner is nil or a
+// parameter name is invalid or used twice.
+func NewNarrowing(inner ScopeResolver, opts NarrowOptions) (*Narrowing, error) {
+	if isNil(inner) {
+		return nil, &ConfigError{Field: "Narrowing.inner", Problem: "required"}
 	}
-	if v, ok := n.inner.(interface{ Validate() error }); ok {
-		return v.Validate()
+	n := &Narrowing{inner: inner, opts: opts.withDefaults()}
+	if err := n.opts.validate(); err != nil {
+		return nil, err
 	}
-	return nil
+	return n, nil
 }
 
 // Resolve resolves with the inner resolver and narrows the grant to the
 // request's query parameters.
-func (n *narrowingResolver) Resolve(ctx context.Context, id Identity, r *http.Request) (Grant, error) {
-	if n.err != nil {
-		return Grant{}, n.err
-	}
+func (n *Narrowing) Resolve(ctx context.Context, id Identity, r *http.Request) (Grant, error) {
 	req, err := n.parse(r)
 	if err != nil {
 		return Grant{}, err
@@ -170,7 +145,7 @@ type narrowRequest struct {
 }
 
 // parse reads the narrowing parameters from the request's query string.
-func (n *narrowingResolver) parse(r *http.Request) (narrowRequest, error) {
+func (n *Narrowing) parse(r *http.Request) (narrowRequest, error) {
 	var req narrowRequest
 	if r == nil || r.URL == nil || r.URL.RawQuery == "" {
 		return req, nil
@@ -209,22 +184,22 @@ func (n *narrowingResolver) parse(r *http.Request) (narrowRequest, error) {
 
 // narrowScope intersects every permission of s with the request.
 func (q narrowRequest) narrowScope(s Scope) (Scope, error) {
-	out := Scope{Permissions: make([]Permission, 0, len(s.Permissions))}
-	seen := make(map[Permission]bool, len(s.Permissions))
-	for _, p := range s.Permissions {
+	out := make(Scope, 0, len(s))
+	seen := make(map[Permission]bool, len(s))
+	for _, p := range s {
 		np, ok := q.narrow(p)
 		if !ok || seen[np] {
 			continue
 		}
 		seen[np] = true
-		out.Permissions = append(out.Permissions, np)
+		out = append(out, np)
 	}
-	if len(out.Permissions) == 0 {
-		return Scope{}, fmt.Errorf("%w: the requested cache, topic or key is outside the caller's scope", ErrForbidden)
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: the requested cache, topic or key is outside the caller's scope", ErrForbidden)
 	}
 	if err := out.Validate(); err != nil {
 		// Unreachable with a valid inner scope; refuse rather than vend.
-		return Scope{}, fmt.Errorf("%w: narrowed scope: %w", ErrForbidden, err)
+		return nil, fmt.Errorf("%w: narrowed scope: %w", ErrForbidden, err)
 	}
 	return out, nil
 }
@@ -241,7 +216,7 @@ func (q narrowRequest) narrow(p Permission) (Permission, bool) {
 	wantsTopic := q.topic != ""
 	wantsItem := q.key != "" || q.keyPrefix != ""
 	switch {
-	case p.Role.IsTopicRole():
+	case p.Role.isTopic():
 		if wantsItem && !wantsTopic {
 			return Permission{}, false
 		}
@@ -252,7 +227,7 @@ func (q narrowRequest) narrow(p Permission) (Permission, bool) {
 			p.Topic, p.TopicPrefix = q.topic, ""
 		}
 		return p, true
-	case p.Role.IsCacheRole():
+	case p.Role.isCache():
 		if wantsTopic && !wantsItem {
 			return Permission{}, false
 		}

@@ -11,44 +11,33 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// DefaultRateLimitMaxEntries is the default number of identities whose
-// request rate an in-memory rate limiter tracks.
-const DefaultRateLimitMaxEntries = 10000
-
-// RateLimiter decides whether a verified identity may make one more token
-// request now. The handler calls it after authentication, before the scope
-// is resolved and before any token is vended or reused, so every successful
-// authentication counts, reused tokens included.
+// RateLimiter decides whether the caller named by key may make one more
+// token request now. The handler calls it after authentication, before the
+// scope is resolved and before any token is vended or reused, so every
+// successful authentication counts, reused tokens included. The key is the
+// identity's authentication method and subject ("basic:alice"), so two
+// identities never share a limit.
 //
 // Allow returns nil to let the request through; an error wrapping
-// ErrRateLimited to refuse it with 429 (a *RateLimitError, or any error
-// implementing RetryAfterError, chooses the Retry-After); or another error
-// when it cannot decide (an error wrapping ErrUpstreamUnavailable gives 503,
-// an unclassified one 500).
+// ErrRateLimited to refuse it with 429 (a *RateLimitError says when to
+// retry); or another error when it cannot decide (an error wrapping
+// ErrUpstreamUnavailable gives 503, an unclassified one 500).
 //
 // Failed authentications are not rate limited by the handler: before
 // authentication the only key is the client address, which behind a load
-// balancer or CDN is the proxy's (limiting it would let one client lock
-// everybody out) and whose forwarded headers the client controls. Limit
-// unauthenticated traffic per address where the real address is known: API
-// Gateway throttling, a WAF rate rule or the reverse proxy. JWT failures
-// cost microseconds and the JWKS refresh on unknown key ids is itself rate
-// limited; Basic authentication costs a bcrypt comparison per request.
+// balancer or CDN is the proxy's and whose forwarded headers the client
+// controls. Limit unauthenticated traffic per address where the real
+// address is known: API Gateway throttling, a WAF rate rule or the reverse
+// proxy.
 type RateLimiter interface {
-	Allow(ctx context.Context, id Identity) error
+	Allow(ctx context.Context, key string) error
 }
-
-// RateLimiterFunc adapts a function to the RateLimiter interface.
-type RateLimiterFunc func(ctx context.Context, id Identity) error
-
-// Allow calls f(ctx, id).
-func (f RateLimiterFunc) Allow(ctx context.Context, id Identity) error { return f(ctx, id) }
 
 // RateLimitError is the error of a refused request: it wraps ErrRateLimited
 // and says when to retry (the handler's Retry-After, rounded up to whole
 // seconds).
 type RateLimitError struct {
-	// Wait is how long until the identity may make a request again.
+	// Wait is how long until the caller may make a request again.
 	Wait time.Duration
 }
 
@@ -63,55 +52,24 @@ func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
 // RetryAfter returns Wait.
 func (e *RateLimitError) RetryAfter() time.Duration { return e.Wait }
 
-// RateLimitOptions configures the per-identity rate limit of a Handler. The
-// zero value means no limit.
-//
-// With PerSecond set, each identity (authentication method and subject) has
-// a token bucket in the handler's memory (NewMemoryRateLimiter): this limit
-// is per instance. Set Limiter to a MomentoRateLimiter to enforce one limit
-// across every instance and Lambda function, with the counters in Momento
-// Cache.
-type RateLimitOptions struct {
+// MemoryRateLimitConfig configures a MemoryRateLimiter.
+type MemoryRateLimitConfig struct {
 	// PerSecond is the sustained number of token requests per second each
-	// identity may make. Zero with a nil Limiter: no rate limit.
+	// caller may make. Required: a positive, finite number.
 	PerSecond float64
-	// Burst is how many requests an identity may make at once after being
+	// Burst is how many requests a caller may make at once after being
 	// idle. Default: PerSecond rounded up, at least 1.
 	Burst int
-	// MaxEntries bounds the number of identities tracked; the least recently
+	// MaxEntries bounds the number of callers tracked; the least recently
 	// seen is forgotten first (and starts again with a full bucket).
-	// Default DefaultRateLimitMaxEntries (10,000).
+	// Default 10,000.
 	MaxEntries int
-	// Limiter, when set, is used instead of an in-memory limiter built from
-	// the fields above; they must then be zero.
-	Limiter RateLimiter
 }
 
-// limiter returns the RateLimiter the options describe, nil for none.
-func (o RateLimitOptions) limiter() (RateLimiter, error) {
-	if o.Limiter != nil {
-		if o.PerSecond != 0 || o.Burst != 0 || o.MaxEntries != 0 {
-			return nil, &ConfigError{Field: "Config.RateLimit", Problem: "set either Limiter or PerSecond/Burst/MaxEntries, not both"}
-		}
-		if isNil(o.Limiter) {
-			return nil, &ConfigError{Field: "Config.RateLimit.Limiter", Problem: "nil"}
-		}
-		if v, ok := o.Limiter.(interface{ Validate() error }); ok {
-			if err := v.Validate(); err != nil {
-				return nil, fmt.Errorf("%w: Config.RateLimit.Limiter: %w", ErrInvalidConfig, err)
-			}
-		}
-		return o.Limiter, nil
-	}
-	if o.PerSecond == 0 && o.Burst == 0 && o.MaxEntries == 0 {
-		return nil, nil
-	}
-	return NewMemoryRateLimiter(o)
-}
-
-// MemoryRateLimiter is a per-identity token bucket rate limiter
-// (golang.org/x/time/rate) in memory, bounded to MaxEntries identities.
-// Safe for concurrent use.
+// MemoryRateLimiter is a per-caller token bucket rate limiter
+// (golang.org/x/time/rate) in the memory of one process: with several
+// instances, each has its own (see MomentoRateLimiter for one limit across
+// all). Safe for concurrent use.
 type MemoryRateLimiter struct {
 	limit rate.Limit
 	burst int
@@ -120,51 +78,46 @@ type MemoryRateLimiter struct {
 
 	mu    sync.Mutex
 	ll    list.List // front: most recently seen; values are *limiterEntry
-	items map[limiterKey]*list.Element
+	items map[string]*list.Element
 }
 
-// limiterKey is the rate limiting key of an identity: two different
-// identities never share it.
-type limiterKey struct{ method, subject string }
-
 type limiterEntry struct {
-	key limiterKey
+	key string
 	lim *rate.Limiter
 }
 
-// NewMemoryRateLimiter returns an in-memory per-identity rate limiter with
-// opts.PerSecond, opts.Burst and opts.MaxEntries (opts.Limiter is ignored).
-// It returns an error wrapping ErrInvalidConfig when PerSecond is not
-// positive and finite or Burst or MaxEntries is negative.
-func NewMemoryRateLimiter(opts RateLimitOptions) (*MemoryRateLimiter, error) {
-	if !(opts.PerSecond > 0) || math.IsInf(opts.PerSecond, 0) {
-		return nil, &ConfigError{Field: "Config.RateLimit.PerSecond", Problem: "must be a positive number"}
+// NewMemoryRateLimiter returns an in-memory rate limiter for cfg. It fails
+// closed with a *ConfigError when PerSecond is not a positive, finite
+// number or Burst or MaxEntries is negative.
+func NewMemoryRateLimiter(cfg MemoryRateLimitConfig) (*MemoryRateLimiter, error) {
+	var probs problems
+	if !(cfg.PerSecond > 0) || math.IsInf(cfg.PerSecond, 0) {
+		probs.add("MemoryRateLimitConfig.PerSecond", "must be a positive number")
 	}
-	if opts.Burst < 0 {
-		return nil, &ConfigError{Field: "Config.RateLimit.Burst", Problem: "must not be negative"}
+	if cfg.Burst < 0 {
+		probs.add("MemoryRateLimitConfig.Burst", "must not be negative")
 	}
-	if opts.Burst == 0 {
-		opts.Burst = max(1, int(math.Min(math.Ceil(opts.PerSecond), math.MaxInt32)))
+	if cfg.MaxEntries < 0 {
+		probs.add("MemoryRateLimitConfig.MaxEntries", "must not be negative")
 	}
-	if opts.MaxEntries < 0 {
-		return nil, &ConfigError{Field: "Config.RateLimit.MaxEntries", Problem: "must not be negative"}
+	if err := probs.err(); err != nil {
+		return nil, err
 	}
-	if opts.MaxEntries == 0 {
-		opts.MaxEntries = DefaultRateLimitMaxEntries
+	if cfg.Burst == 0 {
+		cfg.Burst = max(1, int(math.Min(math.Ceil(cfg.PerSecond), math.MaxInt32)))
 	}
 	return &MemoryRateLimiter{
-		limit: rate.Limit(opts.PerSecond),
-		burst: opts.Burst,
-		max:   opts.MaxEntries,
+		limit: rate.Limit(cfg.PerSecond),
+		burst: cfg.Burst,
+		max:   orDefault(cfg.MaxEntries, 10000),
 		now:   time.Now,
-		items: make(map[limiterKey]*list.Element),
+		items: make(map[string]*list.Element),
 	}, nil
 }
 
-// Allow takes one token from the identity's bucket, or returns a
+// Allow takes one token from the caller's bucket, or returns a
 // *RateLimitError saying when one will be available.
-func (l *MemoryRateLimiter) Allow(_ context.Context, id Identity) error {
-	key := limiterKey{id.Method, id.Subject}
+func (l *MemoryRateLimiter) Allow(_ context.Context, key string) error {
 	now := l.now()
 	l.mu.Lock()
 	var lim *rate.Limiter
@@ -193,8 +146,8 @@ func (l *MemoryRateLimiter) Allow(_ context.Context, id Identity) error {
 	return nil
 }
 
-// Len returns the number of identities tracked.
-func (l *MemoryRateLimiter) Len() int {
+// len returns the number of callers tracked.
+func (l *MemoryRateLimiter) len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.ll.Len()

@@ -16,37 +16,26 @@ import (
 	"github.com/momentohq/client-sdk-go/utils"
 )
 
-// Defaults of the Momento rate limiter.
-const (
-	// DefaultMomentoRateLimitWindow is the default
-	// MomentoRateLimitOptions.Window.
-	DefaultMomentoRateLimitWindow = time.Minute
-	// DefaultMomentoRateLimitTimeout is the default
-	// MomentoRateLimitOptions.Timeout.
-	DefaultMomentoRateLimitTimeout = 500 * time.Millisecond
-	// DefaultMomentoRateLimitKeyPrefix is the default
-	// MomentoRateLimitOptions.KeyPrefix.
-	DefaultMomentoRateLimitKeyPrefix = "tvm-rl:"
-)
-
-// MomentoRateLimitOptions configures a MomentoRateLimiter.
-type MomentoRateLimitOptions struct {
-	// CacheName is the Momento cache holding the counters. Required. The
-	// client's credentials need read-write access to it.
+// MomentoRateLimitConfig configures a MomentoRateLimiter.
+type MomentoRateLimitConfig struct {
+	// Client is the Momento cache client holding the counters, for example
+	// from momento.NewCacheClient(config.InRegionLatest(), provider,
+	// time.Minute). Required. The caller keeps ownership of it and closes
+	// it. Its credentials need read-write access to CacheName.
+	Client momento.CacheClient
+	// CacheName is the Momento cache holding the counters. Required.
 	CacheName string
-	// Limit is how many token requests each identity may make per Window,
+	// Limit is how many token requests each caller may make per Window,
 	// across every instance. Required, at least 1.
 	Limit int64
 	// Window is the length of the fixed counting window, in whole
-	// milliseconds, at least one second. Default
-	// DefaultMomentoRateLimitWindow (1 minute).
+	// milliseconds, at least one second. Default one minute.
 	Window time.Duration
 	// KeyPrefix starts every counter's key. Default "tvm-rl:". Give
 	// different handlers sharing a cache different prefixes when they must
 	// not share limits.
 	KeyPrefix string
-	// Timeout bounds each call to Momento. Default
-	// DefaultMomentoRateLimitTimeout (500 ms).
+	// Timeout bounds each call to Momento. Default 500 ms.
 	Timeout time.Duration
 	// FailClosed refuses requests (503 with Retry-After) when Momento cannot
 	// be asked. By default the limiter fails open: it lets the request
@@ -56,7 +45,7 @@ type MomentoRateLimitOptions struct {
 	FailClosed bool
 	// Fallback, when set, decides instead when Momento cannot be asked, for
 	// example a per-instance MemoryRateLimiter with a rate in line with
-	// Limit. It takes precedence over FailClosed.
+	// Limit. It cannot be combined with FailClosed.
 	Fallback RateLimiter
 	// Logger receives the warnings about failed calls to Momento (at most
 	// one per second). Default slog.Default(). They never contain a key or
@@ -70,12 +59,12 @@ type MomentoRateLimitOptions struct {
 // so that every instance of a token vending machine (processes, containers,
 // Lambda functions) enforces one limit without another server.
 //
-// It counts requests per identity in fixed windows: each request increments
-// the counter "<KeyPrefix><identity hash>:<window number>" (Momento's
+// It counts requests per caller in fixed windows: each request increments
+// the counter "<KeyPrefix><key hash>:<window number>" (Momento's
 // Increment, with a TTL of one window) and is refused with a
 // *RateLimitError, waiting until the window ends, once the counter exceeds
-// Limit. The identity hash is a SHA-256 of the authentication method and
-// subject, so keys hold no user names. As with every fixed window counter,
+// Limit. The key hash is a SHA-256 of the caller's key, so counter keys
+// hold no user names. As with every fixed window counter,
 // a client may make up to 2×Limit requests around a window boundary.
 //
 // Each request costs one Momento call (bounded by Timeout) before the
@@ -92,40 +81,20 @@ type MomentoRateLimiter struct {
 	log        *slog.Logger
 	now        func() time.Time
 	lastWarn   atomic.Int64 // unix nanoseconds of the last warning
-	err        error        // configuration error: the limiter refuses everything
 }
 
-// NewMomentoRateLimiter returns a rate limiter counting in the cache
-// opts.CacheName through client (for example from
-// momento.NewCacheClient(config.InRegionLatest(), provider, time.Minute)).
-// The caller keeps ownership of client and closes it. It does not contact
-// Momento; it returns an error wrapping ErrInvalidConfig for a missing
-// client, cache name or limit, or an out-of-range duration.
-func NewMomentoRateLimiter(client momento.CacheClient, opts MomentoRateLimitOptions) (*MomentoRateLimiter, error) {
-	l := MomentoRateLimit(client, opts).(*MomentoRateLimiter)
-	if l.err != nil {
-		return nil, l.err
-	}
-	return l, nil
-}
-
-// MomentoRateLimit is NewMomentoRateLimiter for use inline in a Config: it
-// never returns nil. When the options are invalid the limiter refuses every
-// request and its Validate method returns the error, so NewHandler fails.
-func MomentoRateLimit(client momento.CacheClient, opts MomentoRateLimitOptions) RateLimiter {
+// NewMomentoRateLimiter returns a rate limiter for cfg. It does not
+// contact Momento. It fails closed with *ConfigError values for a missing
+// client, cache name or limit, an out-of-range duration, or FailClosed
+// together with a Fallback.
+func NewMomentoRateLimiter(cfg MomentoRateLimitConfig) (*MomentoRateLimiter, error) {
 	l := &MomentoRateLimiter{
-		client: client, cache: opts.CacheName, limit: opts.Limit, window: opts.Window,
-		prefix: opts.KeyPrefix, timeout: opts.Timeout, failClosed: opts.FailClosed,
-		fallback: opts.Fallback, log: opts.Logger, now: opts.Now,
-	}
-	if l.window == 0 {
-		l.window = DefaultMomentoRateLimitWindow
-	}
-	if l.prefix == "" {
-		l.prefix = DefaultMomentoRateLimitKeyPrefix
-	}
-	if l.timeout == 0 {
-		l.timeout = DefaultMomentoRateLimitTimeout
+		client: cfg.Client, cache: cfg.CacheName, limit: cfg.Limit,
+		window:     orDefault(cfg.Window, time.Minute),
+		prefix:     orDefault(cfg.KeyPrefix, "tvm-rl:"),
+		timeout:    orDefault(cfg.Timeout, 500*time.Millisecond),
+		failClosed: cfg.FailClosed, fallback: cfg.Fallback,
+		log: cfg.Logger, now: cfg.Now,
 	}
 	if l.log == nil {
 		l.log = slog.Default()
@@ -133,33 +102,40 @@ func MomentoRateLimit(client momento.CacheClient, opts MomentoRateLimitOptions) 
 	if l.now == nil {
 		l.now = time.Now
 	}
-	switch {
-	case isNil(client):
-		l.err = &ConfigError{Field: "MomentoRateLimiter client", Problem: "required"}
-	case opts.CacheName == "":
-		l.err = &ConfigError{Field: "MomentoRateLimitOptions.CacheName", Problem: "required"}
-	case opts.Limit < 1:
-		l.err = &ConfigError{Field: "MomentoRateLimitOptions.Limit", Problem: "must be at least 1"}
-	case l.window < time.Second || l.window%time.Millisecond != 0:
-		l.err = &ConfigError{Field: "MomentoRateLimitOptions.Window", Problem: "must be whole milliseconds, at least 1s"}
-	case l.timeout < 0:
-		l.err = &ConfigError{Field: "MomentoRateLimitOptions.Timeout", Problem: "must not be negative"}
-	case opts.Fallback != nil && isNil(opts.Fallback):
-		l.err = &ConfigError{Field: "MomentoRateLimitOptions.Fallback", Problem: "nil"}
+	var probs problems
+	if isNil(cfg.Client) {
+		probs.add("MomentoRateLimitConfig.Client", "required")
 	}
-	return l
+	if cfg.CacheName == "" {
+		probs.add("MomentoRateLimitConfig.CacheName", "required")
+	} else if p := nameProblem(cfg.CacheName); p != "" {
+		probs.add("MomentoRateLimitConfig.CacheName", p)
+	}
+	if cfg.Limit < 1 {
+		probs.add("MomentoRateLimitConfig.Limit", "must be at least 1")
+	}
+	if l.window < time.Second || l.window > 24*time.Hour || l.window%time.Millisecond != 0 {
+		probs.add("MomentoRateLimitConfig.Window", "must be whole milliseconds, between 1s and 24h (Momento's longest item TTL)")
+	}
+	if l.timeout < 0 {
+		probs.add("MomentoRateLimitConfig.Timeout", "must not be negative")
+	}
+	if cfg.Fallback != nil && isNil(cfg.Fallback) {
+		probs.add("MomentoRateLimitConfig.Fallback", "nil")
+	}
+	if cfg.Fallback != nil && cfg.FailClosed {
+		probs.add("MomentoRateLimitConfig.FailClosed", "cannot be combined with Fallback (the fallback decides when Momento cannot be asked)")
+	}
+	if err := probs.err(); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
-// Validate returns the configuration error, if any.
-func (l *MomentoRateLimiter) Validate() error { return l.err }
-
-// key returns the counter key of id in the window containing now, and the
-// end of that window.
-func (l *MomentoRateLimiter) key(id Identity, now time.Time) (string, time.Time) {
-	var buf [128]byte
-	b := appendKeyField(buf[:0], id.Method)
-	b = appendKeyField(b, id.Subject)
-	sum := sha256.Sum256(b)
+// counterKey returns the counter key of key in the window containing now,
+// and the end of that window.
+func (l *MomentoRateLimiter) counterKey(key string, now time.Time) (string, time.Time) {
+	sum := sha256.Sum256([]byte(key))
 	w := now.UnixMilli() / l.window.Milliseconds()
 	end := time.UnixMilli((w + 1) * l.window.Milliseconds())
 	k := make([]byte, 0, len(l.prefix)+43+1+20)
@@ -170,19 +146,16 @@ func (l *MomentoRateLimiter) key(id Identity, now time.Time) (string, time.Time)
 	return string(k), end
 }
 
-// Allow increments id's counter for the current window and refuses the
+// Allow increments key's counter for the current window and refuses the
 // request with a *RateLimitError once it exceeds the limit.
-func (l *MomentoRateLimiter) Allow(ctx context.Context, id Identity) error {
-	if l.err != nil {
-		return l.err
-	}
+func (l *MomentoRateLimiter) Allow(ctx context.Context, key string) error {
 	now := l.now()
-	key, end := l.key(id, now)
+	counter, end := l.counterKey(key, now)
 	cctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
 	resp, err := l.client.Increment(cctx, &momento.IncrementRequest{
 		CacheName: l.cache,
-		Field:     momento.String(key),
+		Field:     momento.String(counter),
 		Amount:    1,
 		Ttl:       &utils.CollectionTtl{Ttl: l.window, RefreshTtl: true},
 	})
@@ -200,11 +173,11 @@ func (l *MomentoRateLimiter) Allow(ctx context.Context, id Identity) error {
 	if ctx.Err() != nil { // the client went away: nothing to decide
 		return fmt.Errorf("%w: %w", ErrUpstreamUnavailable, ctx.Err())
 	}
-	return l.unavailable(ctx, id, err)
+	return l.unavailable(ctx, key, err)
 }
 
 // unavailable decides when Momento could not be asked.
-func (l *MomentoRateLimiter) unavailable(ctx context.Context, id Identity, err error) error {
+func (l *MomentoRateLimiter) unavailable(ctx context.Context, key string, err error) error {
 	msg := err.Error()
 	var se sdkError
 	if errors.As(err, &se) {
@@ -225,7 +198,7 @@ func (l *MomentoRateLimiter) unavailable(ctx context.Context, id Identity, err e
 	}
 	switch {
 	case l.fallback != nil:
-		return l.fallback.Allow(ctx, id)
+		return l.fallback.Allow(ctx, key)
 	case l.failClosed:
 		return fmt.Errorf("%w: rate limiter: %s", ErrUpstreamUnavailable, msg)
 	}

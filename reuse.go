@@ -5,22 +5,19 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Defaults of token reuse.
 const (
-	// DefaultReuseMinRemaining is the default ReuseOptions.MinRemaining: a
-	// token is handed again while more than half of its lifetime remains.
-	DefaultReuseMinRemaining = 0.5
-	// DefaultReuseMaxEntries is the default ReuseOptions.MaxEntries.
-	DefaultReuseMaxEntries = 10000
+	defaultReuseMinRemaining = 0.5
+	defaultReuseMaxEntries   = 10000
 )
 
 // ReuseOptions configures token reuse and request coalescing, both on by
@@ -48,29 +45,11 @@ type ReuseOptions struct {
 	Disabled bool
 	// MinRemaining is the fraction, strictly between 0 and 1, of the
 	// lifetime a fresh token would get (the effective TTL of the request)
-	// that a kept token must still have to be handed again. Default
-	// DefaultReuseMinRemaining (0.5).
+	// that a kept token must still have to be handed again. Default 0.5.
 	MinRemaining float64
 	// MaxEntries bounds the number of kept tokens; the least recently used
-	// is dropped first. Default DefaultReuseMaxEntries (10,000 tokens, a few
-	// megabytes).
+	// is dropped first. Default 10,000 tokens (a few megabytes).
 	MaxEntries int
-}
-
-func (o ReuseOptions) withDefaults() (ReuseOptions, error) {
-	if o.MinRemaining == 0 {
-		o.MinRemaining = DefaultReuseMinRemaining
-	}
-	if !(o.MinRemaining > 0 && o.MinRemaining < 1) { // also refuses NaN
-		return o, &ConfigError{Field: "Config.Reuse.MinRemaining", Problem: "must be between 0 and 1 (exclusive)"}
-	}
-	if o.MaxEntries == 0 {
-		o.MaxEntries = DefaultReuseMaxEntries
-	}
-	if o.MaxEntries < 0 {
-		return o, &ConfigError{Field: "Config.Reuse.MaxEntries", Problem: "must not be negative"}
-	}
-	return o, nil
 }
 
 // reuseKey identifies what a vended token is: who it was vended to and
@@ -90,9 +69,9 @@ func makeReuseKey(id Identity, g Grant, ttl time.Duration) reuseKey {
 	b = appendKeyField(b, id.Subject)
 	b = appendKeyField(b, g.TokenID)
 	b = binary.AppendUvarint(b, uint64(ttl))
-	b = binary.AppendUvarint(b, uint64(len(g.Scope.Permissions)))
-	for i := range g.Scope.Permissions {
-		p := &g.Scope.Permissions[i]
+	b = binary.AppendUvarint(b, uint64(len(g.Scope)))
+	for i := range g.Scope {
+		p := &g.Scope[i]
 		b = appendKeyField(b, string(p.Role))
 		b = appendKeyField(b, p.Cache)
 		b = appendKeyField(b, p.Topic)
@@ -121,10 +100,6 @@ type tokenCache struct {
 type cacheEntry struct {
 	key reuseKey
 	tok Token
-}
-
-func newTokenCache(o ReuseOptions) *tokenCache {
-	return &tokenCache{minRemaining: o.MinRemaining, max: o.MaxEntries, items: make(map[reuseKey]*list.Element)}
 }
 
 // usable reports whether tok may be handed to a caller at now, whose fresh
@@ -180,65 +155,86 @@ func (c *tokenCache) len() int {
 	return c.ll.Len()
 }
 
-// obtain returns a token for the grant g of the identity id: a kept one, the
-// result of a concurrent identical request, or a new one from the vendor.
-// baseTTL is the TTL before capping to the credential's lifetime (g.TTL is
-// after).
-func (h *Handler) obtain(ctx context.Context, id Identity, g Grant, baseTTL time.Duration, now time.Time, res *Result) (Token, error) {
-	if h.cache == nil {
-		vctx, cancel := context.WithTimeout(ctx, h.vendTimeout)
-		defer cancel()
-		return h.callVendor(vctx, g)
+// reuser keeps vended tokens and shares concurrent identical vends.
+type reuser struct {
+	cache  tokenCache
+	flight singleflight.Group
+}
+
+// newReuser checks o, recording its problems, and returns a reuser.
+func newReuser(o ReuseOptions, probs *problems) *reuser {
+	o.MinRemaining = orDefault(o.MinRemaining, defaultReuseMinRemaining)
+	if !(o.MinRemaining > 0 && o.MinRemaining < 1) { // also refuses NaN
+		probs.add("Config.Reuse.MinRemaining", "must be between 0 and 1 (exclusive)")
 	}
-	key := makeReuseKey(id, g, baseTTL)
-	if tok, ok := h.cache.get(key, now, g.TTL, id.ExpiresAt); ok {
-		res.Reused = true
-		return tok, nil
+	o.MaxEntries = orDefault(o.MaxEntries, defaultReuseMaxEntries)
+	if o.MaxEntries < 0 {
+		probs.add("Config.Reuse.MaxEntries", "must not be negative")
 	}
-	return h.sharedVend(ctx, id, g, key, now, res)
+	return &reuser{cache: tokenCache{minRemaining: o.MinRemaining, max: o.MaxEntries, items: make(map[reuseKey]*list.Element)}}
+}
+
+// Sources of a token (Result.Source).
+const (
+	sourceVended    = "vended"
+	sourceReused    = "reused"
+	sourceCoalesced = "coalesced"
+)
+
+// obtain returns a token for the grant g of the identity id, and where it
+// came from: a kept one, the result of a concurrent identical request, or a
+// new one from the vendor. ruleTTL is the TTL before capping to the
+// credential's lifetime (g.TTL is after).
+func (h *Handler) obtain(ctx context.Context, id Identity, g Grant, ruleTTL time.Duration, now time.Time) (Token, string, error) {
+	if h.reuse == nil {
+		tok, err := h.callVendor(ctx, g)
+		return tok, sourceVended, err
+	}
+	key := makeReuseKey(id, g, ruleTTL)
+	if tok, ok := h.reuse.cache.get(key, now, g.TTL, id.ExpiresAt); ok {
+		return tok, sourceReused, nil
+	}
+	return h.sharedVend(ctx, id, g, key, now)
 }
 
 // sharedVend vends for a request whose token is not kept, sharing the call
 // with concurrent identical requests. (A function of its own, so that what
 // the shared call captures is allocated on this path only.)
-func (h *Handler) sharedVend(ctx context.Context, id Identity, g Grant, key reuseKey, now time.Time, res *Result) (Token, error) {
+func (h *Handler) sharedVend(ctx context.Context, id Identity, g Grant, key reuseKey, now time.Time) (Token, string, error) {
 	// Only requests asking for exactly the same lifetime share a call, so
 	// that nobody receives a token outliving its credential.
 	var fk [sha256.Size + 8]byte
 	copy(fk[:], key[:])
 	binary.BigEndian.PutUint64(fk[sha256.Size:], uint64(g.TTL))
-	leader, hit := false, false
-	ch := h.flight.DoChan(string(fk[:]), func() (any, error) {
+	leader, source := false, sourceVended
+	ch := h.reuse.flight.DoChan(string(fk[:]), func() (any, error) {
 		leader = true
-		// A call for this key may have ended between the lookup above and
-		// now: its token is kept.
-		if tok, ok := h.cache.get(key, now, g.TTL, id.ExpiresAt); ok {
-			hit = true
+		// A call for this key may have ended between the lookup and now:
+		// its token is kept.
+		if tok, ok := h.reuse.cache.get(key, now, g.TTL, id.ExpiresAt); ok {
+			source = sourceReused
 			return tok, nil
 		}
 		// The call belongs to every waiting request: the first caller's
 		// cancellation must not end it for the others.
-		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.vendTimeout)
-		defer cancel()
-		tok, err := h.callVendorRecover(vctx, g)
+		tok, err := h.callVendorRecover(context.WithoutCancel(ctx), g)
 		if err == nil {
-			h.cache.put(key, tok)
+			h.reuse.cache.put(key, tok)
 		}
 		return tok, err
 	})
-	if h.testFlightJoined != nil {
-		h.testFlightJoined()
-	}
 	select {
 	case r := <-ch:
-		// leader and hit were written before the result was sent.
-		res.Coalesced, res.Reused = !leader, hit
-		if r.Err != nil {
-			return Token{}, r.Err
+		// leader and source were written before the result was sent.
+		if !leader {
+			source = sourceCoalesced
 		}
-		return r.Val.(Token), nil
+		if r.Err != nil {
+			return Token{}, source, r.Err
+		}
+		return r.Val.(Token), source, nil
 	case <-ctx.Done():
-		return Token{}, fmt.Errorf("tvm: request ended while waiting for the vend: %w", ctx.Err())
+		return Token{}, "", fmt.Errorf("tvm: request ended while waiting for the vend: %w", ctx.Err())
 	}
 }
 
@@ -256,25 +252,4 @@ func (h *Handler) callVendorRecover(ctx context.Context, g Grant) (tok Token, er
 		}
 	}()
 	return h.callVendor(ctx, g)
-}
-
-// callVendor calls the vendor, with retries, under ctx (already bounded by
-// the vend timeout), and checks its answer.
-func (h *Handler) callVendor(ctx context.Context, g Grant) (Token, error) {
-	tok, err := h.vendWithRetry(ctx, g)
-	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) &&
-			!errors.Is(err, ErrUpstreamRejected) && !errors.Is(err, ErrUpstreamUnavailable) && !errors.Is(err, ErrUpstreamTimeout) {
-			// The vendor did not classify its failure; the deadline did.
-			err = &VendError{Kind: ErrUpstreamTimeout, Err: err}
-		}
-		return Token{}, err
-	}
-	if tok.AuthToken == "" {
-		return Token{}, &stageError{http.StatusInternalServerError, CodeInternal, "internal error", errors.New("tvm: vendor returned an empty token")}
-	}
-	if tok.ExpiresAt.IsZero() {
-		tok.ExpiresAt = h.now().Add(g.TTL)
-	}
-	return tok, nil
 }

@@ -4,13 +4,10 @@ import (
 	"github.com/momentohq/client-sdk-go/momento"
 )
 
-// MomentoScope converts the scope to the Momento Go SDK's type, ready for
-// momento.GenerateDisposableTokenRequest.Scope. It validates the scope first
-// (see Scope.Validate) and returns an error wrapping ErrInvalidScope rather
-// than convert an empty, malformed or unexpanded scope.
-//
-// The result is always a momento.Permissions (the only scope type the SDK's
-// token client sends) holding, per permission:
+// momentoScope converts a validated scope to the Momento Go SDK's type, for
+// momento.GenerateDisposableTokenRequest.Scope: always a momento.Permissions
+// (the only scope type the SDK's token client sends) holding, per
+// permission:
 //
 //   - a momento.TopicPermission for topic roles, with momento.AllTopics,
 //     momento.TopicName or momento.TopicNamePrefix;
@@ -20,34 +17,21 @@ import (
 //     momento.CacheItemKeyPrefix for a cache role on one key or a key prefix.
 //
 // Cache "*" becomes momento.AllCaches, any other cache a momento.CacheName.
-func (s Scope) MomentoScope() (momento.DisposableTokenScope, error) {
-	if err := s.Validate(); err != nil {
-		return nil, err
+func momentoScope(s Scope) momento.DisposableTokenScope {
+	perms := make([]momento.Permission, 0, len(s))
+	for _, p := range s {
+		perms = append(perms, momentoPermission(p))
 	}
-	perms := make([]momento.Permission, 0, len(s.Permissions))
-	for _, p := range s.Permissions {
-		perms = append(perms, p.momentoPermission())
-	}
-	return momento.Permissions{Permissions: perms}, nil
+	return momento.Permissions{Permissions: perms}
 }
 
-// MomentoPermission converts one permission to the Momento Go SDK's type,
-// as Scope.MomentoScope does. It validates p first and returns an error
-// wrapping ErrInvalidScope when p is invalid.
-func (p Permission) MomentoPermission() (momento.Permission, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	return p.momentoPermission(), nil
-}
-
-// momentoPermission converts a permission that has been validated.
-func (p Permission) momentoPermission() momento.Permission {
+// momentoPermission converts a validated permission.
+func momentoPermission(p Permission) momento.Permission {
 	var cache momento.CacheSelector = momento.CacheName{Name: p.Cache}
 	if p.Cache == All {
 		cache = momento.AllCaches{}
 	}
-	if p.Role.IsTopicRole() {
+	if p.Role.isTopic() {
 		var topic momento.TopicSelector
 		switch {
 		case p.TopicPrefix != "":

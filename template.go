@@ -24,7 +24,7 @@ import (
 // A placeholder name is 1 to maxPlaceholderLength bytes without "{", "}",
 // "*", whitespace or control characters. A lone "}" or an unterminated "{"
 // is a syntax error, reported when the scope is validated with
-// Scope.ValidateTemplate (resolvers do it at construction).
+// the resolvers at construction.
 //
 // A substituted value is 1 to MaxNameLength bytes of Unicode letters,
 // digits and combining marks and the characters "-_.@+=~|" only, so it can
@@ -41,9 +41,9 @@ import (
 // maxPlaceholderLength bounds a placeholder's claim name, in bytes.
 const maxPlaceholderLength = 128
 
-// SubjectPlaceholder is the placeholder name filled with Identity.Subject,
+// subjectPlaceholder is the placeholder name filled with Identity.Subject,
 // as in the template "user-{sub}".
-const SubjectPlaceholder = "sub"
+const subjectPlaceholder = "sub"
 
 // valueSymbols are the non-alphanumeric characters a substituted value may
 // hold. Every other symbol is a delimiter.
@@ -189,7 +189,7 @@ func valueProblem(v string) string {
 // verified identity: "{sub}" with id.Subject and "{claim}" with the
 // top-level string claim id.Claims[claim] (see the template rules above).
 // A scope without placeholders is validated and returned as is, without
-// allocating: the result shares s.Permissions (its capacity is capped, so
+// allocating: the result shares s's array (its capacity is capped, so
 // appending to it copies), and a caller that modifies a permission of the
 // result in place must copy it first (slices.Clone), since resolvers hand
 // out their configured scope this way.
@@ -206,8 +206,8 @@ func (s Scope) Expand(id Identity) (Scope, error) {
 	// never holds a brace, and a name Validate accepts is also a valid
 	// template, so Validate alone decides; when it fails, the full path
 	// below reports the same error as ever.
-	if !s.IsTemplate() && s.Validate() == nil {
-		return Scope{Permissions: s.Permissions[:len(s.Permissions):len(s.Permissions)]}, nil
+	if !s.isTemplate() && s.Validate() == nil {
+		return s[:len(s):len(s)], nil
 	}
 	return s.expandFull(id)
 }
@@ -215,11 +215,11 @@ func (s Scope) Expand(id Identity) (Scope, error) {
 // expandFull is Expand without the fast path: it validates the template,
 // fills every field into a new scope and validates the result.
 func (s Scope) expandFull(id Identity) (Scope, error) {
-	if err := s.ValidateTemplate(); err != nil {
-		return Scope{}, err
+	if err := s.validateTemplate(); err != nil {
+		return nil, err
 	}
-	out := Scope{Permissions: make([]Permission, len(s.Permissions))}
-	for i, p := range s.Permissions {
+	out := make(Scope, len(s))
+	for i, p := range s {
 		for _, f := range []struct {
 			name string
 			ptr  *string
@@ -230,22 +230,22 @@ func (s Scope) expandFull(id Identity) (Scope, error) {
 			expanded, err := expandField(*f.ptr, id)
 			if err != nil {
 				err.Index, err.Field = i, f.name
-				return Scope{}, err
+				return nil, err
 			}
 			*f.ptr = expanded
 		}
-		out.Permissions[i] = p
+		out[i] = p
 	}
 	if err := out.Validate(); err != nil {
-		return Scope{}, err
+		return nil, err
 	}
 	return out, nil
 }
 
-// IsTemplate reports whether any name in the scope holds a placeholder
-// (or a brace, which ValidateTemplate reports as bad syntax).
-func (s Scope) IsTemplate() bool {
-	for _, p := range s.Permissions {
+// isTemplate reports whether any name in the scope holds a placeholder
+// (or a brace, which validateTemplate reports as bad syntax).
+func (s Scope) isTemplate() bool {
+	for _, p := range s {
 		for _, v := range []string{p.Cache, p.Topic, p.TopicPrefix, p.Key, p.KeyPrefix} {
 			if strings.ContainsAny(v, "{}") {
 				return true
@@ -282,7 +282,7 @@ func expandField(tmpl string, id Identity) (string, *ScopeError) {
 // placeholderValue returns the value of a placeholder for id, or a problem.
 func placeholderValue(name string, id Identity) (string, string) {
 	var v string
-	if name == SubjectPlaceholder {
+	if name == subjectPlaceholder {
 		v = id.Subject
 		if v == "" {
 			return "", "the identity has no subject"

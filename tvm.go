@@ -7,6 +7,7 @@
 //
 //	Authenticator.Authenticate(r)      -> Identity   (401 on failure)
 //	ScopeResolver.Resolve(ctx, id, r)  -> Grant      (403 when no scope)
+//	(reuse a kept token, or share a concurrent identical vend)
 //	Vendor.Vend(ctx, grant)            -> Token      (502/503/504 on upstream failure)
 //	200 {"authToken": "...", "expiresAt": <unix seconds>}
 //
@@ -14,6 +15,11 @@
 // machine, so existing web clients work unchanged. Nothing the client sends
 // (headers, query, body) can widen the scope: a resolver may only let the
 // caller narrow what its identity already allows.
+//
+// Every component has one constructor, which validates its configuration
+// and returns the problems as *ConfigError values: a misconfiguration fails
+// at construction, never at the first request. The JWT and Cognito
+// authenticators live in the package github.com/tvmgo/tvm/jwtauth.
 package tvm
 
 import (
@@ -21,6 +27,25 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+)
+
+// Momento's limits that tvm enforces before asking Momento.
+const (
+	// MaxTokenTTL is the longest lifetime tvm vends. Momento accepts
+	// disposable tokens of up to 25 hours, but the Momento Go SDK this
+	// module uses (client-sdk-go v1.38.0) refuses more than one hour
+	// before sending the request.
+	MaxTokenTTL = time.Hour
+	// MaxTokenIDLength is the longest token id Momento accepts, in bytes.
+	MaxTokenIDLength = 64
+	// MaxPermissions is the most permission statements Momento accepts in
+	// one token.
+	MaxPermissions = 20
+	// MaxNameLength is the longest cache name, topic name, topic prefix,
+	// key or key prefix tvm accepts, in bytes. Momento does not publish a
+	// limit for names; this bound keeps tokens, logs and error messages
+	// small.
+	MaxNameLength = 255
 )
 
 // Identity is a caller whose credentials an Authenticator has verified.
@@ -40,25 +65,27 @@ type Identity struct {
 	// ExpiresAt is when the caller's credential expires (a JWT's "exp"), or
 	// the zero time when it does not. Vended tokens never outlive it.
 	ExpiresAt time.Time
-	// Method names the authenticator that verified the caller ("open",
-	// "basic", "jwt", "cognito", "context", ...), for logs.
+	// Method names the authenticator that verified the caller: "open"
+	// (MethodOpen), "basic", "context", "jwt", "cognito", or your own. It
+	// is part of the identity for token reuse and rate limits, and must
+	// not contain ":".
 	Method string
 }
 
 // Grant is what a ScopeResolver decided a caller may have.
 type Grant struct {
 	// Scope lists the permissions the vended token carries. An empty scope
-	// is refused, never vended. Resolvers may hand out a Scope whose
-	// Permissions slice they share with every request (StaticScope and
-	// GroupScopes do): treat it as read-only, and clone it before changing a
-	// permission in place.
+	// is refused, never vended. Resolvers may hand out a Scope that they
+	// share with every request (GroupScopes does): treat it as read-only,
+	// and clone it (slices.Clone) before changing a permission in place.
 	Scope Scope
 	// TTL is how long the token lives. Zero means the handler's default.
 	TTL time.Duration
 	// TokenID is the id Momento attaches to the token (and to every message
 	// published with it). Empty means the handler's token id policy applies.
 	TokenID string
-	// Rule names the rule that produced the grant, for logs and metrics.
+	// Rule names the rule that produced the grant, for logs and metrics:
+	// "group:<name>" or "default" for GroupScopes.
 	Rule string
 }
 
@@ -88,23 +115,15 @@ func (t Token) LogValue() slog.Value {
 }
 
 // Vendor vends a disposable token for a grant. The handler calls it with a
-// context bounded by its vend timeout and by the request's context.
+// context bounded by its vend timeout and by the request's context, with a
+// validated scope, a TTL of whole seconds between one second and
+// MaxTokenTTL, and a valid token id. MomentoVendor is the implementation
+// backed by the official Momento Go SDK.
 //
 // Implementations return errors that wrap ErrUpstreamRejected,
 // ErrUpstreamUnavailable or ErrUpstreamTimeout (see VendError) so that the
-// handler can answer 502, 503 or 504.
+// handler can answer 502, 503 or 504, and ErrClosed once closed. An error
+// with a method RetryAfter() time.Duration sets the Retry-After of a 503.
 type Vendor interface {
 	Vend(ctx context.Context, g Grant) (Token, error)
 }
-
-// VendorFunc adapts a function to the Vendor interface.
-type VendorFunc func(ctx context.Context, g Grant) (Token, error)
-
-// Vend calls f(ctx, g).
-func (f VendorFunc) Vend(ctx context.Context, g Grant) (Token, error) { return f(ctx, g) }
-
-// MaxTokenTTL is the longest lifetime Momento accepts for a disposable token.
-const MaxTokenTTL = time.Hour
-
-// MaxTokenIDLength is the longest token id Momento accepts.
-const MaxTokenIDLength = 64
