@@ -8,12 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 
+	"github.com/momentohq/client-sdk-go/auth"
 	"github.com/momentohq/client-sdk-go/momento"
 
 	"github.com/tvmgo/tvm"
+	"github.com/tvmgo/tvm/jwtauth"
+	"github.com/tvmgo/tvm/momentolocal"
 )
 
 // tokenService is the token handler built from a configuration, with what
@@ -31,30 +33,25 @@ func (s *tokenService) Close() error {
 	return errors.Join(errs...)
 }
 
-// buildTokenService assembles the tvm.Handler for cfg around vendor.
-// ctx bounds the authenticator's background work (JWKS refresh). cache
-// holds the counters of rateLimit.shared; it may be nil when that key is
-// absent, and the caller closes it. m may be nil (no metrics).
+// buildTokenService assembles the tvm.Handler for cfg around vendor: every
+// component is built by the library from the configuration's values, and
+// the library's problems come back named by configuration keys, all at
+// once. ctx bounds the authenticator's background work (JWKS refresh).
+// cache holds the counters of rateLimit.shared; it may be nil when that key
+// is absent, and the caller closes it. m may be nil (no metrics).
 func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, cache momento.CacheClient, m *metrics, log *slog.Logger) (*tokenService, error) {
 	svc := &tokenService{}
+	var probs configErrors
+	authn, err := buildAuthenticator(ctx, cfg, log)
+	probs = append(probs, asProblems(err)...)
+	if c, ok := authn.(io.Closer); ok {
+		svc.closers = append(svc.closers, c)
+	}
+	scopes, err := buildResolver(cfg)
+	probs = append(probs, asProblems(err)...)
 	limiter, err := buildRateLimit(cfg, cache, log)
-	if err != nil {
-		return nil, err
-	}
-	authn, closer, err := buildAuthenticator(ctx, cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	if closer != nil {
-		svc.closers = append(svc.closers, closer)
-	}
-	scopes := buildResolver(cfg)
-	if n := cfg.Narrowing; n != nil {
-		scopes = tvm.AllowNarrowing(scopes, tvm.NarrowOptions{
-			CacheParam: n.CacheParam, TopicParam: n.TopicParam,
-			KeyParam: n.KeyParam, KeyPrefixParam: n.KeyPrefixParam,
-		})
-	}
+	probs = append(probs, asProblems(err)...)
+
 	hc := tvm.Config{
 		Authenticator: authn,
 		Scopes:        scopes,
@@ -63,23 +60,35 @@ func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, cach
 		VendTimeout:   cfg.VendTimeout,
 		TokenID:       buildTokenID(cfg),
 		CORS:          buildCORS(cfg),
-		Logger:        log,
 		Reuse: tvm.ReuseOptions{
 			Disabled:     cfg.Reuse.Enabled != nil && !*cfg.Reuse.Enabled,
 			MinRemaining: cfg.Reuse.MinRemaining,
 			MaxEntries:   cfg.Reuse.MaxEntries,
 		},
-		Retry: tvm.RetryOptions{Attempts: cfg.Retry.Attempts, BaseDelay: cfg.Retry.BaseDelay, MaxDelay: cfg.Retry.MaxDelay},
+		RateLimit: limiter,
+		Logger:    log,
 	}
-	hc.RateLimit = limiter
 	if m != nil {
 		hc.Vendor = m.vendor(vendor)
 		hc.OnResult = m.onResult
 	}
+	// With a component missing (its problems are reported, here or by
+	// validate), stand-ins let the handler report its own problems too.
+	incomplete := authn == nil || scopes == nil || len(probs) > 0
+	if authn == nil {
+		hc.Authenticator = tvm.Open()
+	}
+	if scopes == nil {
+		hc.Scopes = unusedResolver{}
+	}
 	h, err := tvm.NewHandler(hc)
-	if err != nil {
+	probs = append(probs, libraryProblems(err, "Config", "", handlerFields)...)
+	if incomplete || len(probs) > 0 {
 		_ = svc.Close()
-		return nil, libraryProblems(err)
+		if len(probs) == 0 {
+			probs = configErrors{{key: "auth", msg: "incomplete configuration"}}
+		}
+		return nil, probs
 	}
 	svc.handler = h
 	if m != nil {
@@ -88,77 +97,27 @@ func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, cach
 	return svc, nil
 }
 
-// buildRateLimit returns the rate limit options of cfg.RateLimit: a
-// per-process token bucket, or with rateLimit.shared a limit counted in
-// Momento through cache, falling back to the token bucket (when configured)
-// while Momento cannot be asked.
-func buildRateLimit(cfg *Config, cache momento.CacheClient, log *slog.Logger) (tvm.RateLimitOptions, error) {
-	r := cfg.RateLimit
-	if r == nil {
-		return tvm.RateLimitOptions{}, nil
+// unusedResolver stands in for a resolver that failed to build.
+type unusedResolver struct{ tvm.ScopeResolver }
+
+// asProblems returns the configErrors in err (nil for nil).
+func asProblems(err error) configErrors {
+	if err == nil {
+		return nil
 	}
-	perProcess := tvm.RateLimitOptions{PerSecond: r.RequestsPerSecond, Burst: r.Burst, MaxEntries: r.MaxIdentities}
-	s := r.Shared
-	if s == nil {
-		return perProcess, nil
+	var ce configErrors
+	if errors.As(err, &ce) {
+		return ce
 	}
-	if cache == nil {
-		return tvm.RateLimitOptions{}, configErrors{{key: "rateLimit.shared", msg: "no Momento cache client to count in"}}
-	}
-	opts := tvm.MomentoRateLimitOptions{
-		CacheName:  s.Cache,
-		Limit:      s.Limit,
-		Window:     s.Window,
-		FailClosed: s.FailClosed,
-		Logger:     log,
-	}
-	if r.RequestsPerSecond != 0 {
-		fallback, err := tvm.NewMemoryRateLimiter(perProcess)
-		if err != nil {
-			return tvm.RateLimitOptions{}, libraryProblems(err)
-		}
-		opts.Fallback = fallback
-	}
-	l, err := tvm.NewMomentoRateLimiter(cache, opts)
-	if err != nil {
-		return tvm.RateLimitOptions{}, libraryProblems(err)
-	}
-	return tvm.RateLimitOptions{Limiter: l}, nil
+	return configErrors{{msg: strings.TrimPrefix(err.Error(), "tvm: ")}}
 }
 
-// unusedCacheClient stands in for the Momento cache client when nothing is
-// served (check mode): building the shared rate limiter needs a client but
-// never calls it. Calling any method panics.
-type unusedCacheClient struct{ momento.CacheClient }
-
-// checkBuild builds every component of cfg without network access and
-// without serving, to report the problems only the library detects.
-func checkBuild(cfg *Config) error {
-	// A cancelled context: a JWKS URL is not fetched (the first fetch fails
-	// at once, quietly) and no background refresh starts.
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	quiet := slog.New(slog.DiscardHandler)
-	vendor := tvm.VendorFunc(func(context.Context, tvm.Grant) (tvm.Token, error) {
-		return tvm.Token{}, errors.New("not vending in check mode")
-	})
-	var cache momento.CacheClient
-	if cfg.RateLimit != nil && cfg.RateLimit.Shared != nil {
-		cache = unusedCacheClient{}
-	}
-	svc, err := buildTokenService(ctx, cfg, vendor, cache, nil, quiet)
-	if err != nil {
-		return err
-	}
-	return svc.Close()
-}
-
-// buildAuthenticator returns the authenticator of cfg.Auth and, for JWT
-// authenticators, what to close to stop their JWKS refresh.
-func buildAuthenticator(ctx context.Context, cfg *Config, log *slog.Logger) (tvm.Authenticator, io.Closer, error) {
+// buildAuthenticator returns the authenticator of cfg.Auth. JWT
+// authenticators implement io.Closer (their JWKS refresh).
+func buildAuthenticator(ctx context.Context, cfg *Config, log *slog.Logger) (tvm.Authenticator, error) {
 	switch a := cfg.Auth; a.Method {
 	case "open":
-		return tvm.Open(), nil, nil
+		return tvm.Open(), nil
 	case "basic":
 		users := make([]tvm.User, len(a.Users))
 		for i, u := range a.Users {
@@ -166,12 +125,15 @@ func buildAuthenticator(ctx context.Context, cfg *Config, log *slog.Logger) (tvm
 		}
 		b, err := tvm.NewBasic(tvm.BasicConfig{Users: users, AllowCredentialHeaders: a.AllowCredentialHeaders})
 		if err != nil {
-			return nil, nil, libraryProblems(err)
+			return nil, libraryProblems(err, "BasicConfig", "auth", nil)
 		}
-		return b, nil, nil
+		return b, nil
 	case "jwt":
 		j := a.JWT
-		jc := tvm.JWTConfig{
+		if j == nil {
+			return nil, nil // reported by validate
+		}
+		v, err := jwtauth.New(jwtauth.Config{
 			Issuer:       j.Issuer,
 			Audience:     j.Audience,
 			Algorithms:   j.Algorithms,
@@ -182,15 +144,17 @@ func buildAuthenticator(ctx context.Context, cfg *Config, log *slog.Logger) (tvm
 			GroupsClaim:  j.GroupsClaim,
 			Context:      ctx,
 			Logger:       log,
-		}
-		v, err := tvm.NewJWT(jc)
+		})
 		if err != nil {
-			return nil, nil, libraryProblems(err)
+			return nil, libraryProblems(err, "Config", "auth.jwt", jwtFields)
 		}
-		return v, v, nil
+		return v, nil
 	case "cognito":
 		c := a.Cognito
-		v, err := tvm.NewCognito(tvm.CognitoConfig{
+		if c == nil {
+			return nil, nil // reported by validate
+		}
+		v, err := jwtauth.NewCognito(jwtauth.CognitoConfig{
 			Region:       c.Region,
 			UserPoolID:   c.UserPoolID,
 			ClientID:     c.ClientID,
@@ -203,27 +167,91 @@ func buildAuthenticator(ctx context.Context, cfg *Config, log *slog.Logger) (tvm
 			Logger:       log,
 		})
 		if err != nil {
-			return nil, nil, libraryProblems(err)
+			return nil, libraryProblems(err, "CognitoConfig", "auth.cognito", jwtFields)
 		}
-		return v, v, nil
+		return v, nil
 	case "apigateway":
-		return newAPIGatewayAuthenticator(a.APIGateway), nil, nil
+		return newAPIGatewayAuthenticator(a.APIGateway), nil
 	}
-	return nil, nil, configErrors{{key: "auth.method", msg: "unknown method"}}
+	return nil, nil // an unknown method is reported by validate
 }
 
-// buildResolver returns the group rules of cfg.Scopes.
-func buildResolver(cfg *Config) tvm.ScopeResolver {
+// buildResolver returns the group rules of cfg.Scopes, narrowed as
+// cfg.Narrowing says.
+func buildResolver(cfg *Config) (tvm.ScopeResolver, error) {
 	rules := make([]tvm.GroupRule, len(cfg.Scopes))
 	for i, r := range cfg.Scopes {
-		s := tvm.NewScope(r.Permissions...)
-		if r.Default {
-			rules[i] = tvm.DefaultRule(s).WithTTL(r.TTL)
-		} else {
-			rules[i] = tvm.GroupRule{Group: r.Group, Scope: s, TTL: r.TTL}
-		}
+		rules[i] = tvm.GroupRule{Group: r.Group, Default: r.Default, Scope: r.Permissions, TTL: r.TTL}
 	}
-	return tvm.GroupScopes(rules...)
+	groups, err := tvm.NewGroupScopes(rules...)
+	if err != nil {
+		return nil, libraryProblems(err, "GroupScopes", "scopes", scopeFields)
+	}
+	n := cfg.Narrowing
+	if n == nil {
+		return groups, nil
+	}
+	narrowed, err := tvm.NewNarrowing(groups, tvm.NarrowOptions{
+		CacheParam: n.CacheParam, TopicParam: n.TopicParam,
+		KeyParam: n.KeyParam, KeyPrefixParam: n.KeyPrefixParam,
+	})
+	if err != nil {
+		return nil, libraryProblems(err, "NarrowOptions", "narrowing", nil)
+	}
+	return narrowed, nil
+}
+
+// buildRateLimit returns the rate limiter of cfg.RateLimit, nil for none: a
+// per-process token bucket, or with rateLimit.shared a limit counted in
+// Momento through cache, falling back to the token bucket (when configured)
+// while Momento cannot be asked.
+func buildRateLimit(cfg *Config, cache momento.CacheClient, log *slog.Logger) (tvm.RateLimiter, error) {
+	r := cfg.RateLimit
+	if r == nil {
+		return nil, nil
+	}
+	var perProcess *tvm.MemoryRateLimiter
+	if r.Shared == nil || r.RequestsPerSecond != 0 || r.Burst != 0 || r.MaxIdentities != 0 {
+		l, err := tvm.NewMemoryRateLimiter(tvm.MemoryRateLimitConfig{PerSecond: r.RequestsPerSecond, Burst: r.Burst, MaxEntries: r.MaxIdentities})
+		if err != nil {
+			return nil, libraryProblems(err, "MemoryRateLimitConfig", "rateLimit", rateLimitFields)
+		}
+		perProcess = l
+	}
+	s := r.Shared
+	if s == nil {
+		return perProcess, nil
+	}
+	lc := tvm.MomentoRateLimitConfig{
+		Client:     cache,
+		CacheName:  s.Cache,
+		Limit:      s.Limit,
+		Window:     s.Window,
+		FailClosed: s.FailClosed,
+		Logger:     log,
+	}
+	if perProcess != nil {
+		lc.Fallback = perProcess
+	}
+	l, err := tvm.NewMomentoRateLimiter(lc)
+	if err != nil {
+		return nil, libraryProblems(err, "MomentoRateLimitConfig", "rateLimit.shared", rateLimitFields)
+	}
+	return l, nil
+}
+
+// buildVendor returns the Momento vendor of cfg with the credentials of
+// provider.
+func buildVendor(cfg *Config, provider auth.CredentialProvider, log *slog.Logger) (*tvm.MomentoVendor, error) {
+	v, err := tvm.NewMomentoVendor(tvm.MomentoVendorConfig{
+		CredentialProvider: provider,
+		Retry:              tvm.RetryOptions{Attempts: cfg.Retry.Attempts, BaseDelay: cfg.Retry.BaseDelay, MaxDelay: cfg.Retry.MaxDelay},
+		Logger:             log,
+	})
+	if err != nil {
+		return nil, libraryProblems(err, "MomentoVendorConfig", "", nil)
+	}
+	return v, nil
 }
 
 // buildTokenID returns the token id policy of cfg.TokenID.
@@ -269,105 +297,66 @@ func buildCORS(cfg *Config) tvm.CORSOptions {
 		ExposedHeaders: []string{"Retry-After"},
 	}
 	if cfg.Auth.AllowCredentialHeaders {
-		o.AllowedHeaders = append(o.AllowedHeaders, tvm.UsernameHeader, tvm.PasswordHeader)
+		// The headers BasicConfig.AllowCredentialHeaders reads.
+		o.AllowedHeaders = append(o.AllowedHeaders, "username", "password")
 	}
 	return o
 }
 
-// libraryFields maps the field paths of the library's ConfigErrors to the
-// configuration keys they come from.
-var libraryFields = []struct {
-	prefix, key string
-}{
-	{"BasicConfig.Users", "auth.users"},
-	{"BasicConfig", "auth"},
-	{"JWTConfig", "auth.jwt"},
-	{"CognitoConfig", "auth.cognito"},
-	{"GroupScopes.rules", "scopes"},
-	{"GroupScopes", "scopes"},
-	{"CORSOptions", "cors"},
-	{"NarrowOptions", "narrowing"},
-	{"MomentoRateLimitOptions", "rateLimit.shared"},
-	{"Config.RateLimit", "rateLimit"},
-	{"Config.Scopes", "scopes"},
-	{"Config.CORS", "cors"},
-	{"Config", ""},
-}
-
-var fieldSpecial = map[string]string{
-	"UserPoolID": "userPoolId", "ClientID": "clientId", "JWKSURL": "jwksURL", "JWKSFile": "jwksFile",
-	"TTL": "ttl", "Users": "users", "CacheName": "cache", "PasswordHash": "passwordHash", "VendTimeout": "vendTimeout",
-}
-
-var fieldPart = regexp.MustCompile(`^([A-Za-z]+)((?:\[\d+\])*)$`)
-
-// keyForField turns a library field path such as
-// "CognitoConfig.UserPoolID" or "BasicConfig.Users[1].PasswordHash" into the
-// configuration key "auth.cognito.userPoolId" or "auth.users[1].passwordHash".
-func keyForField(field string) string {
-	for _, m := range libraryFields {
-		rest, ok := strings.CutPrefix(field, m.prefix)
-		if !ok || (rest != "" && rest[0] != '.' && rest[0] != '[') {
-			continue
-		}
-		key := m.key
-		idx := ""
-		if strings.HasPrefix(rest, "[") {
-			end := strings.IndexByte(rest, ']')
-			idx, rest = rest[:end+1], rest[end+1:]
-			key += idx
-		}
-		for p := range strings.SplitSeq(strings.TrimPrefix(rest, "."), ".") {
-			if p == "" {
-				continue
-			}
-			sub := fieldPart.FindStringSubmatch(p)
-			if sub == nil {
-				key = joinKey(key, p)
-				continue
-			}
-			name := sub[1]
-			if s, ok := fieldSpecial[name]; ok {
-				name = s
-			} else {
-				name = strings.ToLower(name[:1]) + name[1:]
-			}
-			key = joinKey(key, name) + sub[2]
-		}
-		return key
+// checkBuild builds every component of cfg without network access and
+// without serving, and returns the problems the library finds.
+func checkBuild(cfg *Config) []problem {
+	// A cancelled context: a JWKS URL is not fetched (the first fetch fails
+	// at once, quietly) and no background refresh starts.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	quiet := slog.New(slog.DiscardHandler)
+	var probs configErrors
+	// The vendor's own options, with credentials that are never used.
+	local, err := auth.NewMomentoLocalProvider(&auth.MomentoLocalConfig{Hostname: "127.0.0.1", Port: 9})
+	if err != nil {
+		return configErrors{{msg: err.Error()}}
 	}
-	return field
-}
-
-// libraryProblems turns the library's configuration errors (a
-// *tvm.ConfigError, or several joined) into configErrors naming
-// configuration keys.
-func libraryProblems(err error) error {
-	var probs []problem
-	add := func(err error) {
-		var ce *tvm.ConfigError
-		if errors.As(err, &ce) {
-			probs = append(probs, problem{key: keyForField(ce.Field), msg: ce.Problem})
-			return
-		}
-		probs = append(probs, problem{msg: strings.TrimPrefix(err.Error(), "tvm: ")})
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok && allConfigErrors(j.Unwrap()) {
-		for _, e := range j.Unwrap() {
-			add(e)
-		}
+	if v, err := buildVendor(cfg, local, quiet); err != nil {
+		probs = append(probs, asProblems(err)...)
 	} else {
-		add(err)
+		_ = v.Close()
 	}
-	return configErrors(probs)
+	if cfg.Momento.Local {
+		probs = append(probs, checkEmulator(cfg)...)
+	}
+	var cache momento.CacheClient
+	if cfg.RateLimit != nil && cfg.RateLimit.Shared != nil {
+		cache = unusedCacheClient{}
+	}
+	svc, err := buildTokenService(ctx, cfg, checkVendor{}, cache, nil, quiet)
+	if err != nil {
+		probs = append(probs, asProblems(err)...)
+	} else {
+		_ = svc.Close()
+	}
+	return probs
 }
 
-func allConfigErrors(errs []error) bool {
-	for _, e := range errs {
-		var ce *tvm.ConfigError
-		if !errors.As(e, &ce) {
-			return false
-		}
+// checkEmulator starts the embedded emulator on a free loopback port and
+// stops it, so that momentolocal judges momento.caches.
+func checkEmulator(cfg *Config) []problem {
+	emu, err := momentolocal.Start(emulatorConfig(cfg, "127.0.0.1:0", slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return []problem{{key: "momento.caches", msg: strings.TrimPrefix(err.Error(), "momentolocal: ")}}
 	}
-	return len(errs) > 0
+	_ = emu.Close()
+	return nil
 }
+
+// checkVendor stands in for the vendor in check mode; it is never called.
+type checkVendor struct{}
+
+func (checkVendor) Vend(context.Context, tvm.Grant) (tvm.Token, error) {
+	return tvm.Token{}, errors.New("not vending in check mode")
+}
+
+// unusedCacheClient stands in for the Momento cache client in check mode:
+// building the shared rate limiter needs a client but never calls it.
+// Calling any method panics.
+type unusedCacheClient struct{ momento.CacheClient }

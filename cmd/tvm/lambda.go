@@ -93,7 +93,7 @@ func serveLambda(ctx context.Context, cfg *Config, env environment, log *slog.Lo
 	if key == "" {
 		return errors.New("no Momento API key: set MOMENTO_API_KEY_SECRET_ID (Secrets Manager), MOMENTO_API_KEY_PARAMETER (SSM), MOMENTO_API_KEY or MOMENTO_API_KEY_FILE")
 	}
-	vendor, prov, err := momentoVendor(key)
+	vendor, prov, err := momentoVendor(cfg, key, log)
 	if err != nil {
 		return err
 	}
@@ -117,14 +117,14 @@ func serveLambda(ctx context.Context, cfg *Config, env environment, log *slog.Lo
 // momentoVendor returns the SDK vendor for a Momento API key, and the
 // credential provider it uses (its token endpoint is what /readyz checks).
 // Errors never contain the key.
-func momentoVendor(key secret) (*tvm.MomentoSDKVendor, auth.CredentialProvider, error) {
+func momentoVendor(cfg *Config, key secret, log *slog.Logger) (*tvm.MomentoVendor, auth.CredentialProvider, error) {
 	prov, err := auth.NewStringMomentoTokenProvider(string(key))
 	if err != nil {
 		return nil, nil, errors.New("MOMENTO_API_KEY: not a valid Momento API key")
 	}
-	v, err := tvm.NewMomentoVendorFromProvider(prov)
+	v, err := buildVendor(cfg, prov, log)
 	if err != nil {
-		return nil, nil, fmt.Errorf("creating the Momento auth client: %w", err)
+		return nil, nil, err
 	}
 	return v, prov, nil
 }
@@ -138,7 +138,8 @@ func rateLimitCacheClient(cfg *Config, prov auth.CredentialProvider, sdk config.
 	if cfg.RateLimit == nil || cfg.RateLimit.Shared == nil {
 		return nil, nil
 	}
-	c, err := momento.NewCacheClientWithEagerConnectTimeout(sdk, prov, cfg.RateLimit.Shared.Window, 0)
+	// The client's default item TTL is never used: Increment sets its own.
+	c, err := momento.NewCacheClientWithEagerConnectTimeout(sdk, prov, time.Minute, 0)
 	if err != nil {
 		return nil, fmt.Errorf("creating the Momento cache client for rateLimit.shared: %w", err)
 	}

@@ -30,7 +30,7 @@ type metrics struct {
 var outcomes = []string{
 	"ok", "preflight",
 	tvm.CodeBadRequest, tvm.CodeUnauthorized, tvm.CodeForbidden, tvm.CodeMethodNotAllowed,
-	tvm.CodeRateLimited, tvm.CodeInternal, tvm.CodeInvalidScope,
+	tvm.CodeRateLimited, tvm.CodeCanceled, tvm.CodeInternal, tvm.CodeInvalidScope,
 	tvm.CodeUpstreamRejected, tvm.CodeUpstreamUnavailable, tvm.CodeUpstreamTimeout,
 }
 
@@ -52,7 +52,7 @@ func newMetrics() *metrics {
 		}),
 		vendLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tvm_vend_duration_seconds",
-			Help:    "Time Momento took to vend a token (GenerateDisposableToken), by result (ok or error).",
+			Help:    "Time Momento took to vend a token (GenerateDisposableToken, retries included), by result (ok, error, or canceled when the client went away).",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"result"}),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -106,15 +106,8 @@ func (m *metrics) onResult(_ *http.Request, res tvm.Result) {
 	}
 	m.requests.WithLabelValues(o).Inc()
 	m.requestLatency.Observe(res.Latency.Seconds())
-	if res.Status == http.StatusOK {
-		switch {
-		case res.Reused:
-			m.tokenSource.WithLabelValues("reused").Inc()
-		case res.Coalesced:
-			m.tokenSource.WithLabelValues("coalesced").Inc()
-		default:
-			m.tokenSource.WithLabelValues("vended").Inc()
-		}
+	if res.Status == http.StatusOK && res.Source != "" {
+		m.tokenSource.WithLabelValues(res.Source).Inc()
 	}
 }
 
@@ -132,20 +125,16 @@ func (o *observedVendor) Vend(ctx context.Context, g tvm.Grant) (tvm.Token, erro
 	start := time.Now()
 	tok, err := o.Vendor.Vend(ctx, g)
 	result := "ok"
-	if err != nil {
+	switch {
+	case err == nil:
+	case ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled):
+		result = "canceled" // the client went away: not an upstream failure
+	default:
 		result = "error"
 		o.m.upstreamErrors.WithLabelValues(upstreamKind(err)).Inc()
 	}
 	o.m.vendLatency.WithLabelValues(result).Observe(time.Since(start).Seconds())
 	return tok, err
-}
-
-// Validate lets NewHandler validate the wrapped vendor.
-func (o *observedVendor) Validate() error {
-	if v, ok := o.Vendor.(interface{ Validate() error }); ok {
-		return v.Validate()
-	}
-	return nil
 }
 
 func upstreamKind(err error) string {

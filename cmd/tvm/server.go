@@ -21,12 +21,13 @@ import (
 	"github.com/tvmgo/tvm/momentolocal"
 )
 
-// Server timeouts. WriteTimeout is the vend timeout plus writeSlack.
+// Server timeouts. WriteTimeout is the configured vend timeout plus
+// writeSlack (which also covers the library's default vend timeout).
 const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 10 * time.Second
 	idleTimeout       = 60 * time.Second
-	writeSlack        = 10 * time.Second
+	writeSlack        = 30 * time.Second
 	maxHeaderBytes    = 64 << 10
 	adminPrefix       = "/admin/momentolocal"
 )
@@ -73,7 +74,7 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 	}
 
 	var (
-		vendor        *tvm.MomentoSDKVendor
+		vendor        *tvm.MomentoVendor
 		tokenEndpoint string
 		emu           *momentolocal.Server
 		credentials   auth.CredentialProvider
@@ -89,15 +90,15 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 		if err != nil {
 			return fmt.Errorf("emulator credentials: %w", err)
 		}
-		vendor, err = tvm.NewMomentoVendorFromProvider(prov)
+		vendor, err = buildVendor(cfg, prov, log)
 		if err != nil {
-			return fmt.Errorf("creating the Momento auth client: %w", err)
+			return err
 		}
 		tokenEndpoint = prov.GetTokenEndpoint()
 		sdkConfig = config.LaptopLatestWithLogger(logger.NewNoopMomentoLoggerFactory())
 		credentials = prov
 	} else {
-		vendor, credentials, err = momentoVendor(key)
+		vendor, credentials, err = momentoVendor(cfg, key, log)
 		if err != nil {
 			return err
 		}
@@ -213,27 +214,35 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 
 // startEmulator starts the embedded Momento emulator for momento.local.
 func startEmulator(cfg *Config, addr string, log *slog.Logger) (*momentolocal.Server, error) {
+	emu, err := momentolocal.Start(emulatorConfig(cfg, addr, log.With("component", "momentolocal")))
+	if err != nil {
+		return nil, fmt.Errorf("starting the embedded Momento emulator on MOMENTO_LOCAL_ADDR %s: %w", addr, err)
+	}
+	return emu, nil
+}
+
+// emulatorConfig is the embedded emulator's configuration for cfg.
+func emulatorConfig(cfg *Config, addr string, log *slog.Logger) momentolocal.Config {
 	origins := loopbackOrigins
 	if o := cfg.CORS.AllowedOrigins; len(o) > 0 && !(len(o) == 1 && o[0] == "*") {
 		origins = append(append([]string(nil), loopbackOrigins...), o...)
 	}
 	caches := cfg.Momento.Caches
-	if r := cfg.RateLimit; r != nil && r.Shared != nil && !slices.Contains(caches, r.Shared.Cache) {
+	if r := cfg.RateLimit; r != nil && r.Shared != nil && r.Shared.Cache != "" && !slices.Contains(caches, r.Shared.Cache) {
 		// The emulator also serves the counters of the shared rate limit.
+		if len(caches) == 0 {
+			caches = []string{momentolocal.DefaultCache}
+		}
 		caches = append(slices.Clone(caches), r.Shared.Cache)
 	}
-	emu, err := momentolocal.Start(momentolocal.Config{
+	return momentolocal.Config{
 		Addr:   addr,
 		Caches: caches,
 		// Only the TVM (which holds the root key) may mint tokens.
 		RequireAPIKey:  true,
 		AllowedOrigins: origins,
-		Logger:         log.With("component", "momentolocal"),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("starting the embedded Momento emulator on MOMENTO_LOCAL_ADDR %s: %w", addr, err)
+		Logger:         log,
 	}
-	return emu, nil
 }
 
 // printBanner tells a human where things are, on stdout.

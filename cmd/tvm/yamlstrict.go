@@ -215,21 +215,32 @@ func walk(n *yaml.Node, v reflect.Value, path string, probs *[]problem) {
 	}
 }
 
-// dropRedundant removes the validation problems about values that already
-// failed to decode (a value that did not decode is zero, and "required"
-// would only repeat the decoding problem).
+// dropRedundant returns the decoding problems and the validation problems
+// that are not about values that already failed to decode (a value that did
+// not decode is zero, and "required" would only repeat the decoding
+// problem).
 func dropRedundant(decode, validation []problem) []problem {
-	out := decode
-	for _, v := range validation {
+	return append(decode, dropUnder(decode, validation)...)
+}
+
+// dropUnder returns the problems of more that are not about a key that
+// already has a problem in reported (or a key inside it).
+func dropUnder(reported, more []problem) []problem {
+	var out []problem
+	for _, m := range more {
 		redundant := false
-		for _, d := range decode {
-			if d.at != "" && (v.key == d.at || strings.HasPrefix(v.key, d.at+".") || strings.HasPrefix(v.key, d.at+"[")) {
+		for _, r := range reported {
+			at := r.at
+			if at == "" {
+				at = r.key
+			}
+			if at != "" && (m.key == at || strings.HasPrefix(m.key, at+".") || strings.HasPrefix(m.key, at+"[")) {
 				redundant = true
 				break
 			}
 		}
 		if !redundant {
-			out = append(out, v)
+			out = append(out, m)
 		}
 	}
 	return out
