@@ -36,6 +36,9 @@ var (
 	// ErrInvalidScope means a scope, permission or template is malformed or
 	// empty. An invalid scope is never vended.
 	ErrInvalidScope = errors.New("tvm: invalid scope")
+	// ErrClosed means a component (a vendor, an authenticator) was used
+	// after its Close method was called: a programming error (500).
+	ErrClosed = errors.New("tvm: closed")
 )
 
 // VendError is the typed error a Vendor returns when Momento fails. It wraps
