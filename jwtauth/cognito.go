@@ -1,4 +1,4 @@
-package tvm
+package jwtauth
 
 import (
 	"context"
@@ -21,15 +21,17 @@ const (
 )
 
 // CognitoConfig configures an authenticator for tokens issued by an Amazon
-// Cognito user pool (NewCognito, Cognito). It fails closed: Region,
-// UserPoolID, ClientID and TokenUse are all required.
+// Cognito user pool (see NewCognito). It fails closed: Region, UserPoolID,
+// ClientID and TokenUse are all required, and every problem is reported as
+// a *tvm.ConfigError whose Field starts with "CognitoConfig.".
 //
 // The issuer is https://cognito-idp.{Region}.amazonaws.com/{UserPoolID}
 // (tokens carrying the newer https://issuer.cognito-idp.{Region}.amazonaws.com/{UserPoolID}
 // form are accepted too), the keys come from {issuer}/.well-known/jwks.json,
 // the algorithm is RS256, and `token_use` must equal TokenUse. For ID
 // tokens ClientID must be in `aud`; for access tokens it must be the
-// `client_id` claim. Groups come from `cognito:groups`.
+// `client_id` claim. Groups come from `cognito:groups`. Everything else is
+// as for Config.
 type CognitoConfig struct {
 	// Region is the AWS region of the user pool, e.g. "us-west-2".
 	Region string
@@ -43,31 +45,41 @@ type CognitoConfig struct {
 	TokenUse string
 
 	// GroupsClaim names the claim that becomes Identity.Groups. Default
-	// "cognito:groups".
+	// "cognito:groups". Dotted paths work as for Config.GroupsClaim.
 	GroupsClaim string
 	// SubjectClaim names the claim that becomes Identity.Subject. Default
 	// "sub" (the user's immutable id; "username" is also present in access
 	// tokens and "cognito:username" in ID tokens).
 	SubjectClaim string
-	// Leeway is the clock-skew allowance (see JWTConfig.Leeway).
+	// Leeway is the clock-skew allowance for `exp`, `nbf` and `iat`. Zero
+	// means 30s; at most 5m (as Config.Leeway).
 	Leeway time.Duration
-	// CheckClaims, if set, is an extra check of the verified claims (see
-	// JWTConfig.CheckClaims).
+	// CheckClaims, if set, is an extra check of the verified claims, run
+	// after the built-in `token_use` and client id checks (as
+	// Config.CheckClaims).
 	CheckClaims func(claims map[string]any) error
 
 	// JWKSURL replaces the pool's JWKS address. For tests and for proxies
 	// or VPC endpoints that serve the pool's keys; the issuer check is not
-	// affected.
+	// affected. It must be https, except on a loopback host.
 	JWKSURL string
-	// HTTPClient, HTTPTimeout, RefreshInterval, UnknownKIDRefreshInterval,
-	// Context and Logger are as in JWTConfig.
-	HTTPClient                *http.Client
-	HTTPTimeout               time.Duration
-	RefreshInterval           time.Duration
+	// HTTPClient fetches the keys; nil means a client of our own (as
+	// Config.HTTPClient).
+	HTTPClient *http.Client
+	// HTTPTimeout bounds every JWKS fetch. Zero means 10s; at most 1m.
+	HTTPTimeout time.Duration
+	// RefreshInterval is the background refresh period of the keys. Zero
+	// means 1h; at least 1s.
+	RefreshInterval time.Duration
+	// UnknownKIDRefreshInterval is the least time between two refreshes
+	// triggered by unknown key ids. Zero means 10s; at least 1s.
 	UnknownKIDRefreshInterval time.Duration
-	Context                   context.Context
-	Logger                    *slog.Logger
-	// Now is the clock, for tests (see JWTConfig.Now).
+	// Context bounds the first fetch and the background refresh (as
+	// Config.Context). Nil means context.Background().
+	Context context.Context
+	// Logger receives JWKS refresh failures. Nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Nil means time.Now. For tests.
 	Now func() time.Time
 }
 
@@ -80,56 +92,43 @@ var (
 	errCognitoClientID = errors.New("client_id is not the configured app client")
 )
 
-// Cognito returns an Authenticator for Cognito user pool tokens. It never
-// returns nil: when cfg is invalid it refuses every request and its
-// Validate method returns the configuration errors (see JWT).
-func Cognito(cfg CognitoConfig) Authenticator {
-	a, err := NewCognito(cfg)
-	if err != nil {
-		return &JWTAuthenticator{cfgErr: err}
-	}
-	return a
-}
-
-// NewCognito returns an authenticator for Cognito user pool tokens, or the
-// configuration errors (each a *ConfigError naming the CognitoConfig field).
-// Like NewJWT, it fetches the pool's keys once before returning, bounded by
-// HTTPTimeout; a failure is logged and retried when the first token
-// arrives. Identities have Method "cognito".
-func NewCognito(cfg CognitoConfig) (*JWTAuthenticator, error) {
-	var errs []error
-	bad := func(field, problem string) {
-		errs = append(errs, &ConfigError{Field: "CognitoConfig." + field, Problem: problem})
-	}
+// NewCognito returns an authenticator for Cognito user pool tokens whose
+// identities have Method "cognito", or the configuration errors (one
+// *tvm.ConfigError per problem, naming the CognitoConfig field, joined with
+// errors.Join, all wrapping tvm.ErrInvalidConfig). Like New, it fetches the
+// pool's keys once before returning, bounded by HTTPTimeout; a failure is
+// logged and retried when the first token arrives.
+func NewCognito(cfg CognitoConfig) (*Authenticator, error) {
+	p := problems{prefix: "CognitoConfig"}
 	switch {
 	case cfg.Region == "":
-		bad("Region", "required")
+		p.add("Region", "required")
 	case !cognitoRegionRE.MatchString(cfg.Region):
-		bad("Region", "not an AWS region name such as us-west-2")
+		p.add("Region", "not an AWS region name such as us-west-2")
 	}
 	switch m := cognitoPoolIDRE.FindStringSubmatch(cfg.UserPoolID); {
 	case cfg.UserPoolID == "":
-		bad("UserPoolID", "required")
+		p.add("UserPoolID", "required")
 	case m == nil:
-		bad("UserPoolID", "not a user pool id such as us-west-2_aBcDeFgHi")
+		p.add("UserPoolID", "not a user pool id such as us-west-2_aBcDeFgHi")
 	case cfg.Region != "" && m[1] != cfg.Region:
-		bad("UserPoolID", fmt.Sprintf("does not start with the region %q and an underscore", cfg.Region))
+		p.add("UserPoolID", fmt.Sprintf("does not start with the region %q and an underscore", cfg.Region))
 	}
 	switch {
 	case cfg.ClientID == "":
-		bad("ClientID", "required")
+		p.add("ClientID", "required")
 	case !cognitoClientIDRE.MatchString(cfg.ClientID):
-		bad("ClientID", "not an app client id")
+		p.add("ClientID", "not an app client id")
 	}
 	switch cfg.TokenUse {
 	case CognitoIDToken, CognitoAccessToken:
 	case "":
-		bad("TokenUse", `required: "id" or "access"`)
+		p.add("TokenUse", `required: "id" or "access"`)
 	default:
-		bad("TokenUse", `must be "id" or "access"`)
+		p.add("TokenUse", `must be "id" or "access"`)
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
 	}
 
 	issuer := "https://cognito-idp." + cfg.Region + ".amazonaws.com/" + cfg.UserPoolID
@@ -142,7 +141,7 @@ func NewCognito(cfg CognitoConfig) (*JWTAuthenticator, error) {
 	if groups == "" {
 		groups = "cognito:groups"
 	}
-	jc := JWTConfig{
+	jc := Config{
 		Issuer:                    issuer,
 		Algorithms:                []string{"RS256"},
 		JWKSURL:                   jwksURL,
@@ -158,10 +157,9 @@ func NewCognito(cfg CognitoConfig) (*JWTAuthenticator, error) {
 		Now:                       cfg.Now,
 	}
 	tokenUse, clientID := cfg.TokenUse, cfg.ClientID
-	var check func(map[string]any) error
 	if tokenUse == CognitoIDToken {
 		jc.Audience = []string{clientID}
-		check = func(c map[string]any) error {
+		jc.CheckClaims = func(c map[string]any) error {
 			if c["token_use"] != CognitoIDToken {
 				return tokenErr(TokenBadTokenUse, errCognitoTokenUse)
 			}
@@ -169,7 +167,7 @@ func NewCognito(cfg CognitoConfig) (*JWTAuthenticator, error) {
 		}
 	} else {
 		jc.SkipAudienceCheck = true
-		check = func(c map[string]any) error {
+		jc.CheckClaims = func(c map[string]any) error {
 			if c["token_use"] != CognitoAccessToken {
 				return tokenErr(TokenBadTokenUse, errCognitoTokenUse)
 			}
@@ -179,8 +177,7 @@ func NewCognito(cfg CognitoConfig) (*JWTAuthenticator, error) {
 			return nil
 		}
 	}
-	jc.CheckClaims = check
-	a, err := newJWT(jc, "CognitoConfig", MethodCognito, []string{globalIssuer})
+	a, err := newAuthenticator(jc, "CognitoConfig", methodCognito, []string{globalIssuer})
 	if err != nil {
 		return nil, err
 	}

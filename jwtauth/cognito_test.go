@@ -1,4 +1,4 @@
-package tvm
+package jwtauth
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tvmgo/tvm"
 )
 
 // jtCognitoConfig is a valid CognitoConfig reading keys from srv.
@@ -38,12 +40,14 @@ func TestCognitoIdentity(t *testing.T) {
 			r.Header.Set("Authorization", "Bearer "+jtSign(t, jwt.SigningMethodRS256, ks.rsa1, jtRSAKID, claims, nil))
 			id, err := a.Authenticate(r)
 			require.NoError(t, err)
-			assert.Equal(t, MethodCognito, id.Method)
+			assert.Equal(t, "cognito", id.Method)
 			assert.Equal(t, claims["sub"], id.Subject)
 			assert.Equal(t, []string{"ReadWriteUserGroup"}, id.Groups)
 			assert.Equal(t, use, id.Claims["token_use"])
 			assert.Equal(t, time.Unix(claims["exp"].(int64), 0).UTC(), id.ExpiresAt.UTC())
-			assert.NoError(t, a.Validate())
+			assert.Equal(t, "Bearer", a.Challenge())
+			require.NoError(t, a.Close())
+			jtAssertClosed(t, a, jtSign(t, jwt.SigningMethodRS256, ks.rsa1, jtRSAKID, claims, nil))
 		})
 	}
 }
@@ -160,20 +164,17 @@ func TestCognitoConfigErrors(t *testing.T) {
 			a, err := NewCognito(tt.cfg)
 			require.Error(t, err)
 			assert.Nil(t, a)
-			assert.ErrorIs(t, err, ErrInvalidConfig)
+			assert.ErrorIs(t, err, tvm.ErrInvalidConfig)
 			for _, f := range tt.fields {
 				assert.Contains(t, err.Error(), f+": ")
 			}
-			assert.NotContains(t, err.Error(), "JWTConfig.", "errors name the CognitoConfig fields")
-
-			auth := Cognito(tt.cfg)
-			require.NotNil(t, auth)
-			assert.ErrorIs(t, auth.(interface{ Validate() error }).Validate(), ErrInvalidConfig)
-			r := httptest.NewRequest(http.MethodGet, "/", nil)
-			r.Header.Set("Authorization", "Bearer a.b.c")
-			_, err = auth.Authenticate(r)
-			assert.ErrorIs(t, err, ErrInvalidConfig)
-			assert.NotErrorIs(t, err, ErrInvalidCredentials)
+			fields := jtConfigFields(t, err)
+			for _, f := range tt.fields {
+				assert.Contains(t, fields, f)
+			}
+			for _, f := range fields {
+				assert.True(t, strings.HasPrefix(f, "CognitoConfig."), "errors name the CognitoConfig fields, not %q", f)
+			}
 		})
 	}
 }

@@ -1,4 +1,4 @@
-package tvm_test
+package jwtauth_test
 
 import (
 	"crypto/x509"
@@ -13,12 +13,13 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/tvmgo/tvm"
+	"github.com/tvmgo/tvm/jwtauth"
 )
 
 // jwtExampleToken stands in for your identity provider: it signs claims
 // with the TEST-ONLY key test-rsa-1 of testdata/jwt.
 func jwtExampleToken(claims jwt.MapClaims) string {
-	raw, err := os.ReadFile("testdata/jwt/test-rsa-1.TEST-ONLY.key.pem")
+	raw, err := os.ReadFile("../testdata/jwt/test-rsa-1.TEST-ONLY.key.pem")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -40,13 +41,13 @@ func jwtExampleToken(claims jwt.MapClaims) string {
 // production set JWKSURL to the provider's key set address instead of
 // JWKSFile; keys are then refreshed in the background and when a token
 // names a new key.
-func ExampleNewJWT() {
-	auth, err := tvm.NewJWT(tvm.JWTConfig{
+func ExampleNew() {
+	auth, err := jwtauth.New(jwtauth.Config{
 		Issuer:      "https://login.example.com/realms/chat",
 		Audience:    []string{"tvm"},
 		Algorithms:  []string{"RS256"},
-		JWKSFile:    "testdata/jwt/jwks-public.json", // or JWKSURL: "https://login.example.com/realms/chat/protocol/openid-connect/certs"
-		GroupsClaim: "realm_access.roles",            // Keycloak realm roles
+		JWKSFile:    "../testdata/jwt/jwks-public.json", // or JWKSURL: "https://login.example.com/realms/chat/protocol/openid-connect/certs"
+		GroupsClaim: "realm_access.roles",               // Keycloak realm roles
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -74,8 +75,8 @@ func ExampleNewJWT() {
 		"exp": time.Now().Add(time.Hour).Unix(),
 	}))
 	_, err = auth.Authenticate(r)
-	var te *tvm.TokenError
-	fmt.Println(errors.Is(err, tvm.ErrInvalidCredentials), errors.As(err, &te) && te.Code == tvm.TokenBadAudience)
+	var te *jwtauth.TokenError
+	fmt.Println(errors.Is(err, tvm.ErrInvalidCredentials), errors.As(err, &te) && te.Code == jwtauth.TokenBadAudience)
 	fmt.Println(err)
 
 	// Output:
@@ -89,18 +90,18 @@ func ExampleNewJWT() {
 // and the pool's https://cognito-idp.{region}.amazonaws.com/{pool}/.well-known/jwks.json
 // is used.
 func ExampleNewCognito() {
-	jwks, err := os.ReadFile("testdata/jwt/jwks-public.json")
+	jwks, err := os.ReadFile("../testdata/jwt/jwks-public.json")
 	if err != nil {
 		log.Fatal(err)
 	}
 	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(jwks) }))
 	defer idp.Close()
 
-	auth, err := tvm.NewCognito(tvm.CognitoConfig{
+	auth, err := jwtauth.NewCognito(jwtauth.CognitoConfig{
 		Region:     "us-west-2",
 		UserPoolID: "us-west-2_aBcDeFgHi",
 		ClientID:   "3n4b5urk1ft4fl3mg5e62d9ado",
-		TokenUse:   tvm.CognitoIDToken,
+		TokenUse:   jwtauth.CognitoIDToken,
 		JWKSURL:    idp.URL, // for this example only
 	})
 	if err != nil {
@@ -125,7 +126,7 @@ func ExampleNewCognito() {
 	fmt.Println(id.Method, id.Subject, id.Groups)
 
 	// A Cognito configuration missing the token use fails closed.
-	_, err = tvm.NewCognito(tvm.CognitoConfig{Region: "us-west-2", UserPoolID: "us-west-2_aBcDeFgHi", ClientID: "3n4b5urk1ft4fl3mg5e62d9ado"})
+	_, err = jwtauth.NewCognito(jwtauth.CognitoConfig{Region: "us-west-2", UserPoolID: "us-west-2_aBcDeFgHi", ClientID: "3n4b5urk1ft4fl3mg5e62d9ado"})
 	fmt.Println(err)
 
 	// Output:

@@ -1,4 +1,4 @@
-package tvm
+package jwtauth
 
 import (
 	"context"
@@ -10,26 +10,27 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/tvmgo/tvm"
 )
 
-// FuzzJWTAuthenticate feeds arbitrary Authorization header values to a JWT
+// FuzzAuthenticate feeds arbitrary Authorization header values to an
 // authenticator with static keys. It must never panic; every refusal must
-// be ErrNoCredentials or ErrInvalidCredentials (never both), with a zero
-// identity; and anything accepted must be a token that verifies on its own
-// under the configured keys and allowed algorithms, so no unsigned or
+// be tvm.ErrNoCredentials or tvm.ErrInvalidCredentials (never both), with a
+// zero identity; and anything accepted must be a token that verifies on its
+// own under the configured keys and allowed algorithms, so no unsigned or
 // garbage token ever passes.
 //
-//	go test -run '^$' -fuzz FuzzJWTAuthenticate -fuzztime 60s .
-func FuzzJWTAuthenticate(f *testing.F) {
+//	go test -run '^$' -fuzz FuzzAuthenticate -fuzztime 60s ./jwtauth/
+func FuzzAuthenticate(f *testing.F) {
 	ks := jtKeys(f)
 	keys := map[string]crypto.PublicKey{
 		jtRSAKID: &ks.rsa1.PublicKey,
 		jtECKID:  &ks.ec1.PublicKey,
 		jtEdKID:  ks.ed1.Public(),
 	}
-	cfg := jtJWTConfig()
+	cfg := jtConfig()
 	cfg.Keys = keys
-	a, err := NewJWT(cfg)
+	a, err := New(cfg)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -58,9 +59,9 @@ func FuzzJWTAuthenticate(f *testing.F) {
 		r := (&http.Request{Method: http.MethodGet, Header: http.Header{"Authorization": {header}}}).WithContext(context.Background())
 		id, err := a.Authenticate(r)
 		if err != nil {
-			noCreds, invalid := errors.Is(err, ErrNoCredentials), errors.Is(err, ErrInvalidCredentials)
+			noCreds, invalid := errors.Is(err, tvm.ErrNoCredentials), errors.Is(err, tvm.ErrInvalidCredentials)
 			if noCreds == invalid {
-				t.Fatalf("refusal must be exactly one of ErrNoCredentials / ErrInvalidCredentials: %v", err)
+				t.Fatalf("refusal must be exactly one of tvm.ErrNoCredentials / tvm.ErrInvalidCredentials: %v", err)
 			}
 			if id.Subject != "" || id.Claims != nil || id.Groups != nil || !id.ExpiresAt.IsZero() || id.Method != "" {
 				t.Fatalf("refusal with a non-zero identity: %+v", id)
@@ -100,7 +101,7 @@ func FuzzJWTAuthenticate(f *testing.F) {
 		if !allowed[alg] {
 			t.Fatalf("accepted alg %q", alg)
 		}
-		if id.Subject == "" || id.Method != MethodJWT {
+		if id.Subject == "" || id.Method != "jwt" {
 			t.Fatalf("accepted with a bad identity: %+v", id)
 		}
 	})
