@@ -672,3 +672,20 @@ func TestOverTheWire(t *testing.T) {
 		})
 	}
 }
+
+// TestZeroValueRefuses checks the documented zero value: an Authenticator
+// not made by New or NewCognito refuses every token, even a valid one.
+func TestZeroValueRefuses(t *testing.T) {
+	ks := jtKeys(t)
+	tok := jtSign(t, jwt.SigningMethodRS256, ks.rsa1, jtRSAKID, jtBaseClaims(), nil)
+	var a Authenticator
+	id, err := a.VerifyToken(context.Background(), tok)
+	assert.ErrorIs(t, err, tvm.ErrInvalidCredentials)
+	assert.Equal(t, tvm.Identity{}, id)
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	id, err = a.Authenticate(r)
+	assert.ErrorIs(t, err, tvm.ErrInvalidCredentials)
+	assert.Equal(t, tvm.Identity{}, id)
+	assert.NoError(t, a.Close())
+}
