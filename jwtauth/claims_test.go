@@ -1,0 +1,108 @@
+package jwtauth
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/tvmgo/tvm"
+)
+
+func TestClaimPaths(t *testing.T) {
+	ks := jtKeys(t)
+	tests := []struct {
+		name         string
+		subjectClaim string
+		groupsClaim  string
+		claims       func(c jwt.MapClaims)
+		wantSubject  string
+		wantGroups   []string
+		wantCode     TokenErrorCode
+	}{
+		{name: "keycloak realm roles", groupsClaim: "realm_access.roles",
+			claims:     func(c jwt.MapClaims) { c["realm_access"] = map[string]any{"roles": []any{"admin", "user"}} },
+			wantGroups: []string{"admin", "user"}},
+		{name: "nested three levels", groupsClaim: "resource_access.tvm.roles",
+			claims: func(c jwt.MapClaims) {
+				c["resource_access"] = map[string]any{"tvm": map[string]any{"roles": []any{"publisher"}}}
+			},
+			wantGroups: []string{"publisher"}},
+		{name: "namespaced claim with dots is read as a top-level name", groupsClaim: "https://tvm.example.com/roles",
+			claims:     func(c jwt.MapClaims) { c["https://tvm.example.com/roles"] = []any{"ns"} },
+			wantGroups: []string{"ns"}},
+		{name: "nested path through a non-object yields no groups", groupsClaim: "realm_access.roles",
+			claims: func(c jwt.MapClaims) { c["realm_access"] = "roles" }, wantGroups: nil},
+		{name: "nested path missing yields no groups", groupsClaim: "realm_access.roles",
+			claims: func(c jwt.MapClaims) {}, wantGroups: nil},
+		{name: "nested value of the wrong type is refused", groupsClaim: "realm_access.roles",
+			claims:   func(c jwt.MapClaims) { c["realm_access"] = map[string]any{"roles": map[string]any{}} },
+			wantCode: TokenBadClaims},
+		{name: "null groups means none", groupsClaim: "roles",
+			claims: func(c jwt.MapClaims) { c["roles"] = nil }, wantGroups: nil},
+		{name: "cognito groups claim name", groupsClaim: "cognito:groups",
+			claims:     func(c jwt.MapClaims) { c["cognito:groups"] = []any{"ReadOnlyUserGroup"} },
+			wantGroups: []string{"ReadOnlyUserGroup"}},
+		{name: "custom subject claim", subjectClaim: "email",
+			claims:      func(c jwt.MapClaims) { c["email"] = "bob@example.com" },
+			wantSubject: "bob@example.com", wantGroups: []string{"ReadWrite", "Staff"}},
+		{name: "nested subject claim", subjectClaim: "user.id",
+			claims:      func(c jwt.MapClaims) { c["user"] = map[string]any{"id": "u-42"} },
+			wantSubject: "u-42", wantGroups: []string{"ReadWrite", "Staff"}},
+		{name: "custom subject claim missing", subjectClaim: "email",
+			claims: func(c jwt.MapClaims) {}, wantCode: TokenBadClaims},
+		{name: "custom subject claim is a number", subjectClaim: "uid",
+			claims: func(c jwt.MapClaims) { c["uid"] = 42 }, wantCode: TokenBadClaims},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := jtConfig()
+			cfg.Keys = map[string]crypto.PublicKey{jtRSAKID: &ks.rsa1.PublicKey}
+			cfg.SubjectClaim = tt.subjectClaim
+			cfg.GroupsClaim = tt.groupsClaim
+			a := jtMustNew(t, cfg)
+			c := jtBaseClaims()
+			tt.claims(c)
+			id, err := a.VerifyToken(context.Background(), jtSign(t, jwt.SigningMethodRS256, ks.rsa1, jtRSAKID, c, nil))
+			if tt.wantCode != "" {
+				var te *TokenError
+				require.ErrorAs(t, err, &te)
+				assert.Equal(t, tt.wantCode, te.Code)
+				return
+			}
+			require.NoError(t, err)
+			want := tt.wantSubject
+			if want == "" {
+				want = "user-1"
+			}
+			assert.Equal(t, want, id.Subject)
+			assert.Equal(t, tt.wantGroups, id.Groups)
+		})
+	}
+}
+
+func TestCheckClaims(t *testing.T) {
+	ks := jtKeys(t)
+	cfg := jtConfig()
+	cfg.Keys = map[string]crypto.PublicKey{jtRSAKID: &ks.rsa1.PublicKey}
+	cfg.CheckClaims = func(c map[string]any) error {
+		if c["email_verified"] != true {
+			return errors.New("email not verified")
+		}
+		return nil
+	}
+	a := jtMustNew(t, cfg)
+	c := jtBaseClaims()
+	_, err := a.VerifyToken(context.Background(), jtSign(t, jwt.SigningMethodRS256, ks.rsa1, jtRSAKID, c, nil))
+	var te *TokenError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, TokenBadClaims, te.Code)
+	assert.ErrorIs(t, err, tvm.ErrInvalidCredentials)
+
+	c["email_verified"] = true
+	_, err = a.VerifyToken(context.Background(), jtSign(t, jwt.SigningMethodRS256, ks.rsa1, jtRSAKID, c, nil))
+	assert.NoError(t, err)
+}
