@@ -15,6 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/tvmgo/tvm"
+	"github.com/tvmgo/tvm/jwtauth"
 )
 
 // startIdP serves a demo identity provider on a loopback httptest server
@@ -37,9 +38,9 @@ func startIdP(t *testing.T, ttl time.Duration) (*demoIdP, *httptest.Server) {
 
 // realAuthenticator is tvm's JWT authenticator configured as the chat
 // server configures it, fetching the JWKS over HTTP.
-func realAuthenticator(t *testing.T, idp *demoIdP) *tvm.JWTAuthenticator {
+func realAuthenticator(t *testing.T, idp *demoIdP) *jwtauth.Authenticator {
 	t.Helper()
-	a, err := tvm.NewJWT(tvm.JWTConfig{
+	a, err := jwtauth.New(jwtauth.Config{
 		Issuer:      idp.Issuer(),
 		Audience:    []string{demoAudience},
 		Algorithms:  []string{"ES256"},

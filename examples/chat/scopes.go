@@ -9,15 +9,16 @@ import "github.com/tvmgo/tvm"
 //     the chat cache;
 //   - ReadOnlyUserGroup: subscribe only.
 //
-// The page asks for one room with ?topic=<room>; AllowNarrowing intersects
+// The page asks for one room with ?topic=<room>; tvm.Narrowing intersects
 // that with the group's scope, so each token covers one room and nothing
 // the page sends can widen it. The cache cannot be chosen by the page.
-func roomScopes(cache string) tvm.ScopeResolver {
-	return tvm.AllowNarrowing(
-		tvm.GroupScopes(
-			tvm.GroupRule{Group: readWriteGroup, Scope: tvm.NewScope(tvm.TopicPublishSubscribe(cache, tvm.AllTopics))},
-			tvm.GroupRule{Group: readOnlyGroup, Scope: tvm.NewScope(tvm.TopicSubscribeOnly(cache, tvm.AllTopics))},
-		),
-		tvm.NarrowOptions{TopicParam: "topic", CacheParam: tvm.NarrowDisabled},
+func roomScopes(cache string) (tvm.ScopeResolver, error) {
+	groups, err := tvm.NewGroupScopes(
+		tvm.GroupRule{Group: readWriteGroup, Scope: tvm.Scope{{Role: tvm.PublishSubscribe, Cache: cache, Topic: tvm.All}}},
+		tvm.GroupRule{Group: readOnlyGroup, Scope: tvm.Scope{{Role: tvm.SubscribeOnly, Cache: cache, Topic: tvm.All}}},
 	)
+	if err != nil {
+		return nil, err
+	}
+	return tvm.NewNarrowing(groups, tvm.NarrowOptions{TopicParam: "topic", CacheParam: "-"})
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/tvmgo/tvm"
+	"github.com/tvmgo/tvm/jwtauth"
 	"github.com/tvmgo/tvm/momentolocal"
 )
 
@@ -35,7 +36,7 @@ func newTokenHandler(ctx context.Context, s tokenSetup) (http.Handler, func() er
 	var authn tvm.Authenticator
 	var closers []func() error
 	if s.idp != nil {
-		a, err := tvm.NewJWT(tvm.JWTConfig{
+		a, err := jwtauth.New(jwtauth.Config{
 			Issuer:      s.idp.Issuer(),
 			Audience:    []string{demoAudience},
 			Algorithms:  []string{"ES256"},
@@ -50,7 +51,7 @@ func newTokenHandler(ctx context.Context, s tokenSetup) (http.Handler, func() er
 		authn = a
 		closers = append(closers, a.Close)
 	} else {
-		a, err := tvm.NewCognito(tvm.CognitoConfig{
+		a, err := jwtauth.NewCognito(jwtauth.CognitoConfig{
 			Region:     s.opts.Cognito.Region,
 			UserPoolID: s.opts.Cognito.UserPoolID,
 			ClientID:   s.opts.Cognito.ClientID,
@@ -68,34 +69,13 @@ func newTokenHandler(ctx context.Context, s tokenSetup) (http.Handler, func() er
 		closers = append(closers, a.Close)
 	}
 
-	var vendor *tvm.MomentoSDKVendor
-	var err error
+	vc := tvm.MomentoVendorConfig{APIKey: s.opts.MomentoAPIKey}
 	if s.emulator != nil {
-		cp, perr := s.emulator.CredentialProvider()
-		if perr != nil {
-			return nil, nil, fmt.Errorf("emulator credentials: %w", perr)
+		cp, err := s.emulator.CredentialProvider()
+		if err != nil {
+			return nil, nil, fmt.Errorf("emulator credentials: %w", err)
 		}
-		vendor, err = tvm.NewMomentoVendorFromProvider(cp)
-	} else {
-		vendor, err = tvm.NewMomentoVendor(s.opts.MomentoAPIKey)
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("momento vendor: %w", err)
-	}
-	closers = append(closers, vendor.Close)
-
-	h, err := tvm.NewHandler(tvm.Config{
-		Authenticator: authn,
-		Scopes:        roomScopes(s.opts.Cache),
-		Vendor:        vendor,
-		TTL:           s.opts.TokenTTL,
-		Logger:        s.logger.With("component", "tvm"),
-	})
-	if err != nil {
-		for _, c := range closers {
-			_ = c()
-		}
-		return nil, nil, fmt.Errorf("token handler: %w", err)
+		vc = tvm.MomentoVendorConfig{CredentialProvider: cp}
 	}
 	closeAll := func() error {
 		var errs []error
@@ -103,6 +83,29 @@ func newTokenHandler(ctx context.Context, s tokenSetup) (http.Handler, func() er
 			errs = append(errs, closers[i]())
 		}
 		return errors.Join(errs...)
+	}
+	vendor, err := tvm.NewMomentoVendor(vc)
+	if err != nil {
+		_ = closeAll()
+		return nil, nil, fmt.Errorf("momento vendor: %w", err)
+	}
+	closers = append(closers, vendor.Close)
+	scopes, err := roomScopes(s.opts.Cache)
+	if err != nil {
+		_ = closeAll()
+		return nil, nil, fmt.Errorf("scopes: %w", err)
+	}
+
+	h, err := tvm.NewHandler(tvm.Config{
+		Authenticator: authn,
+		Scopes:        scopes,
+		Vendor:        vendor,
+		TTL:           s.opts.TokenTTL,
+		Logger:        s.logger.With("component", "tvm"),
+	})
+	if err != nil {
+		_ = closeAll()
+		return nil, nil, fmt.Errorf("token handler: %w", err)
 	}
 	return h, closeAll, nil
 }
