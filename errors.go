@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // Sentinel errors. Every error the package returns wraps one of them, so
@@ -28,6 +29,12 @@ var (
 	// ErrUpstreamUnavailable means Momento could not be reached or was
 	// overloaded; retrying later may help (503).
 	ErrUpstreamUnavailable = errors.New("tvm: momento unavailable")
+	// ErrUpstreamThrottled means Momento's token service refused the vend
+	// because the account's auth quota (5 operations per second) is used
+	// up, or this process's own vend ceiling (Config.VendLimit) was
+	// reached. It is never retried within the request (retrying makes it
+	// worse): 503 with a Retry-After.
+	ErrUpstreamThrottled = errors.New("tvm: momento throttled the request")
 	// ErrUpstreamTimeout means Momento did not answer within the vend
 	// timeout; retrying later may help (504).
 	ErrUpstreamTimeout = errors.New("tvm: momento timed out")
@@ -43,17 +50,26 @@ var (
 )
 
 // VendError is the typed error a Vendor returns when Momento fails. It wraps
-// one of ErrUpstreamRejected, ErrUpstreamUnavailable or ErrUpstreamTimeout
-// (Kind) and the underlying cause. Its message never contains a secret.
+// one of ErrUpstreamRejected, ErrUpstreamUnavailable, ErrUpstreamThrottled
+// or ErrUpstreamTimeout (Kind) and the underlying cause. Its message never
+// contains a secret.
 type VendError struct {
-	// Kind is ErrUpstreamRejected, ErrUpstreamUnavailable or ErrUpstreamTimeout.
+	// Kind is ErrUpstreamRejected, ErrUpstreamUnavailable,
+	// ErrUpstreamThrottled or ErrUpstreamTimeout.
 	Kind error
-	// Code is the upstream error code, e.g. Momento's "PERMISSION_ERROR" or
+	// Code is the upstream error code, e.g. Momento's "PermissionError" or
 	// a gRPC status name, when known.
 	Code string
+	// Wait is how long to wait before trying again, when known (a
+	// throttled vend: the rest of the quota's window); zero means the
+	// handler's Config.RetryAfter.
+	Wait time.Duration
 	// Err is the underlying cause.
 	Err error
 }
+
+// RetryAfter returns Wait, which sets the Retry-After of the handler's 503.
+func (e *VendError) RetryAfter() time.Duration { return e.Wait }
 
 // Error describes the failure without secrets.
 func (e *VendError) Error() string {

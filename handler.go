@@ -61,6 +61,19 @@ type Config struct {
 	// (429 with Retry-After): NewMemoryRateLimiter for one process,
 	// NewMomentoRateLimiter for every instance at once. Default none.
 	RateLimit RateLimiter
+	// VendLimit, when set, is a ceiling on the calls to the Vendor (all
+	// callers together), to stay under Momento's auth quota of 5
+	// operations per second per account: e.g. NewMemoryRateLimiter with
+	// PerSecond 4 for one process, or NewMomentoRateLimiter with Limit 4
+	// and Window one second across every instance. Reused and coalesced
+	// tokens never count. A vend over the ceiling waits up to VendLimitWait
+	// for a slot, then is shed with 503 upstream_throttled and a
+	// Retry-After. Default none.
+	VendLimit RateLimiter
+	// VendLimitWait is how long a vend may wait for a slot under
+	// VendLimit (within VendTimeout). Default one second; negative: never
+	// wait.
+	VendLimitWait time.Duration
 	// MaxHeaderBytes bounds the total size of header names, values and the
 	// request URL; larger requests get a 400 before authentication.
 	// Default 32 KiB.
@@ -106,6 +119,8 @@ type Handler struct {
 	allow          string // the Allow header of 405 answers
 	reuse          *reuser
 	limiter        RateLimiter
+	vendLimit      RateLimiter
+	vendLimitWait  time.Duration
 	maxHeaderBytes int
 	retryAfter     time.Duration
 	log            *slog.Logger
@@ -135,6 +150,9 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if cfg.RateLimit != nil && isNil(cfg.RateLimit) {
 		probs.add("Config.RateLimit", "nil")
 	}
+	if cfg.VendLimit != nil && isNil(cfg.VendLimit) {
+		probs.add("Config.VendLimit", "nil")
+	}
 	h := &Handler{
 		auth:           cfg.Authenticator,
 		scopes:         cfg.Scopes,
@@ -144,6 +162,8 @@ func NewHandler(cfg Config) (*Handler, error) {
 		vendTimeout:    orDefault(cfg.VendTimeout, defaultVendTimeout),
 		tokenID:        cfg.TokenID,
 		limiter:        cfg.RateLimit,
+		vendLimit:      cfg.VendLimit,
+		vendLimitWait:  max(orDefault(cfg.VendLimitWait, time.Second), 0),
 		maxHeaderBytes: orDefault(cfg.MaxHeaderBytes, defaultMaxHeaderBytes),
 		retryAfter:     orDefault(cfg.RetryAfter, defaultRetryAfter),
 		log:            cfg.Logger,
@@ -378,10 +398,16 @@ func (h *Handler) expiresTooSoon() error {
 func (h *Handler) callVendor(ctx context.Context, g Grant) (Token, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.vendTimeout)
 	defer cancel()
+	if h.vendLimit != nil {
+		if err := h.vendSlot(ctx); err != nil {
+			return Token{}, err
+		}
+	}
 	tok, err := h.vendor.Vend(ctx, g)
 	if err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) &&
-			!errors.Is(err, ErrUpstreamRejected) && !errors.Is(err, ErrUpstreamUnavailable) && !errors.Is(err, ErrUpstreamTimeout) {
+			!errors.Is(err, ErrUpstreamRejected) && !errors.Is(err, ErrUpstreamUnavailable) &&
+			!errors.Is(err, ErrUpstreamThrottled) && !errors.Is(err, ErrUpstreamTimeout) {
 			// The vendor did not classify its failure; the deadline did.
 			err = &VendError{Kind: ErrUpstreamTimeout, Err: err}
 		}

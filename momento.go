@@ -20,10 +20,18 @@ import (
 // MomentoVendorConfig configures a MomentoVendor. Set exactly one of APIKey
 // and CredentialProvider.
 type MomentoVendorConfig struct {
-	// APIKey is the Momento API key the vendor authenticates with (as the
-	// Momento console shows it, or a v1 base64 token). It is never logged
-	// or echoed in an error. Typically os.Getenv("MOMENTO_API_KEY").
+	// APIKey is the Momento API key the vendor authenticates with: a v2 key
+	// as today's Momento console issues it (then Endpoint is required), or
+	// a v1 key (base64 JSON naming its endpoint, or a JWT with "c"/"cp"
+	// claims). It is never logged or echoed in an error. Typically
+	// os.Getenv("MOMENTO_API_KEY").
 	APIKey string
+	// Endpoint is the regional Momento endpoint a v2 API key is used with,
+	// a bare host name such as "cell-4-us-west-2-1.prod.a.momentohq.com"
+	// (no scheme, port or path): the vendor connects to
+	// token.<Endpoint>:443 over TLS. Required with a v2 key, refused with a
+	// v1 key (which names its own). Typically os.Getenv("MOMENTO_ENDPOINT").
+	Endpoint string
 	// CredentialProvider is an SDK credential provider to use instead of
 	// APIKey, for example one pointing at a local server
 	// (auth.NewMomentoLocalProvider, or provider.WithEndpoints).
@@ -53,7 +61,9 @@ type MomentoVendorConfig struct {
 // Their messages never contain the API key. After Close, Vend returns an
 // error wrapping ErrClosed.
 type MomentoVendor struct {
-	client  momento.AuthClient
+	client   momento.AuthClient
+	provider auth.CredentialProvider
+	desc     string // for String
 	secrets []string // redacted from every error message
 	retry   RetryOptions
 	log     *slog.Logger
@@ -63,25 +73,29 @@ type MomentoVendor struct {
 
 // NewMomentoVendor returns a vendor for cfg. It does not contact Momento.
 // It fails closed with *ConfigError values (never holding the key) when
-// neither or both of APIKey and CredentialProvider are set, when the key
-// cannot be parsed, or when Retry is out of range.
+// neither or both of APIKey and CredentialProvider are set; when the key is
+// neither a v1 nor a v2 Momento API key; when a v2 key has no Endpoint, a
+// v1 key has one, or the Endpoint has a scheme, a port or a path; or when
+// Retry is out of range.
 func NewMomentoVendor(cfg MomentoVendorConfig) (*MomentoVendor, error) {
 	var probs problems
 	var secrets []string
 	provider := cfg.CredentialProvider
-	switch key := cfg.APIKey; {
+	desc := "credential provider"
+	switch key := strings.TrimSpace(cfg.APIKey); {
 	case key != "" && !isNil(provider):
 		probs.add("MomentoVendorConfig.APIKey", "set either APIKey or CredentialProvider, not both")
 	case !isNil(provider):
-	case strings.TrimSpace(key) == "":
+		if cfg.Endpoint != "" {
+			probs.add("MomentoVendorConfig.Endpoint", "set together with CredentialProvider (the provider names its endpoints)")
+		}
+	case key == "":
 		probs.add("MomentoVendorConfig.APIKey", "required (or CredentialProvider)")
 	default:
-		p, err := auth.FromString(key)
-		if err != nil {
-			// The SDK's parse errors may quote the key: never wrap them.
-			probs.add("MomentoVendorConfig.APIKey", "not a valid Momento API key")
-		}
-		provider, secrets = p, []string{key}
+		var k momentoKey
+		provider, k = momentoProvider(key, cfg.Endpoint, &probs)
+		secrets = []string{key, cfg.APIKey}
+		desc = k.kind + " API key"
 	}
 	authConfig := cfg.AuthConfig
 	if isNil(authConfig) {
@@ -98,8 +112,22 @@ func NewMomentoVendor(cfg MomentoVendorConfig) (*MomentoVendor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: creating the Momento auth client: %s", ErrInvalidConfig, sanitize(errorMessage(err), secrets))
 	}
-	return newMomentoVendorWithClient(client, secrets, retry, cfg.Logger), nil
+	v := newMomentoVendorWithClient(client, secrets, retry, cfg.Logger)
+	v.provider = provider
+	v.desc = desc + ", token endpoint " + provider.GetTokenEndpoint()
+	return v, nil
 }
+
+// CredentialProvider returns the SDK credential provider the vendor
+// authenticates with (for example to make a momento.CacheClient for a
+// MomentoRateLimiter with the same key and endpoints).
+func (v *MomentoVendor) CredentialProvider() auth.CredentialProvider { return v.provider }
+
+// String describes the vendor without its key: the kind of key ("v1 API
+// key", "v2 API key" or "credential provider") and the token endpoint,
+// e.g. "tvm.MomentoVendor{v2 API key, token endpoint
+// token.cell-4-us-west-2-1.prod.a.momentohq.com:443}".
+func (v *MomentoVendor) String() string { return "tvm.MomentoVendor{" + v.desc + "}" }
 
 // newMomentoVendorWithClient wraps an SDK auth client (tests use fakes).
 func newMomentoVendorWithClient(client momento.AuthClient, secrets []string, retry RetryOptions, log *slog.Logger) *MomentoVendor {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/momentohq/client-sdk-go/momento"
@@ -59,6 +60,10 @@ var (
 	timeoutCodes = map[string]bool{momento.TimeoutError: true}
 )
 
+// quotaWindow is the window of Momento's auth quota (5 operations per
+// second per account): a throttled vend is worth retrying after it.
+const quotaWindow = time.Second
+
 // mapError turns an SDK error into a *VendError whose message carries no
 // secret.
 func (v *MomentoVendor) mapError(ctx context.Context, err error) error {
@@ -69,7 +74,7 @@ func (v *MomentoVendor) mapError(ctx context.Context, err error) error {
 	msg = sanitize(msg, v.secrets)
 	var cause error = errors.New(msg)
 
-	kind := ErrUpstreamUnavailable
+	kind, wait := ErrUpstreamUnavailable, time.Duration(0)
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		kind, cause = ErrUpstreamTimeout, fmt.Errorf("%w: %s", context.DeadlineExceeded, msg)
@@ -79,8 +84,11 @@ func (v *MomentoVendor) mapError(ctx context.Context, err error) error {
 		kind = ErrUpstreamTimeout
 	case rejectedCodes[code]:
 		kind = ErrUpstreamRejected
+	case code == momento.LimitExceededError:
+		// RESOURCE_EXHAUSTED from the token service: the auth quota.
+		kind, wait = ErrUpstreamThrottled, quotaWindow
 	}
-	return &VendError{Kind: kind, Code: code, Err: cause}
+	return &VendError{Kind: kind, Code: code, Wait: wait, Err: cause}
 }
 
 // errorMessage returns err's message, or "" for a nil error.

@@ -3,6 +3,7 @@ package tvm
 import (
 	"container/list"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -151,4 +152,32 @@ func (l *MemoryRateLimiter) len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.ll.Len()
+}
+
+// vendLimitKey is the key of every vend under Config.VendLimit.
+const vendLimitKey = "tvm:vend"
+
+// vendSlot takes a slot under the vend ceiling, waiting up to the
+// handler's VendLimitWait (and ctx) for one. A vend that cannot get one in
+// that time is throttled at once: 503 with the limiter's Retry-After.
+func (h *Handler) vendSlot(ctx context.Context) error {
+	deadline := time.Now().Add(h.vendLimitWait)
+	for {
+		err := h.vendLimit.Allow(ctx, vendLimitKey)
+		var rl *RateLimitError
+		if !errors.As(err, &rl) {
+			return err // allowed, or the limiter cannot decide
+		}
+		if time.Now().Add(rl.Wait).After(deadline) {
+			return &VendError{Kind: ErrUpstreamThrottled, Code: "VEND_LIMIT", Wait: rl.Wait,
+				Err: errors.New("the vend ceiling (Config.VendLimit) is reached")}
+		}
+		wait := time.NewTimer(rl.Wait)
+		select {
+		case <-wait.C:
+		case <-ctx.Done():
+			wait.Stop()
+			return ctx.Err()
+		}
+	}
 }

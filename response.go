@@ -25,6 +25,7 @@ const (
 	CodeInvalidScope        = "invalid_scope"        // 500: the resolved scope is empty or malformed
 	CodeUpstreamRejected    = "upstream_rejected"    // 502
 	CodeUpstreamUnavailable = "upstream_unavailable" // 503
+	CodeUpstreamThrottled   = "upstream_throttled"   // 503: Momento's auth quota or the vend ceiling
 	CodeUpstreamTimeout     = "upstream_timeout"     // 504
 )
 
@@ -120,6 +121,8 @@ func classify(r *http.Request, err error) *httpError {
 		return &httpError{http.StatusInternalServerError, CodeInvalidScope, "the resolved scope is invalid", err}
 	case errors.Is(err, ErrClosed), errors.Is(err, ErrInvalidConfig):
 		return &httpError{http.StatusInternalServerError, CodeInternal, "internal error", err}
+	case errors.Is(err, ErrUpstreamThrottled):
+		return &httpError{http.StatusServiceUnavailable, CodeUpstreamThrottled, "too many tokens are being vended; retry later", err}
 	case errors.Is(err, ErrUpstreamTimeout), errors.Is(err, context.DeadlineExceeded):
 		return &httpError{http.StatusGatewayTimeout, CodeUpstreamTimeout, "Momento did not answer in time; retry later", err}
 	case errors.Is(err, ErrUpstreamUnavailable), errors.Is(err, context.Canceled):
