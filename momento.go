@@ -63,12 +63,12 @@ type MomentoVendorConfig struct {
 type MomentoVendor struct {
 	client   momento.AuthClient
 	provider auth.CredentialProvider
-	desc     string // for String
-	secrets []string // redacted from every error message
-	retry   RetryOptions
-	log     *slog.Logger
-	closed  atomic.Bool
-	once    sync.Once
+	desc     string   // for String
+	secrets  []string // redacted from every error message
+	retry    RetryOptions
+	log      *slog.Logger
+	closed   atomic.Bool
+	once     sync.Once
 }
 
 // NewMomentoVendor returns a vendor for cfg. It does not contact Momento.
