@@ -24,7 +24,13 @@ func narrowRequestFor(query string) *http.Request {
 func TestNarrowResolve(t *testing.T) {
 	chatAll := Scope{{Role: PublishSubscribe, Cache: "default-cache", Topic: All}}
 	rooms := Scope{{Role: PublishSubscribe, Cache: "default-cache", TopicPrefix: "room-"}}
-	mixed := Scope{{Role: SubscribeOnly, Cache: All, Topic: All}, {Role: PublishOnly, Cache: "chat", TopicPrefix: "room-"}, {Role: ReadOnly, Cache: "chat"}, {Role: ReadWrite, Cache: "chat", KeyPrefix: "user-42/"}, {Role: WriteOnly, Cache: "audit", Key: "log"}}
+	mixed := Scope{
+		{Role: SubscribeOnly, Cache: All, Topic: All},
+		{Role: PublishOnly, Cache: "chat", TopicPrefix: "room-"},
+		{Role: ReadOnly, Cache: "chat"},
+		{Role: ReadWrite, Cache: "chat", KeyPrefix: "user-42/"},
+		{Role: WriteOnly, Cache: "audit", Key: "log"},
+	}
 	keyOpts := NarrowOptions{KeyParam: "key", KeyPrefixParam: "keyPrefix"}
 	tests := []struct {
 		name    string

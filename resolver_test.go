@@ -38,7 +38,10 @@ func cognitoRules(t testing.TB) *GroupScopes {
 // TestResolverDefaultRule: one default rule gives everyone the same scope
 // (what StaticScope did), its templates filled from the identity.
 func TestResolverDefaultRule(t *testing.T) {
-	res := htDefault(t, Scope{{Role: PublishSubscribe, Cache: "chat", Topic: "user-{sub}"}, {Role: ReadOnly, Cache: "chat"}})
+	res := htDefault(t, Scope{
+		{Role: PublishSubscribe, Cache: "chat", Topic: "user-{sub}"},
+		{Role: ReadOnly, Cache: "chat"},
+	})
 
 	g, err := res.Resolve(context.Background(), Identity{Subject: "alice", Groups: []string{"x"}}, hostileRequest())
 	require.NoError(t, err)

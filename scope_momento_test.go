@@ -49,7 +49,12 @@ func TestScopeMomentoScopeMatchesSDKConstructors(t *testing.T) {
 }
 
 func TestScopeMomentoScopeMixed(t *testing.T) {
-	s := Scope{{Role: SubscribeOnly, Cache: "chat", Topic: All}, {Role: PublishOnly, Cache: "chat", TopicPrefix: "user-42-"}, {Role: ReadOnly, Cache: "chat"}, {Role: ReadWrite, Cache: "chat", KeyPrefix: "user-42/"}}
+	s := Scope{
+		{Role: SubscribeOnly, Cache: "chat", Topic: All},
+		{Role: PublishOnly, Cache: "chat", TopicPrefix: "user-42-"},
+		{Role: ReadOnly, Cache: "chat"},
+		{Role: ReadWrite, Cache: "chat", KeyPrefix: "user-42/"},
+	}
 	require.NoError(t, s.Validate())
 	got := momentoScope(s)
 	chat := momento.CacheName{Name: "chat"}

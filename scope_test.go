@@ -238,7 +238,15 @@ func TestParseRole(t *testing.T) {
 }
 
 // mixedScope is the scope of testdata/scopes/valid/mixed.yaml and array.json.
-var mixedScope = Scope{{Role: PublishSubscribe, Cache: "chat", TopicPrefix: "room-"}, {Role: SubscribeOnly, Cache: All, Topic: "42"}, {Role: PublishOnly, Cache: "chat", Topic: "announcements"}, {Role: ReadWrite, Cache: "chat", KeyPrefix: "{sub}/"}, {Role: ReadOnly, Cache: "chat", Key: "motd"}, {Role: WriteOnly, Cache: All}, {Role: PublishSubscribe, Cache: "chat", TopicPrefix: "room-"}}
+var mixedScope = Scope{
+	{Role: PublishSubscribe, Cache: "chat", TopicPrefix: "room-"},
+	{Role: SubscribeOnly, Cache: All, Topic: "42"},
+	{Role: PublishOnly, Cache: "chat", Topic: "announcements"},
+	{Role: ReadWrite, Cache: "chat", KeyPrefix: "{sub}/"},
+	{Role: ReadOnly, Cache: "chat", Key: "motd"},
+	{Role: WriteOnly, Cache: All},
+	{Role: PublishSubscribe, Cache: "chat", TopicPrefix: "room-"},
+}
 
 func decodeScopeFile(t *testing.T, path string) (Scope, error) {
 	t.Helper()
@@ -368,6 +376,12 @@ func TestScopeDecodeJSONEdgeCases(t *testing.T) {
 		require.ErrorIs(t, err, ErrInvalidScope, in)
 		assert.Contains(t, err.Error(), "trailing data", in)
 		assert.Nil(t, s, "a refused scope is not stored")
+	}
+	// Nor does it accept an unterminated document.
+	for _, in := range []string{`{"permissions": []`, `{"permissions": [{"role": "readonly", "cache": "c"}]`, `[`} {
+		s = nil
+		require.ErrorIs(t, s.UnmarshalJSON([]byte(in)), ErrInvalidScope, in)
+		assert.Nil(t, s)
 	}
 }
 

@@ -185,7 +185,10 @@ func TestScopeExpand(t *testing.T) {
 // either fails or yields a literal topic and a prefix under the subject's
 // own delimiter-terminated namespace.
 func TestScopeExpandNeverWidens(t *testing.T) {
-	tmpl := Scope{{Role: PublishSubscribe, Cache: "chat", Topic: "user-{sub}"}, {Role: ReadWrite, Cache: "chat", KeyPrefix: "{sub}/"}}
+	tmpl := Scope{
+		{Role: PublishSubscribe, Cache: "chat", Topic: "user-{sub}"},
+		{Role: ReadWrite, Cache: "chat", KeyPrefix: "{sub}/"},
+	}
 	subjects := []string{"*", "**", "a*", "{sub}", "}", "{", "", " ", "/", "a/", "../x", "a:b", "\x00", "\t", "\u2028",
 		"\u00a0", "a\u200d", strings.Repeat("a", 300), "%2A", "ok-user_1.2@x", "Ünïcødé"}
 	for _, sub := range subjects {
