@@ -297,7 +297,8 @@ func TestUpstreamRestartDuringLoad(t *testing.T) {
 // SDK call is in flight (Momento slow) gets the "canceled" outcome (499),
 // logged at info, not an upstream_unavailable 503 nor a retry storm: with
 // reuse off the call ends with the request; with reuse on the shared call
-// goes on (bounded by the vend timeout) for whoever else waits.
+// goes on (bounded by the vend timeout) for whoever else waits. The
+// request's own answer comes at once either way.
 func TestUpstreamClientGoneDuringVend(t *testing.T) {
 	rlGoleak(t)
 	srv, _ := itLocal(t)
@@ -313,7 +314,7 @@ func TestUpstreamClientGoneDuringVend(t *testing.T) {
 			var logs lkSyncBuffer
 			var res tvm.Result
 			h := itHandler(t, tvm.Config{Authenticator: tvm.Open(), Scopes: itEveryone(t, rsScope), Vendor: v,
-				VendTimeout: 500 * time.Millisecond, Reuse: reuse,
+				VendTimeout: time.Second, Reuse: reuse,
 				Logger:   slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 				OnResult: func(_ *http.Request, r tvm.Result) { res = r }})
 			before := calls()
@@ -337,7 +338,7 @@ func TestUpstreamClientGoneDuringVend(t *testing.T) {
 			if w.Code != 499 || !strings.Contains(w.Body.String(), tvm.CodeCanceled) {
 				t.Errorf("status %d %s, want 499 canceled", w.Code, w.Body)
 			}
-			if took > 200*time.Millisecond {
+			if took > 500*time.Millisecond { // not at the vend timeout, nor after Momento's 5 s
 				t.Errorf("answered %s after the client left", took)
 			}
 			if res.Status != 499 || res.Code != tvm.CodeCanceled || !errors.Is(res.Err, context.Canceled) {
@@ -353,7 +354,9 @@ func TestUpstreamClientGoneDuringVend(t *testing.T) {
 				}
 			}
 			t.Logf("499 %s after the client left", took.Round(time.Millisecond))
-			time.Sleep(600 * time.Millisecond) // a shared call ends with the vend timeout
+			if !reuse.Disabled {
+				time.Sleep(time.Second + 100*time.Millisecond) // the shared call ends with the vend timeout
+			}
 		})
 	}
 }
