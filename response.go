@@ -87,7 +87,7 @@ func (e *httpError) Unwrap() error { return e.err }
 // (an authenticator that cannot decide, e.g. its identity provider is
 // unreachable, returns ErrUpstreamUnavailable; a closed one ErrClosed).
 func authError(err error) error {
-	if errors.Is(err, ErrNoCredentials) || errors.Is(err, ErrInvalidCredentials) ||
+	if errors.Is(err, ErrNoCredentials) || errors.Is(err, ErrInvalidCredentials) || errors.Is(err, ErrBadRequest) ||
 		errors.Is(err, ErrUpstreamUnavailable) || errors.Is(err, ErrClosed) || errors.Is(err, ErrRateLimited) {
 		return err
 	}
