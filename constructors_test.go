@@ -48,7 +48,7 @@ func TestConstructorsReportEveryProblem(t *testing.T) {
 			"BasicConfig.Realm",
 			"BasicConfig.Users[0].Username", "BasicConfig.Users[0].PasswordHash",
 			"BasicConfig.Users[1].Username", "BasicConfig.Users[1].PasswordHash",
-			"BasicConfig.Users[2].PasswordHash", "BasicConfig.Users[2].Groups[0]",
+			"BasicConfig.Users[2].Groups[0]", "BasicConfig.Users[2].PasswordHash",
 			"BasicConfig.Users[3].Username", "BasicConfig.Users[3].PasswordHash",
 		}},
 		{"NewBasic, no users", func() (any, error) { return NewBasic(BasicConfig{Realm: "x\n"}) },

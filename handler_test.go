@@ -353,6 +353,8 @@ func TestHandlerResponses(t *testing.T) {
 		{name: "authenticator, identity provider unavailable", cfg: Config{Authenticator: htAuth(Identity{}, fmt.Errorf("%w: JWKS unreachable", ErrUpstreamUnavailable))},
 			status: 503, code: CodeUpstreamUnavailable, headers: map[string]string{"Retry-After": "1"}},
 		{name: "authenticator, closed", cfg: Config{Authenticator: htAuth(Identity{}, fmt.Errorf("%w: the JWT authenticator", ErrClosed))}, status: 500, code: CodeInternal},
+		{name: "authenticator, forbidden (e.g. a banned user)", cfg: Config{Authenticator: htAuth(Identity{}, fmt.Errorf("%w: account suspended", ErrForbidden))}, status: 403, code: CodeForbidden},
+		{name: "authenticator, identity provider timed out", cfg: Config{Authenticator: htAuth(Identity{}, ErrUpstreamTimeout)}, status: 504, code: CodeUpstreamTimeout},
 		{name: "identity expired", cfg: Config{Authenticator: htAuth(Identity{Subject: "u", ExpiresAt: htNow.Add(-time.Minute)}, nil)}, status: 401, code: CodeUnauthorized},
 		{name: "identity expires within MinTTL", cfg: Config{Authenticator: htAuth(Identity{Subject: "u", ExpiresAt: htNow.Add(500 * time.Millisecond)}, nil)},
 			status: 401, code: CodeUnauthorized},
