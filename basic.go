@@ -129,6 +129,11 @@ func newBasic(cfg BasicConfig, minCost int) (*BasicAuthenticator, error) {
 			probs.add(field+".Username", "duplicate username")
 		}
 		seen[u.Username] = true
+		for j, g := range u.Groups {
+			if g == "" || hasControl(g) || !utf8.ValidString(g) {
+				probs.add(fmt.Sprintf("%s.Groups[%d]", field, j), "empty, not UTF-8, or holds a control character")
+			}
+		}
 		cost, err := bcrypt.Cost([]byte(u.PasswordHash))
 		switch {
 		case err != nil:
@@ -138,11 +143,6 @@ func newBasic(cfg BasicConfig, minCost int) (*BasicAuthenticator, error) {
 		case cost < minCost || cost > maxBasicBcryptCost:
 			probs.add(field+".PasswordHash", fmt.Sprintf("bcrypt cost %d is outside %d..%d", cost, minCost, maxBasicBcryptCost))
 			continue
-		}
-		for j, g := range u.Groups {
-			if g == "" || hasControl(g) || !utf8.ValidString(g) {
-				probs.add(fmt.Sprintf("%s.Groups[%d]", field, j), "empty, not UTF-8, or holds a control character")
-			}
 		}
 		maxCost = max(maxCost, cost)
 		a.users = append(a.users, basicUser{

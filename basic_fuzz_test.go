@@ -37,7 +37,7 @@ func FuzzBasicAuthenticate(f *testing.F) {
 		}
 		users = append(users, User{Username: name, PasswordHash: string(h), Groups: []string{"g-" + name}})
 	}
-	a, err := NewBasic(BasicConfig{Users: users, AllowCredentialHeaders: true})
+	a, err := newBasic(BasicConfig{Users: users, AllowCredentialHeaders: true}, bcrypt.MinCost)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -68,10 +68,10 @@ func FuzzBasicAuthenticate(f *testing.F) {
 			r.Header["Authorization"] = []string{authz}
 		}
 		if user != "" {
-			r.Header.Set(UsernameHeader, user)
+			r.Header.Set(usernameHeader, user)
 		}
 		if pass != "" {
-			r.Header.Set(PasswordHeader, pass)
+			r.Header.Set(passwordHeader, pass)
 		}
 		id, err := a.Authenticate(r)
 		if err != nil {
@@ -89,7 +89,7 @@ func FuzzBasicAuthenticate(f *testing.F) {
 			return
 		}
 		want, ok := bfUsers[id.Subject]
-		if !ok || id.Method != MethodBasic || len(id.Groups) != 1 || id.Groups[0] != "g-"+id.Subject {
+		if !ok || id.Method != "basic" || len(id.Groups) != 1 || id.Groups[0] != "g-"+id.Subject {
 			t.Fatalf("accepted unknown or altered identity %+v", id)
 		}
 		fromAuthz := false

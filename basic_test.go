@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +14,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// btHashes caches bcrypt hashes (MinCost, to keep tests fast).
+// btHashes caches bcrypt hashes (MinCost, to keep tests fast; the
+// authenticators of these tests come from newBasic(cfg, bcrypt.MinCost)).
 var btHashes sync.Map
 
 func btHash(t testing.TB, password string) string {
@@ -64,53 +66,65 @@ func TestNewBasicRejectsBadConfig(t *testing.T) {
 		{"colon in username", BasicConfig{Users: []User{{Username: "a:b", PasswordHash: good}}}, "BasicConfig.Users[0].Username", ""},
 		{"control char in username", BasicConfig{Users: []User{{Username: "a\nb", PasswordHash: good}}}, "BasicConfig.Users[0].Username", ""},
 		{"invalid UTF-8 username", BasicConfig{Users: []User{{Username: "a\xffb", PasswordHash: good}}}, "BasicConfig.Users[0].Username", ""},
-		{"overlong username", BasicConfig{Users: []User{{Username: strings.Repeat("u", MaxBasicUsernameLength+1), PasswordHash: good}}}, "BasicConfig.Users[0].Username", ""},
+		{"overlong username", BasicConfig{Users: []User{{Username: strings.Repeat("u", maxBasicUsernameLength+1), PasswordHash: good}}}, "BasicConfig.Users[0].Username", ""},
 		{"duplicate username", BasicConfig{Users: []User{{Username: "a", PasswordHash: good}, {Username: "a", PasswordHash: good}}}, "BasicConfig.Users[1].Username", ""},
 		{"plain-text password", BasicConfig{Users: []User{{Username: "a", PasswordHash: "s3cret-plain"}}}, "BasicConfig.Users[0].PasswordHash", "s3cret-plain"},
 		{"truncated hash", BasicConfig{Users: []User{{Username: "a", PasswordHash: good[:30]}}}, "BasicConfig.Users[0].PasswordHash", good[:30]},
 		{"empty hash", BasicConfig{Users: []User{{Username: "a"}}}, "BasicConfig.Users[0].PasswordHash", ""},
 		{"cost too high", BasicConfig{Users: []User{{Username: "a", PasswordHash: tooCostly}}}, "BasicConfig.Users[0].PasswordHash", tooCostly},
+		{"empty group", BasicConfig{Users: []User{{Username: "a", PasswordHash: good, Groups: []string{"g", ""}}}}, "BasicConfig.Users[0].Groups[1]", ""},
+		{"control char in group", BasicConfig{Users: []User{{Username: "a", PasswordHash: good, Groups: []string{"g\x00"}}}}, "BasicConfig.Users[0].Groups[0]", ""},
+		{"invalid UTF-8 group", BasicConfig{Users: []User{{Username: "a", PasswordHash: good, Groups: []string{"\xff"}}}}, "BasicConfig.Users[0].Groups[0]", ""},
 		{"quote in realm", BasicConfig{Users: []User{{Username: "a", PasswordHash: good}}, Realm: `x"y`}, "BasicConfig.Realm", ""},
 		{"control char in realm", BasicConfig{Users: []User{{Username: "a", PasswordHash: good}}, Realm: "x\r\ny"}, "BasicConfig.Realm", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a, err := NewBasic(tt.cfg)
+			a, err := newBasic(tt.cfg, bcrypt.MinCost)
 			if err == nil || a != nil {
 				t.Fatalf("NewBasic = %v, %v; want an error", a, err)
 			}
-			if !errors.Is(err, ErrInvalidConfig) {
-				t.Errorf("error %v does not wrap ErrInvalidConfig", err)
-			}
-			var ce *ConfigError
-			if !errors.As(err, &ce) || ce.Field != tt.field {
-				t.Errorf("error %v: want a *ConfigError on field %q", err, tt.field)
+			if fields := configFields(t, err); !slices.Equal(fields, []string{tt.field}) {
+				t.Errorf("error %v: fields %q, want exactly %q", err, fields, tt.field)
 			}
 			if tt.forbidden != "" && strings.Contains(err.Error(), tt.forbidden) {
 				t.Errorf("error %q echoes the configured secret", err)
-			}
-
-			// Basic never returns nil: it refuses everything and reports
-			// the problem through Validate.
-			b := Basic(tt.cfg)
-			if b == nil {
-				t.Fatal("Basic returned nil")
-			}
-			if err := b.(interface{ Validate() error }).Validate(); !errors.Is(err, ErrInvalidConfig) {
-				t.Errorf("Validate() = %v, want ErrInvalidConfig", err)
-			}
-			r := httptest.NewRequest(http.MethodGet, "/", nil)
-			r.Header.Set("Authorization", btBasic("a", "pw"))
-			if _, err := b.Authenticate(r); !errors.Is(err, ErrInvalidCredentials) {
-				t.Errorf("misconfigured Authenticate = %v, want ErrInvalidCredentials", err)
 			}
 		})
 	}
 }
 
+// TestNewBasicBcryptCost: NewBasic accepts bcrypt costs 10 to 14 only (10
+// is OWASP's minimum; above 14 every request would take seconds).
+func TestNewBasicBcryptCost(t *testing.T) {
+	cost4 := btHash(t, "pw")
+	withCost := func(cost string) string { return strings.Replace(cost4, "$04$", "$"+cost+"$", 1) }
+	for _, tt := range []struct {
+		hash string
+		ok   bool
+	}{
+		{cost4, false}, {withCost("09"), false}, {withCost("10"), true}, {withCost("15"), false},
+	} {
+		cost, _ := bcrypt.Cost([]byte(tt.hash))
+		a, err := NewBasic(BasicConfig{Users: []User{{Username: "a", PasswordHash: tt.hash}}})
+		if tt.ok {
+			if err != nil || a == nil {
+				t.Errorf("cost %d refused: %v", cost, err)
+			} else if dummyCost, _ := bcrypt.Cost(a.dummy); dummyCost != cost {
+				t.Errorf("cost %d: dummy hash cost %d", cost, dummyCost)
+			}
+			continue
+		}
+		fields := configFields(t, err)
+		if a != nil || !slices.Equal(fields, []string{"BasicConfig.Users[0].PasswordHash"}) || !strings.Contains(err.Error(), "outside 10..14") {
+			t.Errorf("cost %d: %v, %v", cost, a, err)
+		}
+	}
+}
+
 func TestBasicAuthenticate(t *testing.T) {
 	type headers map[string][]string
-	long := strings.Repeat("p", MaxBasicPasswordLength+1)
+	long := strings.Repeat("p", maxBasicPasswordLength+1)
 	tests := []struct {
 		name        string
 		credHeaders bool // AllowCredentialHeaders
@@ -138,8 +152,8 @@ func TestBasicAuthenticate(t *testing.T) {
 		{"oversize header", false, headers{"Authorization": {"Basic " + strings.Repeat("QUFB", 10000)}}, ErrInvalidCredentials, ""},
 		{"megabyte header", false, headers{"Authorization": {btBasic("alice", strings.Repeat("p", 1<<20))}}, ErrInvalidCredentials, ""},
 		{"thousands of colons", false, headers{"Authorization": {btBasic("alice", strings.Repeat(":", 5000))}}, ErrInvalidCredentials, ""},
-		{"password over 72 bytes whose prefix matches", false, headers{"Authorization": {btBasic("alice", (btAlicePassword + long)[:MaxBasicPasswordLength+1])}}, ErrInvalidCredentials, ""},
-		{"overlong username", false, headers{"Authorization": {btBasic(strings.Repeat("a", MaxBasicUsernameLength+1), "x")}}, ErrInvalidCredentials, ""},
+		{"password over 72 bytes whose prefix matches", false, headers{"Authorization": {btBasic("alice", (btAlicePassword + long)[:maxBasicPasswordLength+1])}}, ErrInvalidCredentials, ""},
+		{"overlong username", false, headers{"Authorization": {btBasic(strings.Repeat("a", maxBasicUsernameLength+1), "x")}}, ErrInvalidCredentials, ""},
 		{"credential headers ignored when disabled", false, headers{"Username": {"alice"}, "Password": {btAlicePassword}}, ErrNoCredentials, ""},
 		{"credential headers", true, headers{"Username": {"alice"}, "Password": {btAlicePassword}}, nil, "alice"},
 		{"credential headers wrong password", true, headers{"Username": {"alice"}, "Password": {"nope"}}, ErrInvalidCredentials, ""},
@@ -154,10 +168,7 @@ func TestBasicAuthenticate(t *testing.T) {
 	}
 	for _, headerMode := range []bool{false, true} {
 		t.Run(fmt.Sprintf("credentialHeaders=%v", headerMode), func(t *testing.T) {
-			a, err := NewBasic(btConfig(t, headerMode))
-			if err != nil {
-				t.Fatal(err)
-			}
+			a := htBasic(t, btConfig(t, headerMode))
 			for _, tt := range tests {
 				if tt.credHeaders && !headerMode {
 					continue
@@ -190,7 +201,7 @@ func TestBasicAuthenticate(t *testing.T) {
 					if err != nil {
 						t.Fatalf("Authenticate() error = %v", err)
 					}
-					if id.Subject != tt.wantSubject || id.Method != MethodBasic {
+					if id.Subject != tt.wantSubject || id.Method != "basic" {
 						t.Errorf("identity = %+v, want subject %q method basic", id, tt.wantSubject)
 					}
 				})
@@ -201,10 +212,7 @@ func TestBasicAuthenticate(t *testing.T) {
 
 func TestBasicIdentityGroupsAreCopies(t *testing.T) {
 	cfg := btConfig(t, false)
-	a, err := NewBasic(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := htBasic(t, cfg)
 	cfg.Users[1].Groups[0] = "mutated-config" // changing the config afterwards changes nothing
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.Header.Set("Authorization", btBasic("bob", btBobPassword))
@@ -232,10 +240,7 @@ func TestBasicIdentityGroupsAreCopies(t *testing.T) {
 // unknown user and wrong password all run exactly one bcrypt comparison,
 // and unknown users are compared against the dummy hash.
 func TestBasicAlwaysOneBcryptComparison(t *testing.T) {
-	a, err := NewBasic(btConfig(t, false))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := htBasic(t, btConfig(t, false))
 	if cost, err := bcrypt.Cost(a.dummy); err != nil || cost != bcrypt.MinCost {
 		t.Fatalf("dummy hash cost = %d, %v; want the users' cost %d", cost, err, bcrypt.MinCost)
 	}
@@ -274,36 +279,24 @@ func TestBasicDummyHashUsesHighestCost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := NewBasic(BasicConfig{Users: []User{
+	a := htBasic(t, BasicConfig{Users: []User{
 		{Username: "a", PasswordHash: btHash(t, "x")},
 		{Username: "b", PasswordHash: string(h5)},
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if cost, _ := bcrypt.Cost(a.dummy); cost != 5 {
 		t.Errorf("dummy cost = %d, want 5", cost)
 	}
 }
 
 func TestBasicChallenge(t *testing.T) {
-	a, err := NewBasic(btConfig(t, false))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := htBasic(t, btConfig(t, false))
 	if got, want := a.Challenge(), `Basic realm="chat", charset="UTF-8"`; got != want {
 		t.Errorf("Challenge() = %q, want %q", got, want)
 	}
 	cfg := btConfig(t, false)
 	cfg.Realm = ""
-	b, err := NewBasic(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := htBasic(t, cfg)
 	if got, want := b.Challenge(), `Basic realm="tvm", charset="UTF-8"`; got != want {
 		t.Errorf("default Challenge() = %q, want %q", got, want)
-	}
-	if err := b.Validate(); err != nil {
-		t.Errorf("Validate() = %v", err)
 	}
 }

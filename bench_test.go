@@ -2,11 +2,6 @@ package tvm_test
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
 	"io"
 	"log/slog"
@@ -16,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/tvmgo/tvm"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -34,7 +28,7 @@ func (w *benchWriter) WriteHeader(code int)        { w.code = code }
 func (w *benchWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
 
 // benchStubVendor answers at once, like a vendor with zero upstream latency.
-var benchStubVendor = tvm.VendorFunc(func(_ context.Context, g tvm.Grant) (tvm.Token, error) {
+var benchStubVendor = vendorFunc(func(_ context.Context, g tvm.Grant) (tvm.Token, error) {
 	return tvm.Token{AuthToken: "stub-token", ExpiresAt: time.Now().Add(g.TTL)}, nil
 })
 
@@ -46,57 +40,37 @@ var benchStubVendor = tvm.VendorFunc(func(_ context.Context, g tvm.Grant) (tvm.T
 // emulator on 127.0.0.1. "reuse" (the default) hands the same token again
 // after the first request; "no-reuse" vends on every request.
 //
+// TODO(jwtauth): the cases "jwt-rs256/stub", "jwt-es256/stub" and
+// "jwt-rs256/momentolocal" (tvm.NewJWT with RS256 and ES256 static keys,
+// GroupsClaim "cognito:groups") are left out until package jwtauth lands;
+// put them back with its authenticator. Their figures are in
+// BENCHMARKS.md.
+//
 //	go test -run '^$' -bench Handler -benchmem ./
 func BenchmarkHandler(b *testing.B) {
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	scopes := tvm.GroupScopes(
-		tvm.GroupRule{Group: "ReadWriteUserGroup", Scope: tvm.NewScope(tvm.TopicPublishSubscribe("default-cache", tvm.AllTopics))},
-		tvm.DefaultRule(tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.AllTopics))),
+	scopes, err := tvm.NewGroupScopes(
+		tvm.GroupRule{Group: "ReadWriteUserGroup", Scope: tvm.Scope{{Role: tvm.PublishSubscribe, Cache: "default-cache", Topic: tvm.All}}},
+		tvm.GroupRule{Default: true, Scope: tvm.Scope{{Role: tvm.SubscribeOnly, Cache: "default-cache", Topic: tvm.All}}},
 	)
+	if err != nil {
+		b.Fatal(err)
+	}
 
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	jwtAuth, err := tvm.NewJWT(tvm.JWTConfig{
-		Issuer:      "https://idp.bench/",
-		Audience:    []string{"bench"},
-		Algorithms:  []string{"RS256", "ES256"},
-		Keys:        map[string]crypto.PublicKey{"rsa": &rsaKey.PublicKey, "ec": &ecKey.PublicKey},
-		GroupsClaim: "cognito:groups",
-		Logger:      logger,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = jwtAuth.Close() })
-	claims := jwt.MapClaims{
-		"iss": "https://idp.bench/", "aud": "bench", "sub": "user-123456",
-		"iat": time.Now().Unix(), "exp": time.Now().Add(2 * time.Hour).Unix(),
-		"cognito:groups": []string{"ReadWriteUserGroup"},
-	}
-	sign := func(m jwt.SigningMethod, key crypto.Signer, kid string) string {
-		t := jwt.NewWithClaims(m, claims)
-		t.Header["kid"] = kid
-		s, err := t.SignedString(key)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return "Bearer " + s
-	}
 	basicAuth := func(cost int) tvm.Authenticator {
 		h, err := bcrypt.GenerateFromPassword([]byte("bench-password"), cost)
 		if err != nil {
 			b.Fatal(err)
 		}
-		a, err := tvm.NewBasic(tvm.BasicConfig{Users: []tvm.User{
+		cfg := tvm.BasicConfig{Users: []tvm.User{
 			{Username: "other", PasswordHash: string(h)},
 			{Username: "bench", PasswordHash: string(h), Groups: []string{"ReadWriteUserGroup"}},
-		}})
+		}}
+		newBasic := tvm.NewBasic
+		if cost < bcrypt.DefaultCost {
+			newBasic = tvm.NewBasicMinCost // test-only: NewBasic requires cost 10
+		}
+		a, err := newBasic(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -118,10 +92,7 @@ func BenchmarkHandler(b *testing.B) {
 		{"open/stub/no-log", tvm.Open(), "", benchStubVendor, quiet},
 		{"basic-cost4/stub", basicAuth(bcrypt.MinCost), basicHeader, benchStubVendor, nil},
 		{"basic-cost10/stub", basicAuth(bcrypt.DefaultCost), basicHeader, benchStubVendor, nil},
-		{"jwt-rs256/stub", jwtAuth, sign(jwt.SigningMethodRS256, rsaKey, "rsa"), benchStubVendor, nil},
-		{"jwt-es256/stub", jwtAuth, sign(jwt.SigningMethodES256, ecKey, "ec"), benchStubVendor, nil},
 		{"open/momentolocal", tvm.Open(), "", localVendor, nil},
-		{"jwt-rs256/momentolocal", jwtAuth, sign(jwt.SigningMethodRS256, rsaKey, "rsa"), localVendor, nil},
 	}
 	for _, c := range cases {
 		for _, reuse := range []struct {
@@ -163,14 +134,21 @@ func BenchmarkHandler(b *testing.B) {
 //	go test -run '^$' -bench HandlerParallel -benchmem ./
 func BenchmarkHandlerParallel(b *testing.B) {
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	scope := tvm.StaticScope(tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.AllTopics)))
+	scope, err := tvm.NewGroupScopes(tvm.GroupRule{Default: true, Scope: tvm.Scope{{Role: tvm.SubscribeOnly, Cache: "default-cache", Topic: tvm.All}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	limiter, err := tvm.NewMemoryRateLimiter(tvm.MemoryRateLimitConfig{PerSecond: 1e9, Burst: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, c := range []struct {
 		name string
 		cfg  tvm.Config
 	}{
 		{"reuse", tvm.Config{}},
 		{"no-reuse", tvm.Config{Reuse: tvm.ReuseOptions{Disabled: true}}},
-		{"reuse+ratelimit", tvm.Config{RateLimit: tvm.RateLimitOptions{PerSecond: 1e9, Burst: 1 << 30}}},
+		{"reuse+ratelimit", tvm.Config{RateLimit: limiter}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			cfg := c.cfg
@@ -197,15 +175,15 @@ func BenchmarkHandlerParallel(b *testing.B) {
 	}
 }
 
-// BenchmarkMemoryRateLimiter measures one Allow over 10,000 identities.
+// BenchmarkMemoryRateLimiter measures one Allow over 10,000 keys.
 func BenchmarkMemoryRateLimiter(b *testing.B) {
-	l, err := tvm.NewMemoryRateLimiter(tvm.RateLimitOptions{PerSecond: 1e9, Burst: 1 << 30})
+	l, err := tvm.NewMemoryRateLimiter(tvm.MemoryRateLimitConfig{PerSecond: 1e9, Burst: 1 << 30})
 	if err != nil {
 		b.Fatal(err)
 	}
-	ids := make([]tvm.Identity, 10000)
+	ids := make([]string, 10000)
 	for i := range ids {
-		ids[i] = tvm.Identity{Method: "jwt", Subject: "user-" + strconv.Itoa(i)}
+		ids[i] = "jwt:user-" + strconv.Itoa(i)
 	}
 	b.ReportAllocs()
 	i := 0

@@ -44,10 +44,10 @@ func TestContextIdentity(t *testing.T) {
 		{"expires now", func(c context.Context) context.Context { return NewContext(c, Identity{Subject: "u", ExpiresAt: now}) }, ErrInvalidCredentials, Identity{}},
 		{"valid", func(c context.Context) context.Context {
 			return NewContext(c, Identity{Subject: "u-42", Groups: []string{"ReadWriteUserGroup"}, ExpiresAt: now.Add(time.Hour)})
-		}, nil, Identity{Subject: "u-42", Method: MethodContext, ExpiresAt: now.Add(time.Hour)}},
+		}, nil, Identity{Subject: "u-42", Method: "context", ExpiresAt: now.Add(time.Hour)}},
 		{"stored method is overridden", func(c context.Context) context.Context {
 			return NewContext(c, Identity{Subject: "u-7", Method: MethodOpen})
-		}, nil, Identity{Subject: "u-7", Method: MethodContext}},
+		}, nil, Identity{Subject: "u-7", Method: "context"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

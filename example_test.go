@@ -15,7 +15,6 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/tvmgo/tvm"
 	"github.com/tvmgo/tvm/momentolocal"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // exampleDescribe prints what a browser would see of a token response.
@@ -40,7 +39,7 @@ func exampleDescribe(resp *http.Response) {
 
 // The handler mounted on the standard library's ServeMux. A local Momento
 // emulator stands in for Momento here; in production the vendor is
-// tvm.MomentoVendor(os.Getenv("MOMENTO_API_KEY")).
+// tvm.NewMomentoVendor(tvm.MomentoVendorConfig{APIKey: os.Getenv("MOMENTO_API_KEY")}).
 func Example_serveMux() {
 	local, err := momentolocal.Start(momentolocal.Config{})
 	if err != nil {
@@ -51,15 +50,23 @@ func Example_serveMux() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	vendor, err := tvm.NewMomentoVendorFromProvider(provider)
+	vendor, err := tvm.NewMomentoVendor(tvm.MomentoVendorConfig{CredentialProvider: provider})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer vendor.Close()
+	// Everyone gets the same scope: one default rule.
+	scopes, err := tvm.NewGroupScopes(tvm.GroupRule{
+		Default: true,
+		Scope:   tvm.Scope{{Role: tvm.SubscribeOnly, Cache: "default-cache", Topic: "announcements"}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	h, err := tvm.NewHandler(tvm.Config{
 		Authenticator: tvm.Open(), // anyone: only for a scope you would give to anyone
-		Scopes:        tvm.StaticScope(tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.Topic("announcements")))),
+		Scopes:        scopes,
 		Vendor:        vendor,
 		TTL:           15 * time.Minute,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)), // default: slog.Default()
@@ -85,17 +92,32 @@ func Example_serveMux() {
 	// anonymous 15m0s [subscribeonly cache=default-cache topic=announcements]
 }
 
-// exampleVendor stands in for tvm.MomentoVendor(apiKey) in the examples
-// below, which are about routing and authentication.
-var exampleVendor = tvm.VendorFunc(func(_ context.Context, g tvm.Grant) (tvm.Token, error) {
+// vendorFunc adapts a function to the tvm.Vendor interface (a Vendor has
+// one method; tvm has no adapter for it).
+type vendorFunc func(ctx context.Context, g tvm.Grant) (tvm.Token, error)
+
+func (f vendorFunc) Vend(ctx context.Context, g tvm.Grant) (tvm.Token, error) { return f(ctx, g) }
+
+// exampleVendor stands in for tvm.NewMomentoVendor in the examples below,
+// which are about routing and authentication.
+var exampleVendor = vendorFunc(func(_ context.Context, g tvm.Grant) (tvm.Token, error) {
 	return tvm.Token{AuthToken: "token-for-" + g.TokenID, ExpiresAt: time.Now().Add(g.TTL)}, nil
 })
+
+// exampleEveryone gives every caller the scope s (one default rule).
+func exampleEveryone(s tvm.Scope) *tvm.GroupScopes {
+	scopes, err := tvm.NewGroupScopes(tvm.GroupRule{Default: true, Scope: s})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return scopes
+}
 
 // The handler mounted on a chi router, behind chi middleware.
 func Example_chi() {
 	h, err := tvm.NewHandler(tvm.Config{
 		Authenticator: tvm.Open(),
-		Scopes:        tvm.StaticScope(tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.AllTopics))),
+		Scopes:        exampleEveryone(tvm.Scope{{Role: tvm.SubscribeOnly, Cache: "default-cache", Topic: tvm.All}}),
 		Vendor:        exampleVendor,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -122,7 +144,7 @@ func Example_chi() {
 func Example_gorillaMux() {
 	h, err := tvm.NewHandler(tvm.Config{
 		Authenticator: tvm.Open(),
-		Scopes:        tvm.StaticScope(tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.AllTopics))),
+		Scopes:        exampleEveryone(tvm.Scope{{Role: tvm.SubscribeOnly, Cache: "default-cache", Topic: tvm.All}}),
 		Vendor:        exampleVendor,
 		TTL:           5 * time.Minute,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -149,25 +171,30 @@ func Example_gorillaMux() {
 // AllowCredentialHeaders, the "username"/"password" headers) checked
 // against bcrypt hashes, and the scope chosen by the user's groups, never
 // by what the client asks for.
-func ExampleBasic() {
-	// In production, hash with bcrypt.DefaultCost or more, offline
-	// (e.g. `htpasswd -nbBC 12 alice password`), and load the hashes from
-	// your configuration.
-	hash, err := bcrypt.GenerateFromPassword([]byte("alice's password"), bcrypt.MinCost)
+func ExampleNewBasic() {
+	// Hash offline with cost 10 to 14 (e.g. `htpasswd -nbBC 12 alice
+	// password`, or `tvm hash-password`), and load the hashes from your
+	// configuration. This is "alice's password" at cost 10.
+	const aliceHash = "$2a$10$/ENYjzFlxgkTwq1xNfrO8.FmxFGYKNGmr6QDKBGiVvMa7HMWx8zdm"
+	basic, err := tvm.NewBasic(tvm.BasicConfig{
+		Users: []tvm.User{{Username: "alice", PasswordHash: aliceHash, Groups: []string{"ReadOnlyUserGroup"}}},
+		Realm: "chat",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	scopes, err := tvm.NewGroupScopes(
+		tvm.GroupRule{Group: "ReadWriteUserGroup", Scope: tvm.Scope{{Role: tvm.PublishSubscribe, Cache: "default-cache", Topic: tvm.All}}},
+		tvm.GroupRule{Group: "ReadOnlyUserGroup", Scope: tvm.Scope{{Role: tvm.SubscribeOnly, Cache: "default-cache", Topic: tvm.All}}},
+	)
 	if err != nil {
 		log.Fatal(err)
 	}
 	h, err := tvm.NewHandler(tvm.Config{
-		Authenticator: tvm.Basic(tvm.BasicConfig{
-			Users: []tvm.User{{Username: "alice", PasswordHash: string(hash), Groups: []string{"ReadOnlyUserGroup"}}},
-			Realm: "chat",
-		}),
-		Scopes: tvm.GroupScopes(
-			tvm.GroupRule{Group: "ReadWriteUserGroup", Scope: tvm.NewScope(tvm.TopicPublishSubscribe("default-cache", tvm.AllTopics))},
-			tvm.GroupRule{Group: "ReadOnlyUserGroup", Scope: tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.AllTopics))},
-		),
-		Vendor: exampleVendor,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Authenticator: basic,
+		Scopes:        scopes,
+		Vendor:        exampleVendor,
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -185,9 +212,18 @@ func ExampleBasic() {
 		}
 		exampleDescribe(resp)
 	}
+
+	// A misconfiguration fails at construction, every problem at once.
+	_, err = tvm.NewBasic(tvm.BasicConfig{Users: []tvm.User{
+		{Username: "bob", PasswordHash: "plain-text password"},
+		{Username: "a:b", PasswordHash: aliceHash},
+	}})
+	fmt.Println(err)
 	// Output:
 	// 200 no-store token: true lifetime: 15m0s
 	// 401 unauthorized Basic realm="chat", charset="UTF-8"
+	// BasicConfig.Users[0].PasswordHash: not a valid bcrypt hash
+	// BasicConfig.Users[1].Username: must not contain ':'
 }
 
 // The embedded shape: the token route lives inside an application that
@@ -198,8 +234,8 @@ func ExampleBasic() {
 func ExampleContextIdentity() {
 	h, err := tvm.NewHandler(tvm.Config{
 		Authenticator: tvm.ContextIdentity(),
-		Scopes:        tvm.StaticScope(tvm.NewScope(tvm.TopicPublishSubscribe("default-cache", tvm.Topic("inbox-{sub}")))),
-		Vendor: tvm.VendorFunc(func(_ context.Context, g tvm.Grant) (tvm.Token, error) {
+		Scopes:        exampleEveryone(tvm.Scope{{Role: tvm.PublishSubscribe, Cache: "default-cache", Topic: "inbox-{sub}"}}),
+		Vendor: vendorFunc(func(_ context.Context, g tvm.Grant) (tvm.Token, error) {
 			fmt.Println("vending", g.Scope, "as", g.TokenID)
 			return tvm.Token{AuthToken: "t", ExpiresAt: time.Now().Add(g.TTL)}, nil
 		}),
@@ -243,25 +279,49 @@ func ExampleContextIdentity() {
 	// 401 unauthorized Session
 }
 
-// Error responses are small JSON bodies with stable codes.
+// Error responses are small JSON bodies with stable codes; a client that
+// went away is its own outcome ("canceled", 499), not a Momento outage.
 func ExampleNewHandler_errors() {
 	h, err := tvm.NewHandler(tvm.Config{
 		Authenticator: tvm.Open(),
-		Scopes:        tvm.StaticScope(tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.AllTopics))),
-		Vendor: tvm.VendorFunc(func(context.Context, tvm.Grant) (tvm.Token, error) {
+		Scopes:        exampleEveryone(tvm.Scope{{Role: tvm.SubscribeOnly, Cache: "default-cache", Topic: tvm.All}}),
+		Vendor: vendorFunc(func(ctx context.Context, _ tvm.Grant) (tvm.Token, error) {
+			if ctx.Err() != nil {
+				return tvm.Token{}, &tvm.VendError{Kind: tvm.ErrUpstreamUnavailable, Code: "CanceledError", Err: ctx.Err()}
+			}
 			return tvm.Token{}, &tvm.VendError{Kind: tvm.ErrUpstreamUnavailable, Code: "ServerUnavailableError"}
 		}),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OnResult: func(r *http.Request, res tvm.Result) {
+			fmt.Println("result:", res.Status, res.Code)
+		},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	for _, method := range []string{http.MethodPost, http.MethodGet} {
+	gone, cancel := context.WithCancel(context.Background())
+	cancel() // the client went away
+	for _, r := range []*http.Request{
+		httptest.NewRequest(http.MethodPost, "/token", nil),
+		httptest.NewRequest(http.MethodGet, "/token", nil),
+		httptest.NewRequestWithContext(gone, http.MethodGet, "/token", nil),
+	} {
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest(method, "/token", nil))
+		h.ServeHTTP(w, r)
 		fmt.Print(w.Code, " Allow=", w.Header().Get("Allow"), " Retry-After=", w.Header().Get("Retry-After"), " ", w.Body.String())
 	}
+
+	// A misconfiguration fails at construction, every problem at once.
+	_, err = tvm.NewHandler(tvm.Config{Authenticator: tvm.Open(), TTL: 2 * time.Hour})
+	fmt.Println(err)
 	// Output:
+	// result: 405 method_not_allowed
 	// 405 Allow=GET Retry-After= {"error":"method_not_allowed","message":"method not allowed; use GET"}
+	// result: 503 upstream_unavailable
 	// 503 Allow= Retry-After=1 {"error":"upstream_unavailable","message":"Momento is unavailable; retry later"}
+	// result: 499 canceled
+	// 499 Allow= Retry-After= {"error":"canceled","message":"the request was canceled"}
+	// Config.Scopes: required
+	// Config.Vendor: required
+	// Config.TTL: must be between 1s and 1h0m0s
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // htNow is the fixed clock of handler tests.
@@ -23,7 +25,93 @@ var htNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // response bodies, never in logs or errors.
 const htToken = "c2VjcmV0LXRva2VuLXZhbHVlLXRoYXQtbXVzdC1uZXZlci1iZS1sb2dnZWQ="
 
-var htScope = NewScope(TopicSubscribeOnly("default-cache", AllTopics))
+var htScope = Scope{{Role: SubscribeOnly, Cache: "default-cache", Topic: All}}
+
+// vendorFunc adapts a function to the Vendor interface (the package has no
+// VendorFunc: tests define their own).
+type vendorFunc func(ctx context.Context, g Grant) (Token, error)
+
+func (f vendorFunc) Vend(ctx context.Context, g Grant) (Token, error) { return f(ctx, g) }
+
+// htDefault is a resolver giving every caller s (one default rule).
+func htDefault(t testing.TB, s Scope) *GroupScopes {
+	t.Helper()
+	return htGroupScopes(t, GroupRule{Default: true, Scope: s})
+}
+
+// htGroupScopes is NewGroupScopes for valid rules.
+func htGroupScopes(t testing.TB, rules ...GroupRule) *GroupScopes {
+	t.Helper()
+	g, err := NewGroupScopes(rules...)
+	if err != nil {
+		t.Fatalf("NewGroupScopes: %v", err)
+	}
+	return g
+}
+
+// htNarrowing is NewNarrowing for valid options.
+func htNarrowing(t testing.TB, inner ScopeResolver, opts NarrowOptions) *Narrowing {
+	t.Helper()
+	n, err := NewNarrowing(inner, opts)
+	if err != nil {
+		t.Fatalf("NewNarrowing: %v", err)
+	}
+	return n
+}
+
+// htBasic is NewBasic for a valid configuration whose hashes have the
+// lowest bcrypt cost (bcrypt.MinCost, so that tests run fast; NewBasic
+// itself requires at least 10).
+func htBasic(t testing.TB, cfg BasicConfig) *BasicAuthenticator {
+	t.Helper()
+	a, err := newBasic(cfg, bcrypt.MinCost)
+	if err != nil {
+		t.Fatalf("newBasic: %v", err)
+	}
+	return a
+}
+
+// configErrors returns the *ConfigError values of a constructor's error: the
+// error itself, or each of the errors it joins. It fails the test when the
+// error does not wrap ErrInvalidConfig or when a joined error is not a
+// *ConfigError.
+func configErrors(t testing.TB, err error) []*ConfigError {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error, want *ConfigError values")
+	}
+	if !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("error %v does not wrap ErrInvalidConfig", err)
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	var out []*ConfigError
+	for _, e := range errs {
+		ce, ok := e.(*ConfigError)
+		if !ok {
+			t.Errorf("joined error %v (%T) is not a *ConfigError", e, e)
+			continue
+		}
+		out = append(out, ce)
+	}
+	var first *ConfigError
+	if !errors.As(err, &first) {
+		t.Errorf("errors.As(%v, *ConfigError) fails", err)
+	}
+	return out
+}
+
+// configFields returns the fields named by the *ConfigError values of err.
+func configFields(t testing.TB, err error) []string {
+	t.Helper()
+	var fields []string
+	for _, ce := range configErrors(t, err) {
+		fields = append(fields, ce.Field)
+	}
+	return fields
+}
 
 // htVendor is a stub Vendor that records the grants it receives.
 type htVendor struct {
@@ -161,7 +249,7 @@ func TestHandlerSuccess(t *testing.T) {
 	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
 		t.Fatal(err)
 	}
-	if len(body) != 2 || body["authToken"] != htToken || body["expiresAt"] != float64(htNow.Add(DefaultTTL).Unix()) {
+	if len(body) != 2 || body["authToken"] != htToken || body["expiresAt"] != float64(htNow.Add(defaultTTL).Unix()) {
 		t.Errorf("body = %v", body)
 	}
 	grants := v.calls()
@@ -169,7 +257,7 @@ func TestHandlerSuccess(t *testing.T) {
 		t.Fatalf("%d vends, want 1", len(grants))
 	}
 	g := grants[0]
-	if g.TTL != DefaultTTL || g.TokenID != AnonymousSubject || g.Rule != "static" || g.Scope.String() != htScope.String() {
+	if g.TTL != defaultTTL || g.TokenID != "anonymous" || g.Rule != "static" || g.Scope.String() != htScope.String() {
 		t.Errorf("grant = %+v", g)
 	}
 }
@@ -192,11 +280,15 @@ type htChallenging struct {
 
 func (c htChallenging) Challenge() string { return c.challenge }
 
-type htRetryAfter struct{ d time.Duration }
+// htRetryAfter is an error with its own Retry-After, wrapping kind.
+type htRetryAfter struct {
+	d    time.Duration
+	kind error
+}
 
 func (e htRetryAfter) Error() string             { return "slow down" }
 func (e htRetryAfter) RetryAfter() time.Duration { return e.d }
-func (e htRetryAfter) Unwrap() error             { return ErrRateLimited }
+func (e htRetryAfter) Unwrap() error             { return e.kind }
 
 func TestHandlerResponses(t *testing.T) {
 	basicCfg := btConfig(t, true)
@@ -224,19 +316,19 @@ func TestHandlerResponses(t *testing.T) {
 			status: 405, code: CodeMethodNotAllowed, headers: map[string]string{"Allow": "GET, OPTIONS"}},
 
 		// Authentication.
-		{name: "basic, no credentials", cfg: Config{Authenticator: Basic(basicCfg)}, status: 401, code: CodeUnauthorized,
+		{name: "basic, no credentials", cfg: Config{Authenticator: htBasic(t, basicCfg)}, status: 401, code: CodeUnauthorized,
 			headers: map[string]string{"WWW-Authenticate": `Basic realm="chat", charset="UTF-8"`}},
-		{name: "basic, wrong password", cfg: Config{Authenticator: Basic(basicCfg)}, header: http.Header{"Authorization": {btBasic("alice", "wrong")}},
+		{name: "basic, wrong password", cfg: Config{Authenticator: htBasic(t, basicCfg)}, header: http.Header{"Authorization": {btBasic("alice", "wrong")}},
 			status: 401, code: CodeUnauthorized, headers: map[string]string{"WWW-Authenticate": `Basic realm="chat", charset="UTF-8"`}},
-		{name: "basic, duplicate Authorization", cfg: Config{Authenticator: Basic(basicCfg)},
+		{name: "basic, duplicate Authorization", cfg: Config{Authenticator: htBasic(t, basicCfg)},
 			header: http.Header{"Authorization": {btBasic("alice", btAlicePassword), btBasic("bob", btBobPassword)}}, status: 401, code: CodeUnauthorized},
-		{name: "basic, good", cfg: Config{Authenticator: Basic(basicCfg)}, header: http.Header{"Authorization": {btBasic("alice", btAlicePassword)}},
+		{name: "basic, good", cfg: Config{Authenticator: htBasic(t, basicCfg)}, header: http.Header{"Authorization": {btBasic("alice", btAlicePassword)}},
 			status: 200, vends: 1, check: func(t *testing.T, _ *httptest.ResponseRecorder, g []Grant) {
 				if g[0].TokenID != "alice" {
 					t.Errorf("token id = %q", g[0].TokenID)
 				}
 			}},
-		{name: "basic, credential headers", cfg: Config{Authenticator: Basic(basicCfg)}, header: http.Header{"Username": {"bob"}, "Password": {btBobPassword}},
+		{name: "basic, credential headers", cfg: Config{Authenticator: htBasic(t, basicCfg)}, header: http.Header{"Username": {"bob"}, "Password": {btBobPassword}},
 			status: 200, vends: 1},
 		{name: "bearer-ish, no credentials", cfg: Config{Authenticator: htAuth(Identity{}, ErrNoCredentials)}, status: 401, code: CodeUnauthorized,
 			headers: map[string]string{"WWW-Authenticate": `Bearer realm="tvm"`}},
@@ -253,11 +345,16 @@ func TestHandlerResponses(t *testing.T) {
 		{name: "authenticator, unknown error fails closed", cfg: Config{Authenticator: htAuth(Identity{}, errors.New("boom"))}, status: 401, code: CodeUnauthorized},
 		{name: "authenticator, rate limited", cfg: Config{Authenticator: htAuth(Identity{}, ErrRateLimited)}, status: 429, code: CodeRateLimited,
 			headers: map[string]string{"Retry-After": "1"}},
-		{name: "authenticator, rate limited with its own Retry-After", cfg: Config{Authenticator: htAuth(Identity{}, htRetryAfter{90 * time.Second})},
+		{name: "authenticator, rate limited with its own Retry-After", cfg: Config{Authenticator: htAuth(Identity{}, htRetryAfter{90 * time.Second, ErrRateLimited})},
 			status: 429, code: CodeRateLimited, headers: map[string]string{"Retry-After": "90"}},
 		{name: "configured Retry-After rounds up", cfg: Config{Authenticator: htAuth(Identity{}, ErrRateLimited), RetryAfter: 1500 * time.Millisecond},
 			status: 429, code: CodeRateLimited, headers: map[string]string{"Retry-After": "2"}},
 		{name: "authenticator, bad request", cfg: Config{Authenticator: htAuth(Identity{}, ErrBadRequest)}, status: 400, code: CodeBadRequest},
+		{name: "authenticator, identity provider unavailable", cfg: Config{Authenticator: htAuth(Identity{}, fmt.Errorf("%w: JWKS unreachable", ErrUpstreamUnavailable))},
+			status: 503, code: CodeUpstreamUnavailable, headers: map[string]string{"Retry-After": "1"}},
+		{name: "authenticator, closed", cfg: Config{Authenticator: htAuth(Identity{}, fmt.Errorf("%w: the JWT authenticator", ErrClosed))}, status: 500, code: CodeInternal},
+		{name: "authenticator, forbidden (e.g. a banned user)", cfg: Config{Authenticator: htAuth(Identity{}, fmt.Errorf("%w: account suspended", ErrForbidden))}, status: 403, code: CodeForbidden},
+		{name: "authenticator, identity provider timed out", cfg: Config{Authenticator: htAuth(Identity{}, ErrUpstreamTimeout)}, status: 504, code: CodeUpstreamTimeout},
 		{name: "identity expired", cfg: Config{Authenticator: htAuth(Identity{Subject: "u", ExpiresAt: htNow.Add(-time.Minute)}, nil)}, status: 401, code: CodeUnauthorized},
 		{name: "identity expires within MinTTL", cfg: Config{Authenticator: htAuth(Identity{Subject: "u", ExpiresAt: htNow.Add(500 * time.Millisecond)}, nil)},
 			status: 401, code: CodeUnauthorized},
@@ -293,8 +390,8 @@ func TestHandlerResponses(t *testing.T) {
 		{name: "resolver upstream unavailable", cfg: Config{Scopes: htStatic(Grant{}, ErrUpstreamUnavailable)}, status: 503, code: CodeUpstreamUnavailable,
 			headers: map[string]string{"Retry-After": "1"}},
 		{name: "empty scope is never vended", cfg: Config{Scopes: htStatic(Grant{}, nil)}, status: 500, code: CodeInvalidScope},
-		{name: "invalid scope is never vended", cfg: Config{Scopes: htStatic(Grant{Scope: NewScope(CacheReadOnly("bad name!"))}, nil)}, status: 500, code: CodeInvalidScope},
-		{name: "unexpanded template is never vended", cfg: Config{Scopes: htStatic(Grant{Scope: NewScope(TopicPublishSubscribe("c", Topic("user-{sub}")))}, nil)},
+		{name: "invalid scope is never vended", cfg: Config{Scopes: htStatic(Grant{Scope: Scope{{Role: ReadOnly, Cache: "bad name!"}}}, nil)}, status: 500, code: CodeInvalidScope},
+		{name: "unexpanded template is never vended", cfg: Config{Scopes: htStatic(Grant{Scope: Scope{{Role: PublishSubscribe, Cache: "c", Topic: "user-{sub}"}}}, nil)},
 			status: 500, code: CodeInvalidScope},
 
 		// Token ids.
@@ -331,12 +428,17 @@ func TestHandlerResponses(t *testing.T) {
 		{name: "vendor rejected", vend: func(context.Context, Grant) (Token, error) {
 			return Token{}, &VendError{Kind: ErrUpstreamRejected, Code: "PermissionError", Err: errors.New("nope")}
 		}, status: 502, code: CodeUpstreamRejected, vends: 1},
+		// The handler never retries: retries belong to the vendor (see
+		// retry_test.go for MomentoVendor's).
 		{name: "vendor unavailable", vend: func(context.Context, Grant) (Token, error) {
 			return Token{}, &VendError{Kind: ErrUpstreamUnavailable, Err: errors.New("conn refused")}
-		}, status: 503, code: CodeUpstreamUnavailable, headers: map[string]string{"Retry-After": "1"}, vends: DefaultRetryAttempts},
-		{name: "vendor unavailable, no retries", cfg: Config{Retry: RetryOptions{Attempts: 1}}, vend: func(context.Context, Grant) (Token, error) {
-			return Token{}, &VendError{Kind: ErrUpstreamUnavailable, Err: errors.New("conn refused")}
 		}, status: 503, code: CodeUpstreamUnavailable, headers: map[string]string{"Retry-After": "1"}, vends: 1},
+		{name: "vendor unavailable with its own Retry-After", vend: func(context.Context, Grant) (Token, error) {
+			return Token{}, fmt.Errorf("vend: %w", htRetryAfter{7 * time.Second, ErrUpstreamUnavailable})
+		}, status: 503, code: CodeUpstreamUnavailable, headers: map[string]string{"Retry-After": "7"}, vends: 1},
+		{name: "vendor closed", vend: func(context.Context, Grant) (Token, error) {
+			return Token{}, fmt.Errorf("%w: the Momento vendor", ErrClosed)
+		}, status: 500, code: CodeInternal, vends: 1},
 		{name: "vendor timeout", vend: func(context.Context, Grant) (Token, error) {
 			return Token{}, &VendError{Kind: ErrUpstreamTimeout, Err: context.DeadlineExceeded}
 		}, status: 504, code: CodeUpstreamTimeout, vends: 1},
@@ -357,7 +459,7 @@ func TestHandlerResponses(t *testing.T) {
 			status: 500, code: CodeInternal, vends: 1},
 		{name: "vendor without expiry", vend: func(_ context.Context, g Grant) (Token, error) { return Token{AuthToken: "t"}, nil },
 			status: 200, vends: 1, check: func(t *testing.T, w *httptest.ResponseRecorder, _ []Grant) {
-				if !strings.Contains(w.Body.String(), fmt.Sprintf(`"expiresAt":%d`, htNow.Add(DefaultTTL).Unix())) {
+				if !strings.Contains(w.Body.String(), fmt.Sprintf(`"expiresAt":%d`, htNow.Add(defaultTTL).Unix())) {
 					t.Errorf("body = %s", w.Body)
 				}
 			}},
@@ -369,8 +471,8 @@ func TestHandlerResponses(t *testing.T) {
 		}, status: 200, vends: 1},
 
 		// Size limits.
-		{name: "oversize headers", header: http.Header{"X-Big": {strings.Repeat("b", DefaultMaxHeaderBytes)}}, status: 400, code: CodeBadRequest},
-		{name: "oversize query", target: "/token?q=" + strings.Repeat("q", DefaultMaxHeaderBytes), status: 400, code: CodeBadRequest},
+		{name: "oversize headers", header: http.Header{"X-Big": {strings.Repeat("b", defaultMaxHeaderBytes)}}, status: 400, code: CodeBadRequest},
+		{name: "oversize query", target: "/token?q=" + strings.Repeat("q", defaultMaxHeaderBytes), status: 400, code: CodeBadRequest},
 		{name: "configured header limit", cfg: Config{MaxHeaderBytes: 100}, header: http.Header{"X-Big": {strings.Repeat("b", 200)}}, status: 400, code: CodeBadRequest},
 	}
 	for _, tt := range tests {
@@ -503,41 +605,50 @@ func TestNewHandlerRejectsBadConfig(t *testing.T) {
 	ok := Config{Authenticator: Open(), Scopes: htStatic(Grant{Scope: htScope}, nil), Vendor: &htVendor{}}
 	var nilVendor *htVendor
 	var nilFunc AuthenticatorFunc
-	badValidate := ResolverFunc(nil)
-	_ = badValidate
+	var nilResolver *GroupScopes
+	var nilLimiter *MemoryRateLimiter
 	tests := []struct {
 		name  string
 		edit  func(c *Config)
-		field string // expected in the message
+		field string // the *ConfigError's fields, space separated
 	}{
 		{"no authenticator", func(c *Config) { c.Authenticator = nil }, "Config.Authenticator"},
 		{"nil func authenticator", func(c *Config) { c.Authenticator = nilFunc }, "Config.Authenticator"},
 		{"no resolver", func(c *Config) { c.Scopes = nil }, "Config.Scopes"},
+		// A resolver whose constructor failed is nil: it cannot reach the
+		// handler and fail open there.
+		{"typed nil resolver", func(c *Config) { c.Scopes = nilResolver }, "Config.Scopes"},
 		{"no vendor", func(c *Config) { c.Vendor = nil }, "Config.Vendor"},
 		{"typed nil vendor", func(c *Config) { c.Vendor = nilVendor }, "Config.Vendor"},
-		{"misconfigured basic", func(c *Config) { c.Authenticator = Basic(BasicConfig{}) }, "Config.Authenticator"},
-		{"misconfigured momento vendor", func(c *Config) { c.Vendor = MomentoVendor("") }, "Config.Vendor"},
-		{"resolver Validate fails", func(c *Config) { c.Scopes = htValidating{err: errors.New("bad rules")} }, "Config.Scopes"},
+		{"typed nil rate limiter", func(c *Config) { c.RateLimit = nilLimiter }, "Config.RateLimit"},
 		{"TTL above an hour", func(c *Config) { c.TTL = time.Hour + time.Second }, "Config.TTL"},
-		{"TTL below a second", func(c *Config) { c.TTL = 500 * time.Millisecond }, "Config.TTL"},
-		{"negative TTL", func(c *Config) { c.TTL = -time.Minute }, "Config.TTL"},
+		// An invalid TTL also makes the default MinTTL (one second) exceed
+		// it: both are reported.
+		{"TTL below a second", func(c *Config) { c.TTL = 500 * time.Millisecond }, "Config.TTL Config.MinTTL"},
+		{"negative TTL", func(c *Config) { c.TTL = -time.Minute }, "Config.TTL Config.MinTTL"},
 		{"MinTTL above TTL", func(c *Config) { c.TTL = time.Minute; c.MinTTL = 2 * time.Minute }, "Config.MinTTL"},
 		{"negative VendTimeout", func(c *Config) { c.VendTimeout = -1 }, "Config.VendTimeout"},
 		{"negative MaxHeaderBytes", func(c *Config) { c.MaxHeaderBytes = -1 }, "Config.MaxHeaderBytes"},
 		{"negative RetryAfter", func(c *Config) { c.RetryAfter = -1 }, "Config.RetryAfter"},
-		{"CORS wildcard with credentials", func(c *Config) { c.CORS = CORSOptions{AllowedOrigins: []string{"*"}, AllowCredentials: true} }, "Config.CORS"},
-		{"CORS wildcard among origins", func(c *Config) { c.CORS = CORSOptions{AllowedOrigins: []string{"*", "https://a.example"}} }, "Config.CORS"},
-		{"CORS origin with path", func(c *Config) { c.CORS = CORSOptions{AllowedOrigins: []string{"https://a.example/"}} }, "Config.CORS"},
-		{"CORS origin without scheme", func(c *Config) { c.CORS = CORSOptions{AllowedOrigins: []string{"a.example"}} }, "Config.CORS"},
-		{"CORS origin null", func(c *Config) { c.CORS = CORSOptions{AllowedOrigins: []string{"null"}} }, "Config.CORS"},
-		{"CORS origin with credentials in URL", func(c *Config) { c.CORS = CORSOptions{AllowedOrigins: []string{"https://u:p@a.example"}} }, "Config.CORS"},
+		{"CORS wildcard with credentials", func(c *Config) { c.CORS = CORSOptions{AllowedOrigins: []string{"*"}, AllowCredentials: true} }, "Config.CORS.AllowedOrigins[0]"},
+		{"CORS wildcard among origins", func(c *Config) { c.CORS = CORSOptions{AllowedOrigins: []string{"*", "https://a.example"}} }, "Config.CORS.AllowedOrigins[0]"},
+		{"CORS origin with path", func(c *Config) { c.CORS = CORSOptions{AllowedOrigins: []string{"https://a.example/"}} }, "Config.CORS.AllowedOrigins[0]"},
+		{"CORS origin without scheme", func(c *Config) { c.CORS = CORSOptions{AllowedOrigins: []string{"a.example"}} }, "Config.CORS.AllowedOrigins[0]"},
+		{"CORS origin null", func(c *Config) { c.CORS = CORSOptions{AllowedOrigins: []string{"null"}} }, "Config.CORS.AllowedOrigins[0]"},
+		{"CORS origin with credentials in URL", func(c *Config) { c.CORS = CORSOptions{AllowedOrigins: []string{"https://u:p@a.example"}} }, "Config.CORS.AllowedOrigins[0]"},
+		{"CORS duplicate origin", func(c *Config) {
+			c.CORS = CORSOptions{AllowedOrigins: []string{"https://a.example", "https://A.example"}}
+		}, "Config.CORS.AllowedOrigins[1]"},
 		{"CORS bad header name", func(c *Config) {
 			c.CORS = CORSOptions{AllowedOrigins: []string{"https://a.example"}, AllowedHeaders: []string{"bad header"}}
-		}, "Config.CORS"},
-		{"CORS options without origins", func(c *Config) { c.CORS = CORSOptions{AllowCredentials: true} }, "Config.CORS"},
+		}, "Config.CORS.AllowedHeaders[0]"},
+		{"CORS bad exposed header name", func(c *Config) {
+			c.CORS = CORSOptions{AllowedOrigins: []string{"https://a.example"}, ExposedHeaders: []string{"x:y"}}
+		}, "Config.CORS.ExposedHeaders[0]"},
+		{"CORS options without origins", func(c *Config) { c.CORS = CORSOptions{AllowCredentials: true} }, "Config.CORS.AllowedOrigins"},
 		{"CORS max age above a day", func(c *Config) {
 			c.CORS = CORSOptions{AllowedOrigins: []string{"https://a.example"}, MaxAge: 25 * time.Hour}
-		}, "Config.CORS"},
+		}, "Config.CORS.MaxAge"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -547,16 +658,36 @@ func TestNewHandlerRejectsBadConfig(t *testing.T) {
 			if err == nil || h != nil {
 				t.Fatalf("NewHandler = %v, %v; want an error", h, err)
 			}
-			if !errors.Is(err, ErrInvalidConfig) {
-				t.Errorf("error %v does not wrap ErrInvalidConfig", err)
-			}
-			if !strings.Contains(err.Error(), tt.field) {
-				t.Errorf("error %q does not name %s", err, tt.field)
+			if fields := configFields(t, err); strings.Join(fields, " ") != tt.field {
+				t.Errorf("error %q: fields %q, want exactly %q", err, fields, tt.field)
 			}
 		})
 	}
 	if _, err := NewHandler(ok); err != nil {
 		t.Fatalf("valid config refused: %v", err)
+	}
+}
+
+// TestNewHandlerCORSErrorsQuoteOriginsSafely: an origin that is not one is
+// named escaped, never raw (it may hold control characters).
+func TestNewHandlerCORSErrorsQuoteOriginsSafely(t *testing.T) {
+	_, err := NewHandler(Config{Authenticator: Open(), Scopes: htStatic(Grant{Scope: htScope}, nil), Vendor: &htVendor{},
+		CORS: CORSOptions{AllowedOrigins: []string{"https://a.example/\r\nSet-Cookie: x=\x1b[31m"}}})
+	ces := configErrors(t, err)
+	if len(ces) != 1 || ces[0].Field != "Config.CORS.AllowedOrigins[0]" {
+		t.Fatalf("errors %v", err)
+	}
+	if msg := err.Error(); strings.ContainsAny(msg, "\r\n\x1b") {
+		t.Errorf("error quotes the origin unescaped: %q", msg)
+	}
+}
+
+// TestNewHandlerDoesNotCallValidate: components validate themselves in
+// their constructors; NewHandler does not look for a Validate method.
+func TestNewHandlerDoesNotCallValidate(t *testing.T) {
+	h, err := NewHandler(Config{Authenticator: Open(), Scopes: htValidating{err: errors.New("bad rules")}, Vendor: &htVendor{}})
+	if err != nil || h == nil {
+		t.Fatalf("NewHandler = %v, %v; want a handler", h, err)
 	}
 }
 
@@ -566,7 +697,6 @@ func (v htValidating) Resolve(context.Context, Identity, *http.Request) (Grant, 
 	return Grant{Scope: htScope}, nil
 }
 func (v htValidating) Validate() error { return v.err }
-
 func TestHandlerErrorHandlerAndOnResult(t *testing.T) {
 	var got *ErrorResponse
 	var results []Result
@@ -587,7 +717,7 @@ func TestHandlerErrorHandlerAndOnResult(t *testing.T) {
 	if w.Header().Get("WWW-Authenticate") == "" || w.Header().Get("Cache-Control") != "no-store" {
 		t.Errorf("standard headers not set before the ErrorHandler: %v", w.Header())
 	}
-	if got == nil || got.Code != CodeUnauthorized || !errors.Is(got, ErrInvalidCredentials) || got.Error() == "" {
+	if got == nil || got.Status != 401 || got.Code != CodeUnauthorized || !errors.Is(got.Err, ErrInvalidCredentials) || got.Message == "" {
 		t.Errorf("ErrorResponse = %+v", got)
 	}
 	if len(results) != 1 || results[0].Status != 401 || results[0].Code != CodeUnauthorized || !errors.Is(results[0].Err, ErrInvalidCredentials) {
@@ -606,8 +736,8 @@ func TestHandlerErrorHandlerAndOnResult(t *testing.T) {
 		t.Fatalf("results = %+v", results)
 	}
 	r := results[0]
-	if r.Status != 200 || r.Code != "ok" || r.Identity.Subject != "u" || r.Grant.TokenID != "u" || r.Grant.TTL != DefaultTTL ||
-		r.Grant.Rule != "static" || !r.ExpiresAt.Equal(htNow.Add(DefaultTTL)) || r.Err != nil {
+	if r.Status != 200 || r.Code != "ok" || r.Identity.Subject != "u" || r.Grant.TokenID != "u" || r.Grant.TTL != defaultTTL ||
+		r.Grant.Rule != "static" || !r.ExpiresAt.Equal(htNow.Add(defaultTTL)) || r.Source != "vended" || r.Err != nil {
 		t.Errorf("result = %+v", r)
 	}
 }
@@ -620,7 +750,7 @@ func TestHandlerRecoversPanics(t *testing.T) {
 	}{
 		{"authenticator", Config{Authenticator: AuthenticatorFunc(func(*http.Request) (Identity, error) { panic(secret) })}},
 		{"resolver", Config{Scopes: ResolverFunc(func(context.Context, Identity, *http.Request) (Grant, error) { panic(errors.New(secret)) })}},
-		{"vendor", Config{Vendor: VendorFunc(func(context.Context, Grant) (Token, error) { panic(secret) })}},
+		{"vendor", Config{Vendor: vendorFunc(func(context.Context, Grant) (Token, error) { panic(secret) })}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var results []Result
@@ -660,7 +790,7 @@ func TestHandlerLogsNoSecrets(t *testing.T) {
 		upKey   = "momento-api-key-secret-0123456789"
 		badPass = "wrong-password-secret"
 	)
-	basic := Basic(btConfig(t, true))
+	basic := htBasic(t, btConfig(t, true))
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cases := []struct {
@@ -673,10 +803,12 @@ func TestHandlerLogsNoSecrets(t *testing.T) {
 		{Config{Authenticator: basic}, http.Header{"Authorization": {btBasic("alice", badPass)}}, 401},
 		{Config{Authenticator: basic}, http.Header{"Authorization": {"Bearer " + jwtish}}, 401},
 		{Config{Authenticator: htAuth(Identity{}, fmt.Errorf("%w: bad signature", ErrInvalidCredentials))}, http.Header{"Authorization": {"Bearer " + jwtish}}, 401},
-		{Config{Authenticator: basic, Retry: RetryOptions{Attempts: 1}, Vendor: VendorFunc(func(context.Context, Grant) (Token, error) {
-			v := newMomentoVendorWithClient(nil, []string{upKey})
-			return Token{}, v.mapError(context.Background(), fmt.Errorf("AuthenticationError: invalid key %s and %s", upKey, jwtish))
-		})}, http.Header{"Authorization": {btBasic("alice", btAlicePassword)}}, 503},
+		// The Momento vendor fails with a message echoing the key and a
+		// JWT, and retries once (a debug line of its own).
+		{Config{Authenticator: basic, Vendor: newMomentoVendorWithClient(
+			&mtFakeClient{err: fmt.Errorf("AuthenticationError: invalid key %s and %s", upKey, jwtish)},
+			[]string{upKey}, mtRetry(t, RetryOptions{Attempts: 2, BaseDelay: time.Millisecond}), logger)},
+			http.Header{"Authorization": {btBasic("alice", btAlicePassword)}}, 503},
 	}
 	for i, c := range cases {
 		c.cfg.Logger = logger
@@ -693,8 +825,11 @@ func TestHandlerLogsNoSecrets(t *testing.T) {
 		}
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != len(cases) {
-		t.Fatalf("%d log lines for %d requests:\n%s", len(lines), len(cases), out)
+	if len(lines) != len(cases)+1 {
+		t.Fatalf("%d log lines for %d requests and one retry:\n%s", len(lines), len(cases), out)
+	}
+	if !strings.Contains(lines[len(lines)-2], "retrying the vend") || !strings.Contains(lines[len(lines)-2], `"level":"DEBUG"`) {
+		t.Errorf("no debug line for the retry: %s", lines[len(lines)-2])
 	}
 	var first map[string]any
 	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
@@ -728,7 +863,7 @@ func TestHandlerConcurrent(t *testing.T) {
 		{"no reuse", ReuseOptions{Disabled: true}, 16},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			h, v, _ := htSetup(t, Config{Authenticator: Basic(btConfig(t, false)), Reuse: tt.reuse})
+			h, v, _ := htSetup(t, Config{Authenticator: htBasic(t, btConfig(t, false)), Reuse: tt.reuse})
 			var wg sync.WaitGroup
 			for i := range 16 {
 				wg.Add(1)
@@ -757,11 +892,11 @@ func TestHandlerConcurrent(t *testing.T) {
 // ("usergroup", "cachename") and query parameters still gets its read-only
 // scope on its own cache.
 func TestHandlerClientCannotWidenScope(t *testing.T) {
-	scopes := GroupScopes(
-		GroupRule{Group: "ReadWriteUserGroup", Scope: NewScope(TopicPublishSubscribe("default-cache", AllTopics))},
-		GroupRule{Group: "ReadOnlyUserGroup", Scope: NewScope(TopicSubscribeOnly("default-cache", AllTopics))},
+	scopes := htGroupScopes(t,
+		GroupRule{Group: "ReadWriteUserGroup", Scope: Scope{{Role: PublishSubscribe, Cache: "default-cache", Topic: All}}},
+		GroupRule{Group: "ReadOnlyUserGroup", Scope: Scope{{Role: SubscribeOnly, Cache: "default-cache", Topic: All}}},
 	)
-	h, v, _ := htSetup(t, Config{Authenticator: Basic(btConfig(t, true)), Scopes: scopes})
+	h, v, _ := htSetup(t, Config{Authenticator: htBasic(t, btConfig(t, true)), Scopes: scopes})
 	hostile := http.Header{
 		"Authorization": {btBasic("alice", btAlicePassword)},
 		"Usergroup":     {"ReadWriteUserGroup"},
@@ -774,7 +909,7 @@ func TestHandlerClientCannotWidenScope(t *testing.T) {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
 	}
 	g := v.calls()[0]
-	want := NewScope(TopicSubscribeOnly("default-cache", AllTopics))
+	want := Scope{{Role: SubscribeOnly, Cache: "default-cache", Topic: All}}
 	if g.Scope.String() != want.String() || g.Rule != "group:ReadOnlyUserGroup" || g.TokenID != "alice" {
 		t.Errorf("grant = scope %s rule %q token id %q; want %s for rule group:ReadOnlyUserGroup and token id alice", g.Scope, g.Rule, g.TokenID, want)
 	}
@@ -785,12 +920,12 @@ func TestHandlerClientCannotWidenScope(t *testing.T) {
 	if w := htDo(h, http.MethodGet, "/token", hostile); w.Code != http.StatusOK {
 		t.Fatalf("status %d", w.Code)
 	}
-	if g := v.calls()[1]; g.Scope.Permissions[0].Role != PublishSubscribe || g.TokenID != "bob" {
+	if g := v.calls()[1]; g.Scope[0].Role != PublishSubscribe || g.TokenID != "bob" {
 		t.Errorf("bob's grant = %+v", g)
 	}
 
 	// A user in no group is refused, whatever it claims in headers.
-	h2, v2, _ := htSetup(t, Config{Authenticator: Basic(btConfig(t, true)), Scopes: scopes})
+	h2, v2, _ := htSetup(t, Config{Authenticator: htBasic(t, btConfig(t, true)), Scopes: scopes})
 	w = htDo(h2, http.MethodGet, "/token", http.Header{"Authorization": {btBasic("zoë", "ünïcode pässwörd")}, "Usergroup": {"ReadWriteUserGroup"}})
 	htCheckError(t, w, http.StatusForbidden, CodeForbidden)
 	if len(v2.calls()) != 0 {

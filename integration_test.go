@@ -2,14 +2,11 @@ package tvm_test
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
+	"github.com/momentohq/client-sdk-go/auth"
 	"github.com/momentohq/client-sdk-go/config"
 	"github.com/momentohq/client-sdk-go/config/logger"
 	"github.com/tvmgo/tvm"
@@ -30,9 +27,12 @@ import (
 	"google.golang.org/grpc/codes"
 )
 
+// itQuietSDK is an SDK auth configuration that does not log.
+var itQuietSDK = config.AuthDefaultWithLogger(logger.NewNoopMomentoLoggerFactory())
+
 // itLocal starts a momentolocal emulator that requires its root key, and a
-// real SDK vendor authenticated with that key.
-func itLocal(t testing.TB) (*momentolocal.Server, *tvm.MomentoSDKVendor) {
+// real SDK vendor authenticated with that key (default retries).
+func itLocal(t testing.TB) (*momentolocal.Server, *tvm.MomentoVendor) {
 	t.Helper()
 	srv, err := momentolocal.Start(momentolocal.Config{RequireAPIKey: true, Caches: []string{"default-cache", "chat"}})
 	if err != nil {
@@ -43,12 +43,28 @@ func itLocal(t testing.TB) (*momentolocal.Server, *tvm.MomentoSDKVendor) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := tvm.NewMomentoVendorFromProvider(p, tvm.WithAuthConfiguration(config.AuthDefaultWithLogger(logger.NewNoopMomentoLoggerFactory())))
+	return srv, itVendorFor(t, p, tvm.RetryOptions{})
+}
+
+// itVendor is a real SDK vendor on srv's address with the given API key
+// and retry options, closed when the test ends.
+func itVendor(t testing.TB, srv *momentolocal.Server, apiKey string, retry tvm.RetryOptions) *tvm.MomentoVendor {
+	t.Helper()
+	p, err := srv.CredentialProviderFor(apiKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return itVendorFor(t, p, retry)
+}
+
+func itVendorFor(t testing.TB, p auth.CredentialProvider, retry tvm.RetryOptions) *tvm.MomentoVendor {
+	t.Helper()
+	v, err := tvm.NewMomentoVendor(tvm.MomentoVendorConfig{CredentialProvider: p, AuthConfig: itQuietSDK, Retry: retry, Logger: itQuietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = v.Close() })
-	return srv, v
+	return v
 }
 
 func itQuietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -63,6 +79,76 @@ func itHandler(t testing.TB, cfg tvm.Config) *tvm.Handler {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// itScopes is tvm.NewGroupScopes for valid rules.
+func itScopes(t testing.TB, rules ...tvm.GroupRule) *tvm.GroupScopes {
+	t.Helper()
+	s, err := tvm.NewGroupScopes(rules...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// itEveryone gives every caller s: one default rule.
+func itEveryone(t testing.TB, s tvm.Scope) *tvm.GroupScopes {
+	t.Helper()
+	return itScopes(t, tvm.GroupRule{Default: true, Scope: s})
+}
+
+// itBasic is a Basic authenticator for users with the given passwords and
+// groups (bcrypt.MinCost hashes, through the test-only NewBasicMinCost:
+// NewBasic requires cost 10, a second per comparison under -race).
+func itBasic(t testing.TB, headers bool, users ...tvm.User) *tvm.BasicAuthenticator {
+	t.Helper()
+	for i := range users {
+		h, err := bcrypt.GenerateFromPassword([]byte(users[i].PasswordHash), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		users[i].PasswordHash = string(h)
+	}
+	a, err := tvm.NewBasicMinCost(tvm.BasicConfig{AllowCredentialHeaders: headers, Users: users})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// itBearer is an in-test authenticator of bearer tokens: it accepts exactly
+// the tokens it maps, as their identities (ExpiresAt, Groups, Claims
+// included), and refuses any other bearer token with ErrInvalidCredentials.
+// It stands in for the JWT authenticator where the JWT is incidental to
+// the test.
+//
+// TODO(jwtauth): where a test uses itBearer, the real JWT authenticator
+// (package jwtauth) comes back once it lands.
+type itBearer map[string]tvm.Identity
+
+func (b itBearer) Authenticate(r *http.Request) (tvm.Identity, error) {
+	authz := r.Header.Values("Authorization")
+	if len(authz) == 0 {
+		return tvm.Identity{}, fmt.Errorf("%w: no bearer token", tvm.ErrNoCredentials)
+	}
+	tok, ok := strings.CutPrefix(authz[0], "Bearer ")
+	id, known := b[tok]
+	if len(authz) != 1 || !ok || !known {
+		return tvm.Identity{}, fmt.Errorf("%w: unknown bearer token", tvm.ErrInvalidCredentials)
+	}
+	return id, nil
+}
+
+// itJWTShaped returns a random string shaped like a signed JWT, for the
+// bearer tokens of itBearer (a secret that must never be logged).
+func itJWTShaped(t testing.TB, sub string) string {
+	t.Helper()
+	sig := make([]byte, 32)
+	if _, err := rand.Read(sig); err != nil {
+		t.Fatal(err)
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"RS256","kid":"k1"}`)) + "." + enc([]byte(`{"sub":"`+sub+`"}`)) + "." + enc(sig)
 }
 
 type itTokenBody struct {
@@ -134,6 +220,9 @@ func itCheckToken(t *testing.T, srv *momentolocal.Server, body itTokenBody, vali
 	}
 }
 
+// itDefaultTTL is the handler's default token lifetime (Config.TTL).
+const itDefaultTTL = 15 * time.Minute
+
 func TestIntegrationOpenStaticScope(t *testing.T) {
 	// Registered first, so it runs after the emulator and vendor are closed.
 	ignore := goleak.IgnoreCurrent()
@@ -146,7 +235,7 @@ func TestIntegrationOpenStaticScope(t *testing.T) {
 	srv, v := itLocal(t)
 	h := itHandler(t, tvm.Config{
 		Authenticator: tvm.Open(),
-		Scopes:        tvm.StaticScope(tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.Topic("lobby")))),
+		Scopes:        itEveryone(t, tvm.Scope{{Role: tvm.SubscribeOnly, Cache: "default-cache", Topic: "lobby"}}),
 		Vendor:        v,
 		TTL:           10 * time.Minute,
 		TokenID:       tvm.QueryTokenID("name"),
@@ -163,24 +252,17 @@ func TestIntegrationOpenStaticScope(t *testing.T) {
 
 func TestIntegrationBasicGroupScopes(t *testing.T) {
 	srv, v := itLocal(t)
-	hash := func(pw string) string {
-		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(h)
-	}
 	h := itHandler(t, tvm.Config{
-		Authenticator: tvm.Basic(tvm.BasicConfig{AllowCredentialHeaders: true, Users: []tvm.User{
-			{Username: "reader", PasswordHash: hash("r-pass"), Groups: []string{"ReadOnlyUserGroup"}},
-			{Username: "writer", PasswordHash: hash("w-pass"), Groups: []string{"ReadWriteUserGroup"}},
-		}}),
-		Scopes: tvm.GroupScopes(
-			tvm.GroupRule{Group: "ReadWriteUserGroup", Scope: tvm.NewScope(
-				tvm.TopicPublishSubscribe("default-cache", tvm.AllTopics),
-				tvm.CacheKeyPrefixReadWrite("chat", "{sub}/"),
-			)},
-			tvm.GroupRule{Group: "ReadOnlyUserGroup", Scope: tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.AllTopics)), TTL: 5 * time.Minute},
+		Authenticator: itBasic(t, true,
+			tvm.User{Username: "reader", PasswordHash: "r-pass", Groups: []string{"ReadOnlyUserGroup"}},
+			tvm.User{Username: "writer", PasswordHash: "w-pass", Groups: []string{"ReadWriteUserGroup"}},
+		),
+		Scopes: itScopes(t,
+			tvm.GroupRule{Group: "ReadWriteUserGroup", Scope: tvm.Scope{
+				{Role: tvm.PublishSubscribe, Cache: "default-cache", Topic: tvm.All},
+				{Role: tvm.ReadWrite, Cache: "chat", KeyPrefix: "{sub}/"},
+			}},
+			tvm.GroupRule{Group: "ReadOnlyUserGroup", Scope: tvm.Scope{{Role: tvm.SubscribeOnly, Cache: "default-cache", Topic: tvm.All}}, TTL: 5 * time.Minute},
 		),
 		Vendor: v,
 	})
@@ -196,7 +278,7 @@ func TestIntegrationBasicGroupScopes(t *testing.T) {
 	itCheckToken(t, srv, body, 5*time.Minute)
 
 	itGet(t, h, "/token", http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte("writer:w-pass"))}})
-	itCheckRequest(t, srv, 2, "writer", tvm.DefaultTTL, 0,
+	itCheckRequest(t, srv, 2, "writer", itDefaultTTL, 0,
 		momentolocal.Permission{Role: "publishsubscribe", Cache: "default-cache", Topic: "*"},
 		momentolocal.Permission{Role: "readwrite", Cache: "chat", KeyPrefix: "writer/"})
 
@@ -210,88 +292,58 @@ func TestIntegrationBasicGroupScopes(t *testing.T) {
 	}
 }
 
-// itSign signs claims with key under kid.
-func itSign(t testing.TB, method jwt.SigningMethod, key crypto.Signer, kid string, claims jwt.MapClaims) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(method, claims)
-	tok.Header["kid"] = kid
-	s, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func TestIntegrationJWT(t *testing.T) {
+// TestIntegrationBearerIdentity: what a verified bearer credential carries
+// (groups, claims, expiry) decides the scope, the templates and the token's
+// lifetime; unknown bearer tokens vend nothing.
+//
+// TODO(jwtauth): this was TestIntegrationJWT, with tvm.NewJWT verifying
+// RS256 and ES256 tokens from static keys (GroupsClaim "cognito:groups")
+// and refusing a token signed by an unknown key under a known kid, an
+// expired token and alg "none". Those refusals are the JWT authenticator's
+// own and are left out here until package jwtauth lands; put the real
+// authenticator back in place of itBearer then.
+func TestIntegrationBearerIdentity(t *testing.T) {
 	srv, v := itLocal(t)
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
+	now := time.Now()
+	readWrite, noGroup := itJWTShaped(t, "u-123"), itJWTShaped(t, "u-456")
+	auth := itBearer{
+		readWrite: {Subject: "u-123", Method: "jwt", Groups: []string{"ReadWriteUserGroup"},
+			Claims: map[string]any{"sub": "u-123"}, ExpiresAt: now.Add(5 * time.Minute)},
+		noGroup: {Subject: "u-456", Method: "jwt", ExpiresAt: now.Add(2 * time.Hour)},
 	}
-	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const iss, aud = "https://idp.example.test/", "chat-app"
-	auth, err := tvm.NewJWT(tvm.JWTConfig{
-		Issuer:      iss,
-		Audience:    []string{aud},
-		Algorithms:  []string{"RS256", "ES256"},
-		Keys:        map[string]crypto.PublicKey{"rsa-1": &rsaKey.PublicKey, "ec-1": &ecKey.PublicKey},
-		GroupsClaim: "cognito:groups",
-		Logger:      itQuietLogger(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = auth.Close() })
 	h := itHandler(t, tvm.Config{
 		Authenticator: auth,
-		Scopes: tvm.GroupScopes(
-			tvm.GroupRule{Group: "ReadWriteUserGroup", Scope: tvm.NewScope(
-				tvm.TopicPublishSubscribe("default-cache", tvm.AllTopics),
-				tvm.TopicPublishSubscribe("chat", tvm.Topic("user-{sub}")),
-			)},
-			tvm.DefaultRule(tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.TopicNamePrefix("public-")))),
+		Scopes: itScopes(t,
+			tvm.GroupRule{Group: "ReadWriteUserGroup", Scope: tvm.Scope{
+				{Role: tvm.PublishSubscribe, Cache: "default-cache", Topic: tvm.All},
+				{Role: tvm.PublishSubscribe, Cache: "chat", Topic: "user-{sub}"},
+			}},
+			tvm.GroupRule{Default: true, Scope: tvm.Scope{{Role: tvm.SubscribeOnly, Cache: "default-cache", TopicPrefix: "public-"}}},
 		),
 		Vendor: v,
 	})
-	now := time.Now()
-	claims := func(sub string, exp time.Duration, groups ...string) jwt.MapClaims {
-		return jwt.MapClaims{"iss": iss, "aud": aud, "sub": sub, "iat": now.Unix(), "exp": now.Add(exp).Unix(), "cognito:groups": groups}
-	}
 
-	// RS256, read-write group, token expiring in 5 minutes: the token lives
-	// at most as long as the JWT.
-	tok := itSign(t, jwt.SigningMethodRS256, rsaKey, "rsa-1", claims("u-123", 5*time.Minute, "ReadWriteUserGroup"))
-	body := itGet(t, h, "/token", http.Header{"Authorization": {"Bearer " + tok}, "Usergroup": {"admins"}})
+	// Read-write group, credential expiring in 5 minutes: the token lives
+	// at most as long as the credential.
+	body := itGet(t, h, "/token", http.Header{"Authorization": {"Bearer " + readWrite}, "Usergroup": {"admins"}})
 	itCheckRequest(t, srv, 1, "u-123", 5*time.Minute, 2*time.Second,
 		momentolocal.Permission{Role: "publishsubscribe", Cache: "default-cache", Topic: "*"},
 		momentolocal.Permission{Role: "publishsubscribe", Cache: "chat", Topic: "user-u-123"})
 	itCheckToken(t, srv, body, srv.TokenRequests()[0].ValidFor)
 
-	// ES256, no group: the default rule, and the JWT outlives the default TTL.
-	tok = itSign(t, jwt.SigningMethodES256, ecKey, "ec-1", claims("u-456", 2*time.Hour))
-	itGet(t, h, "/token", http.Header{"Authorization": {"Bearer " + tok}})
-	itCheckRequest(t, srv, 2, "u-456", tvm.DefaultTTL, 0,
+	// No group: the default rule, and the credential outlives the default TTL.
+	itGet(t, h, "/token", http.Header{"Authorization": {"Bearer " + noGroup}})
+	itCheckRequest(t, srv, 2, "u-456", itDefaultTTL, 0,
 		momentolocal.Permission{Role: "subscribeonly", Cache: "default-cache", TopicPrefix: "public-"})
 
-	// Hostile tokens vend nothing.
-	attacker, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, bad := range map[string]string{
-		"unknown key, known kid": itSign(t, jwt.SigningMethodRS256, attacker, "rsa-1", claims("u-123", time.Hour, "ReadWriteUserGroup")),
-		"expired":                itSign(t, jwt.SigningMethodRS256, rsaKey, "rsa-1", claims("u-123", -time.Hour, "ReadWriteUserGroup")),
-		"alg none":               "eyJhbGciOiJub25lIiwia2lkIjoicnNhLTEifQ." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"u-123","iss":"`+iss+`","aud":"`+aud+`","exp":9999999999}`)) + ".",
-	} {
+	// Unknown bearer tokens vend nothing, and get the Bearer challenge.
+	for _, bad := range []string{itJWTShaped(t, "u-123"), readWrite + "x", "", "eyJhbGciOiJub25lIn0.e30."} {
 		r := httptest.NewRequest(http.MethodGet, "/token", nil)
 		r.Header.Set("Authorization", "Bearer "+bad)
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
-		if w.Code != http.StatusUnauthorized || !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "Bearer") {
-			t.Errorf("%s: status %d, WWW-Authenticate %q", name, w.Code, w.Header().Get("WWW-Authenticate"))
+		if w.Code != http.StatusUnauthorized || w.Header().Get("WWW-Authenticate") != `Bearer realm="tvm", error="invalid_token"` {
+			t.Errorf("%q: status %d, WWW-Authenticate %q", bad, w.Code, w.Header().Get("WWW-Authenticate"))
 		}
 	}
 	if n := len(srv.TokenRequests()); n != 2 {
@@ -301,16 +353,16 @@ func TestIntegrationJWT(t *testing.T) {
 
 func TestIntegrationNarrowing(t *testing.T) {
 	srv, v := itLocal(t)
-	h := itHandler(t, tvm.Config{
-		Authenticator: tvm.Open(),
-		Scopes: tvm.AllowNarrowing(tvm.StaticScope(tvm.NewScope(
-			tvm.TopicPublishSubscribe("chat", tvm.TopicNamePrefix("room-")),
-			tvm.CacheReadOnly("chat"),
-		)), tvm.NarrowOptions{}),
-		Vendor: v,
-	})
+	narrowing, err := tvm.NewNarrowing(itEveryone(t, tvm.Scope{
+		{Role: tvm.PublishSubscribe, Cache: "chat", TopicPrefix: "room-"},
+		{Role: tvm.ReadOnly, Cache: "chat"},
+	}), tvm.NarrowOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := itHandler(t, tvm.Config{Authenticator: tvm.Open(), Scopes: narrowing, Vendor: v})
 	itGet(t, h, "/token?topic=room-42", nil)
-	itCheckRequest(t, srv, 1, "anonymous", tvm.DefaultTTL, 0,
+	itCheckRequest(t, srv, 1, "anonymous", itDefaultTTL, 0,
 		momentolocal.Permission{Role: "publishsubscribe", Cache: "chat", Topic: "room-42"})
 
 	// Outside the allowed set: 403, nothing vended.
@@ -330,7 +382,7 @@ func TestIntegrationContextIdentity(t *testing.T) {
 	srv, v := itLocal(t)
 	h := itHandler(t, tvm.Config{
 		Authenticator: tvm.ContextIdentity(),
-		Scopes:        tvm.StaticScope(tvm.NewScope(tvm.TopicPublishSubscribe("chat", tvm.Topic("user-{sub}")))),
+		Scopes:        itEveryone(t, tvm.Scope{{Role: tvm.PublishSubscribe, Cache: "chat", Topic: "user-{sub}"}}),
 		Vendor:        v,
 	})
 	// The application's own session middleware authenticates the user.
@@ -344,7 +396,7 @@ func TestIntegrationContextIdentity(t *testing.T) {
 	}
 	app := session(h)
 	itGet(t, app, "/token", http.Header{"Cookie": {"session=valid-session"}})
-	itCheckRequest(t, srv, 1, "member-9", tvm.DefaultTTL, 0,
+	itCheckRequest(t, srv, 1, "member-9", itDefaultTTL, 0,
 		momentolocal.Permission{Role: "publishsubscribe", Cache: "chat", Topic: "user-member-9"})
 
 	w := httptest.NewRecorder()
@@ -355,16 +407,15 @@ func TestIntegrationContextIdentity(t *testing.T) {
 }
 
 func TestIntegrationUpstreamFailures(t *testing.T) {
-	srv, v := itLocal(t)
+	srv, _ := itLocal(t)
 	cfg := tvm.Config{
 		Authenticator: tvm.Open(),
-		Scopes:        tvm.StaticScope(tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.AllTopics))),
-		Vendor:        v,
-		VendTimeout:   300 * time.Millisecond,
+		Scopes:        itEveryone(t, tvm.Scope{{Role: tvm.SubscribeOnly, Cache: "default-cache", Topic: tvm.All}}),
 		// Every request reaches the emulator once: see resilience_test.go
 		// for retries and reuse under faults.
-		Reuse: tvm.ReuseOptions{Disabled: true},
-		Retry: tvm.RetryOptions{Attempts: 1},
+		Vendor:      itVendor(t, srv, srv.RootAPIKey(), tvm.RetryOptions{Attempts: 1}),
+		VendTimeout: 300 * time.Millisecond,
+		Reuse:       tvm.ReuseOptions{Disabled: true},
 	}
 	h := itHandler(t, cfg)
 	serve := func() *httptest.ResponseRecorder {
@@ -406,16 +457,7 @@ func TestIntegrationUpstreamFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	p, err := srv.CredentialProviderFor(other.RootAPIKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	bad, err := tvm.NewMomentoVendorFromProvider(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bad.Close()
-	cfg.Vendor = bad
+	cfg.Vendor = itVendor(t, srv, other.RootAPIKey(), tvm.RetryOptions{})
 	w := httptest.NewRecorder()
 	itHandler(t, cfg).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/token", nil))
 	if w.Code != http.StatusBadGateway || !strings.Contains(w.Body.String(), tvm.CodeUpstreamRejected) {
@@ -427,30 +469,28 @@ func TestIntegrationConcurrentVends(t *testing.T) {
 	srv, v := itLocal(t)
 	h := itHandler(t, tvm.Config{
 		Authenticator: tvm.Open(),
-		Scopes:        tvm.StaticScope(tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.AllTopics))),
+		Scopes:        itEveryone(t, tvm.Scope{{Role: tvm.SubscribeOnly, Cache: "default-cache", Topic: tvm.All}}),
 		Vendor:        v,
 		TokenID:       tvm.QueryTokenID("name"),
 	})
 	var wg sync.WaitGroup
 	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			r := httptest.NewRequest(http.MethodGet, "/token?name=n"+strings.Repeat("x", i), nil)
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)
 			if w.Code != 200 {
 				t.Errorf("status %d", w.Code)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if n := len(srv.TokenRequests()); n != 20 {
 		t.Errorf("%d token requests, want 20", n)
 	}
 	var ve *tvm.VendError
-	_, err := v.Vend(context.Background(), tvm.Grant{Scope: tvm.NewScope(tvm.CacheReadOnly("default-cache")), TTL: 2 * time.Hour})
-	if err == nil || errors.As(err, &ve) {
+	_, err := v.Vend(context.Background(), tvm.Grant{Scope: tvm.Scope{{Role: tvm.ReadOnly, Cache: "default-cache"}}, TTL: 2 * time.Hour})
+	if !errors.Is(err, tvm.ErrInvalidConfig) || errors.As(err, &ve) {
 		t.Errorf("a 2h grant reached the SDK: %v", err)
 	}
 }

@@ -3,13 +3,10 @@ package tvm_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,14 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/momentohq/client-sdk-go/auth"
 	"github.com/momentohq/client-sdk-go/config"
 	"github.com/momentohq/client-sdk-go/config/logger"
 	"github.com/momentohq/client-sdk-go/momento"
 	"github.com/tvmgo/tvm"
 	"github.com/tvmgo/tvm/momentolocal"
-	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/grpc/codes"
 )
 
@@ -62,14 +57,21 @@ func (l lkSDKLogger) Warn(m string, a ...any)  { l.log.Warn(fmt.Sprintf(m, a...)
 func (l lkSDKLogger) Error(m string, a ...any) { l.log.Error(fmt.Sprintf(m, a...)) }
 
 // TestSecretsNeverLeak runs every path of the token service — success and
-// reuse, bad password, bad and expired JWTs, unknown key ids, rate limits,
-// upstream 502/503/504 (with fault messages that echo the API key), a wrong
-// API key, a shared rate limiter that cannot reach Momento, and recovered
+// reuse, bad password, good and refused bearer tokens, rate limits,
+// upstream 502/503/504 (with fault messages that echo the API key, and the
+// vendor's retry lines), a wrong API key, a shared rate limiter that cannot
+// reach Momento, a closed vendor, a client that goes away, and recovered
 // panics whose values hold secrets — with every logger (the handler's, the
-// JWT authenticator's, the emulator's and the Momento SDK's) writing JSON at
-// debug level into one buffer. No API key, vended token (the SDK string and
-// its inner api_key), password, Basic credential or JWT may appear in the
-// logs, in an error body or in a response header.
+// vendor's, the emulator's and the Momento SDK's) writing JSON at debug
+// level into one buffer. No API key, vended token (the SDK string and its
+// inner api_key), password, Basic credential or bearer token may appear in
+// the logs, in an error body or in a response header.
+//
+// TODO(jwtauth): the bearer tokens go through the in-test itBearer, not the
+// JWT authenticator: its own paths (a bad signature, an expired token, an
+// unknown kid triggering a JWKS refresh from a loopback JWKS server, alg
+// "none") and its logger ("component":"jwt") are left out until package
+// jwtauth lands; put tvm.NewJWT's replacement back for jwtH then.
 func TestSecretsNeverLeak(t *testing.T) {
 	rlGoleak(t)
 	var sink lkSyncBuffer
@@ -88,19 +90,25 @@ func TestSecretsNeverLeak(t *testing.T) {
 	t.Cleanup(func() { _ = other.Close() })
 	rootKey, otherKey := srv.RootAPIKey(), other.RootAPIKey()
 
-	newVendor := func(apiKey string) *tvm.MomentoSDKVendor {
+	newVendor := func(apiKey string, attempts int) *tvm.MomentoVendor {
 		p, err := srv.CredentialProviderFor(apiKey)
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := tvm.NewMomentoVendorFromProvider(p, tvm.WithAuthConfiguration(config.AuthDefaultWithLogger(sdkLogs)))
+		v, err := tvm.NewMomentoVendor(tvm.MomentoVendorConfig{CredentialProvider: p, AuthConfig: config.AuthDefaultWithLogger(sdkLogs),
+			Retry: tvm.RetryOptions{Attempts: attempts, BaseDelay: time.Millisecond}, Logger: log.With("component", "vendor")})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = v.Close() })
 		return v
 	}
-	vendor, wrongKeyVendor := newVendor(rootKey), newVendor(otherKey)
+	vendor, wrongKeyVendor := newVendor(rootKey, 1), newVendor(otherKey, 1)
+	retryingVendor := newVendor(rootKey, 2) // logs its retry at debug
+	closedVendor := newVendor(rootKey, 3)
+	if err := closedVendor.Close(); err != nil {
+		t.Fatal(err)
+	}
 
 	// Shared rate limiter on the emulator's cache, through the SDK.
 	p, err := srv.CredentialProvider()
@@ -108,72 +116,35 @@ func TestSecretsNeverLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	cacheClient := rlCacheClientWithLogger(t, p, sdkLogs)
-	sharedLimiter, err := tvm.NewMomentoRateLimiter(cacheClient, tvm.MomentoRateLimitOptions{CacheName: rlCache, Limit: 1000, Logger: log})
+	sharedLimiter, err := tvm.NewMomentoRateLimiter(tvm.MomentoRateLimitConfig{Client: cacheClient, CacheName: rlCache, Limit: 1000, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// Basic users.
 	const alicePassword, bobPassword = "alice-Pa55word-very-secret", "bob-Pa55word-also-secret"
-	hash := func(pw string) string {
-		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(h)
-	}
-	basic, err := tvm.NewBasic(tvm.BasicConfig{AllowCredentialHeaders: true, Users: []tvm.User{
-		{Username: "alice", PasswordHash: hash(alicePassword), Groups: []string{"writers"}},
-		{Username: "bob", PasswordHash: hash(bobPassword)},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	basic := itBasic(t, true,
+		tvm.User{Username: "alice", PasswordHash: alicePassword, Groups: []string{"writers"}},
+		tvm.User{Username: "bob", PasswordHash: bobPassword},
+	)
 
-	// JWT issuer with a JWKS on loopback.
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	attacker, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwks := fmt.Sprintf(`{"keys":[{"kty":"RSA","kid":"k1","alg":"RS256","use":"sig","n":%q,"e":%q}]}`,
-		base64.RawURLEncoding.EncodeToString(key.N.Bytes()), base64.RawURLEncoding.EncodeToString(big.NewInt(int64(key.E)).Bytes()))
-	jwksSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(jwks))
-	}))
-	t.Cleanup(jwksSrv.Close)
-	const iss, aud = "https://idp.leak.test/", "leak-app"
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	jwtAuth, err := tvm.NewJWT(tvm.JWTConfig{Issuer: iss, Audience: []string{aud}, Algorithms: []string{"RS256"},
-		JWKSURL: jwksSrv.URL, Context: ctx, Logger: log.With("component", "jwt")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = jwtAuth.Close() })
-	sign := func(k *rsa.PrivateKey, kid, sub string, exp time.Duration) string {
-		return itSign(t, jwt.SigningMethodRS256, k, kid, jwt.MapClaims{"iss": iss, "aud": aud, "sub": sub,
-			"iat": time.Now().Unix(), "exp": time.Now().Add(exp).Unix()})
-	}
-	goodJWT := sign(key, "k1", "carol", time.Hour)
+	// Bearer tokens shaped like JWTs (TODO(jwtauth): signed and verified by
+	// the JWT authenticator, with its JWKS on loopback).
+	goodJWT := itJWTShaped(t, "carol")
+	bearer := itBearer{goodJWT: {Subject: "carol", Method: "jwt", ExpiresAt: time.Now().Add(time.Hour)}}
 	badJWTs := []string{
-		sign(attacker, "k1", "carol", time.Hour),             // bad signature
-		sign(key, "k1", "carol", -time.Hour),                 // expired
-		sign(attacker, "kid-random-1", "mallory", time.Hour), // unknown kid: JWKS refresh
-		sign(attacker, "kid-random-2", "mallory", time.Hour),
-		"eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"carol","iss":"`+iss+`","aud":"`+aud+`"}`)) + ".",
+		itJWTShaped(t, "carol"),   // another signature
+		itJWTShaped(t, "mallory"), // unknown subject
+		goodJWT + "x",             // altered
+		"eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"carol"}`)) + ".",
 	}
 
-	scopes := tvm.GroupScopes(
-		tvm.GroupRule{Group: "writers", Scope: tvm.NewScope(tvm.TopicPublishSubscribe("default-cache", tvm.Topic("user-{sub}")))},
-		tvm.DefaultRule(tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.AllTopics))),
+	scopes := itScopes(t,
+		tvm.GroupRule{Group: "writers", Scope: tvm.Scope{{Role: tvm.PublishSubscribe, Cache: "default-cache", Topic: "user-{sub}"}}},
+		tvm.GroupRule{Default: true, Scope: tvm.Scope{{Role: tvm.SubscribeOnly, Cache: "default-cache", Topic: tvm.All}}},
 	)
 	// Panicking components, with secrets in their panic values.
-	panicVendor := tvm.VendorFunc(func(context.Context, tvm.Grant) (tvm.Token, error) {
+	panicVendor := vendorFunc(func(context.Context, tvm.Grant) (tvm.Token, error) {
 		panic(fmt.Errorf("vendor bug holding %s", rootKey))
 	})
 	panicAuth := tvm.AuthenticatorFunc(func(r *http.Request) (tvm.Identity, error) {
@@ -191,9 +162,14 @@ func TestSecretsNeverLeak(t *testing.T) {
 		}
 		return h
 	}
-	basicH := handler(basic, vendor, func(c *tvm.Config) { c.RateLimit = tvm.RateLimitOptions{PerSecond: 0.001, Burst: 3} })
-	jwtH := handler(jwtAuth, vendor, func(c *tvm.Config) { c.RateLimit = tvm.RateLimitOptions{Limiter: sharedLimiter} })
-	noReuseH := handler(basic, vendor, func(c *tvm.Config) { c.Reuse.Disabled = true; c.Retry.Attempts = 2 })
+	memLimiter, err := tvm.NewMemoryRateLimiter(tvm.MemoryRateLimitConfig{PerSecond: 0.001, Burst: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	basicH := handler(basic, vendor, func(c *tvm.Config) { c.RateLimit = memLimiter })
+	jwtH := handler(bearer, vendor, func(c *tvm.Config) { c.RateLimit = sharedLimiter })
+	noReuseH := handler(basic, retryingVendor, func(c *tvm.Config) { c.Reuse.Disabled = true })
+	closedH := handler(basic, closedVendor, nil)
 	wrongKeyH := handler(basic, wrongKeyVendor, nil)
 	panicVendorH := handler(basic, panicVendor, nil)
 	panicVendorNoReuseH := handler(basic, panicVendor, func(c *tvm.Config) { c.Reuse.Disabled = true })
@@ -212,9 +188,13 @@ func TestSecretsNeverLeak(t *testing.T) {
 		secrets[fmt.Sprintf("bad JWT %d", i)] = b
 	}
 	var checked []*httptest.ResponseRecorder
+	var reqCtx context.Context // when set, the context of the next request
 	do := func(h http.Handler, header map[string]string, want int) *httptest.ResponseRecorder {
 		t.Helper()
 		r := httptest.NewRequest(http.MethodGet, "/token", nil)
+		if reqCtx != nil {
+			r = r.WithContext(reqCtx)
+		}
 		for k, v := range header {
 			r.Header.Set(k, v)
 		}
@@ -283,8 +263,21 @@ func TestSecretsNeverLeak(t *testing.T) {
 		srv.Faults().Remove(id)
 	}
 	do(wrongKeyH, alice, 502)
+	do(closedH, alice, 500)
+	// A client that goes away while Momento is slow.
+	id, err := srv.Faults().Add(momentolocal.Fault{Method: "GenerateDisposableToken", Latency: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	reqCtx = ctx
+	do(noReuseH, bobHeaders, 499)
+	reqCtx = nil
+	cancel()
+	srv.Faults().Remove(id)
 	// The shared limiter cannot reach Momento (fails open, logs a warning).
-	id, err := srv.Faults().Add(momentolocal.Fault{Method: "Increment", Code: codes.Unavailable, Message: "echo " + rootKey})
+	id, err = srv.Faults().Add(momentolocal.Fault{Method: "Increment", Code: codes.Unavailable, Message: "echo " + rootKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,8 +289,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 	do(panicAuthH, alice, 500)
 
 	logs := sink.String()
-	for _, want := range []string{`"status":429`, `"status":502`, `"status":503`, `"status":504`, "panic serving token request",
-		"panic in the vendor", "rate limiter cannot reach Momento", `"component":"emulator"`} {
+	for _, want := range []string{`"status":429`, `"status":499`, `"status":500`, `"status":502`, `"status":503`, `"status":504`, "panic serving token request",
+		"panic in the vendor", "rate limiter cannot reach Momento", "retrying the vend", `"component":"emulator"`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the run did not log %s: the test misses a path", want)
 		}

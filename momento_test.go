@@ -5,10 +5,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,20 +34,29 @@ var mtKey = base64.StdEncoding.EncodeToString([]byte(`{"api_key":"mt-inner-api-k
 // its auth client; see momento/auth_client.go).
 var mtIgnoreSDKLeak = goleak.IgnoreTopFunction("google.golang.org/grpc/internal/grpcsync.(*CallbackSerializer).run")
 
-// mtFakeClient is a fake momento.AuthClient.
+// mtQuiet is an SDK auth configuration that does not log.
+var mtQuiet = config.AuthDefaultWithLogger(logger.NewNoopMomentoLoggerFactory())
+
+// mtFakeClient is a fake momento.AuthClient. It answers with gen when set,
+// else with resp and err.
 type mtFakeClient struct {
 	mu     sync.Mutex
 	reqs   []*momento.GenerateDisposableTokenRequest
 	resp   auth_responses.GenerateDisposableTokenResponse
 	err    error
+	gen    func(ctx context.Context, n int) (auth_responses.GenerateDisposableTokenResponse, error)
 	closed int
 }
 
-func (f *mtFakeClient) GenerateDisposableToken(_ context.Context, r *momento.GenerateDisposableTokenRequest) (auth_responses.GenerateDisposableTokenResponse, error) {
+func (f *mtFakeClient) GenerateDisposableToken(ctx context.Context, r *momento.GenerateDisposableTokenRequest) (auth_responses.GenerateDisposableTokenResponse, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.reqs = append(f.reqs, r)
-	return f.resp, f.err
+	n, gen, resp, err := len(f.reqs), f.gen, f.resp, f.err
+	f.mu.Unlock()
+	if gen != nil {
+		return gen(ctx, n)
+	}
+	return resp, err
 }
 
 func (f *mtFakeClient) GenerateApiKey(context.Context, *momento.GenerateApiKeyRequest) (auth_responses.GenerateApiKeyResponse, error) {
@@ -56,6 +69,25 @@ func (f *mtFakeClient) RefreshApiKey(context.Context, *momento.RefreshApiKeyRequ
 
 func (f *mtFakeClient) Close() { f.mu.Lock(); f.closed++; f.mu.Unlock() }
 
+func (f *mtFakeClient) calls() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.reqs) }
+
+// mtRetry returns o with its defaults, as NewMomentoVendor stores it.
+func mtRetry(t testing.TB, o RetryOptions) RetryOptions {
+	t.Helper()
+	var probs problems
+	o = o.withDefaults("MomentoVendorConfig.Retry", &probs)
+	if err := probs.err(); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// mtVendor is a MomentoVendor around a fake client, with the default retry
+// options.
+func mtVendor(t testing.TB, fake *mtFakeClient, secrets ...string) *MomentoVendor {
+	return newMomentoVendorWithClient(fake, secrets, mtRetry(t, RetryOptions{}), nil)
+}
+
 func TestNewMomentoVendorRejectsBadKeys(t *testing.T) {
 	tests := []struct{ name, key string }{
 		{"empty", ""},
@@ -67,40 +99,32 @@ func TestNewMomentoVendorRejectsBadKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := NewMomentoVendor(tt.key)
+			v, err := NewMomentoVendor(MomentoVendorConfig{APIKey: tt.key})
 			if err == nil || v != nil {
 				t.Fatalf("NewMomentoVendor = %v, %v; want an error", v, err)
 			}
-			var ce *ConfigError
-			if !errors.Is(err, ErrInvalidConfig) || !errors.As(err, &ce) {
-				t.Errorf("error %v is not a *ConfigError", err)
+			if fields := configFields(t, err); !slices.Equal(fields, []string{"MomentoVendorConfig.APIKey"}) {
+				t.Errorf("error %v: fields %q", err, fields)
 			}
 			if strings.TrimSpace(tt.key) != "" && strings.Contains(err.Error(), strings.TrimSpace(tt.key)) || strings.Contains(err.Error(), "SECRETISH") {
 				t.Errorf("error %q echoes the key", err)
-			}
-			mv := MomentoVendor(tt.key)
-			if mv == nil {
-				t.Fatal("MomentoVendor returned nil")
-			}
-			if err := mv.(interface{ Validate() error }).Validate(); !errors.Is(err, ErrInvalidConfig) {
-				t.Errorf("Validate() = %v", err)
-			}
-			if _, err := mv.Vend(context.Background(), Grant{Scope: htScope, TTL: time.Minute}); !errors.Is(err, ErrInvalidConfig) {
-				t.Errorf("Vend() = %v, want ErrInvalidConfig", err)
 			}
 		})
 	}
 }
 
-func TestNewMomentoVendorConstructors(t *testing.T) {
+func TestNewMomentoVendor(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), mtIgnoreSDKLeak)
 
-	v, err := NewMomentoVendor(mtKey, WithAuthConfiguration(config.AuthDefaultWithLogger(logger.NewNoopMomentoLoggerFactory())))
+	v, err := NewMomentoVendor(MomentoVendorConfig{APIKey: mtKey, AuthConfig: mtQuiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Validate(); err != nil {
-		t.Errorf("Validate() = %v", err)
+	if v.retry != mtRetry(t, RetryOptions{}) || v.log != slog.Default() {
+		t.Errorf("defaults: retry %+v, logger %v", v.retry, v.log)
+	}
+	if !slices.Contains(v.secrets, mtKey) {
+		t.Error("the API key is not among the secrets redacted from errors")
 	}
 	if err := v.Close(); err != nil {
 		t.Fatal(err)
@@ -108,83 +132,61 @@ func TestNewMomentoVendorConstructors(t *testing.T) {
 	if err := v.Close(); err != nil { // idempotent
 		t.Fatal(err)
 	}
-	if err := v.Validate(); !errors.Is(err, ErrInvalidConfig) {
-		t.Errorf("Validate() after Close = %v", err)
-	}
+	// A closed vendor is a programming error, not an unavailable Momento.
 	_, err = v.Vend(context.Background(), Grant{Scope: htScope, TTL: time.Minute})
 	var ve *VendError
-	if !errors.As(err, &ve) || !errors.Is(err, ErrUpstreamUnavailable) {
-		t.Errorf("Vend after Close = %v, want a VendError wrapping ErrUpstreamUnavailable", err)
-	}
-	if _, ok := MomentoVendor(mtKey).(*MomentoSDKVendor); !ok {
-		t.Error("MomentoVendor with a valid key is not a *MomentoSDKVendor")
-	} else {
-		_ = MomentoVendor(mtKey).(*MomentoSDKVendor).Close()
+	if !errors.Is(err, ErrClosed) || errors.As(err, &ve) || errors.Is(err, ErrUpstreamUnavailable) {
+		t.Errorf("Vend after Close = %v, want ErrClosed (and no VendError)", err)
 	}
 
-	t.Run("options", func(t *testing.T) {
-		if _, err := NewMomentoVendor(mtKey, nil); !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("nil option: %v", err)
-		}
-		if _, err := NewMomentoVendor(mtKey, WithAuthConfiguration(nil)); !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("nil configuration: %v", err)
-		}
-	})
-
-	t.Run("provider", func(t *testing.T) {
-		if _, err := NewMomentoVendorFromProvider(nil); !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("nil provider: %v", err)
-		}
-		if err := MomentoVendorFromProvider(nil).(interface{ Validate() error }).Validate(); !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("MomentoVendorFromProvider(nil).Validate() = %v", err)
-		}
-		p, err := auth.NewMomentoLocalProvider(&auth.MomentoLocalConfig{Hostname: "127.0.0.1", Port: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := NewMomentoVendorFromProvider(p)
+	t.Run("nil AuthConfig means the default", func(t *testing.T) {
+		v, err := NewMomentoVendor(MomentoVendorConfig{APIKey: mtKey})
 		if err != nil {
 			t.Fatal(err)
 		}
 		_ = v.Close()
 	})
-}
 
-func TestNewMomentoVendorFromEnv(t *testing.T) {
-	const name = "TVM_TEST_MOMENTO_API_KEY"
-	if _, err := NewMomentoVendorFromEnv(""); !errors.Is(err, ErrInvalidConfig) {
-		t.Errorf("empty name: %v", err)
-	}
-	t.Setenv(name, "")
-	_, err := NewMomentoVendorFromEnv(name)
-	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), name) {
-		t.Errorf("unset variable: %v", err)
-	}
-	t.Setenv(name, "garbage-SECRETISH")
-	_, err = NewMomentoVendorFromEnv(name)
-	if !errors.Is(err, ErrInvalidConfig) || strings.Contains(err.Error(), "SECRETISH") {
-		t.Errorf("invalid key: %v", err)
-	}
-	if err := MomentoVendorFromEnv(name).(interface{ Validate() error }).Validate(); !errors.Is(err, ErrInvalidConfig) {
-		t.Errorf("MomentoVendorFromEnv(invalid).Validate() = %v", err)
-	}
-	t.Setenv(name, mtKey)
-	v, err := NewMomentoVendorFromEnv(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = v.Close()
+	t.Run("credential provider", func(t *testing.T) {
+		p, err := auth.NewMomentoLocalProvider(&auth.MomentoLocalConfig{Hostname: "127.0.0.1", Port: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := NewMomentoVendor(MomentoVendorConfig{CredentialProvider: p, AuthConfig: mtQuiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = v.Close()
+
+		// Exactly one of APIKey and CredentialProvider.
+		type provider struct{ auth.CredentialProvider }
+		var nilProvider *provider
+		for name, cfg := range map[string]MomentoVendorConfig{
+			"neither":             {},
+			"both":                {APIKey: mtKey, CredentialProvider: p},
+			"typed nil provider":  {CredentialProvider: nilProvider},
+			"blank key, provider": {APIKey: " ", CredentialProvider: p},
+		} {
+			v, err := NewMomentoVendor(cfg)
+			if fields := configFields(t, err); v != nil || !slices.Equal(fields, []string{"MomentoVendorConfig.APIKey"}) {
+				t.Errorf("%s: %v, %v (fields %q)", name, v, err, fields)
+			}
+			if err != nil && strings.Contains(err.Error(), mtKey) {
+				t.Errorf("%s: error %q echoes the key", name, err)
+			}
+		}
+	})
 }
 
 func TestMomentoVendorBuildsTheSDKRequest(t *testing.T) {
-	scope := NewScope(
-		TopicPublishSubscribe("chat", Topic("room-1")),
-		TopicSubscribeOnly(AllCaches, AllTopics),
-		CacheKeyPrefixReadOnly("chat", "u1/"),
-	)
+	scope := Scope{
+		{Role: PublishSubscribe, Cache: "chat", Topic: "room-1"},
+		{Role: SubscribeOnly, Cache: All, Topic: All},
+		{Role: ReadOnly, Cache: "chat", KeyPrefix: "u1/"},
+	}
 	validUntil := uint64(time.Date(2026, 3, 1, 12, 15, 0, 0, time.UTC).Unix())
 	fake := &mtFakeClient{resp: &auth_responses.GenerateDisposableTokenSuccess{ApiKey: "vended", Endpoint: "cell.example", ValidUntil: validUntil}}
-	v := newMomentoVendorWithClient(fake, nil)
+	v := mtVendor(t, fake)
 
 	tok, err := v.Vend(context.Background(), Grant{Scope: scope, TTL: 15*time.Minute + 900*time.Millisecond, TokenID: "alice"})
 	if err != nil {
@@ -200,11 +202,7 @@ func TestMomentoVendorBuildsTheSDKRequest(t *testing.T) {
 	if req.Props.TokenId == nil || *req.Props.TokenId != "alice" {
 		t.Errorf("TokenId = %v", req.Props.TokenId)
 	}
-	want, err := scope.MomentoScope()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(req.Scope, want) {
+	if want := momentoScope(scope); !reflect.DeepEqual(req.Scope, want) {
 		t.Errorf("Scope = %#v, want %#v", req.Scope, want)
 	}
 
@@ -229,11 +227,20 @@ func TestMomentoVendorBuildsTheSDKRequest(t *testing.T) {
 	if fake.closed != 1 {
 		t.Errorf("client closed %d times, want once", fake.closed)
 	}
+	if _, err := v.Vend(context.Background(), Grant{Scope: scope, TTL: time.Minute}); !errors.Is(err, ErrClosed) || fake.calls() != 3 {
+		t.Errorf("Vend after Close = %v after %d SDK calls, want ErrClosed and no call", err, fake.calls())
+	}
 }
 
+// TestMomentoVendorRefusesBadGrants: a grant the SDK or Momento would refuse
+// (or, worse, accept wider than meant) never reaches the SDK.
 func TestMomentoVendorRefusesBadGrants(t *testing.T) {
 	fake := &mtFakeClient{resp: &auth_responses.GenerateDisposableTokenSuccess{ApiKey: "vended"}}
-	v := newMomentoVendorWithClient(fake, nil)
+	v := mtVendor(t, fake)
+	tooMany := make(Scope, MaxPermissions+1)
+	for i := range tooMany {
+		tooMany[i] = Permission{Role: ReadOnly, Cache: fmt.Sprint("c", i)}
+	}
 	tests := []struct {
 		name string
 		g    Grant
@@ -244,8 +251,14 @@ func TestMomentoVendorRefusesBadGrants(t *testing.T) {
 		{"TTL over an hour", Grant{Scope: htScope, TTL: time.Hour + time.Second}, ErrInvalidConfig},
 		{"long token id", Grant{Scope: htScope, TTL: time.Minute, TokenID: strings.Repeat("x", 65)}, ErrInvalidConfig},
 		{"empty scope", Grant{TTL: time.Minute}, ErrInvalidScope},
-		{"invalid scope", Grant{Scope: NewScope(CacheReadOnly("")), TTL: time.Minute}, ErrInvalidScope},
-		{"template scope", Grant{Scope: NewScope(CacheKeyPrefixReadOnly("c", "{sub}/")), TTL: time.Minute}, ErrInvalidScope},
+		{"invalid scope", Grant{Scope: Scope{{Role: ReadOnly, Cache: ""}}, TTL: time.Minute}, ErrInvalidScope},
+		{"template scope", Grant{Scope: Scope{{Role: ReadOnly, Cache: "c", KeyPrefix: "{sub}/"}}, TTL: time.Minute}, ErrInvalidScope},
+		{"unknown role", Grant{Scope: Scope{{Role: "admin", Cache: "c", Topic: All}}, TTL: time.Minute}, ErrInvalidScope},
+		{"unexpanded topic template", Grant{Scope: Scope{{Role: PublishSubscribe, Cache: "c", Topic: "user-{sub}"}}, TTL: time.Minute}, ErrInvalidScope},
+		{"topic on cache role", Grant{Scope: Scope{{Role: ReadWrite, Cache: "c", Topic: "t"}}, TTL: time.Minute}, ErrInvalidScope},
+		{"missing topic", Grant{Scope: Scope{{Role: PublishSubscribe, Cache: "c"}}, TTL: time.Minute}, ErrInvalidScope},
+		{"missing cache", Grant{Scope: Scope{{Role: PublishSubscribe, Cache: "", Topic: All}}, TTL: time.Minute}, ErrInvalidScope},
+		{"more permissions than Momento accepts", Grant{Scope: tooMany, TTL: time.Minute}, ErrInvalidScope},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -266,6 +279,9 @@ func TestMomentoVendorRefusesBadGrants(t *testing.T) {
 	if _, err := v.Vend(context.Background(), Grant{Scope: htScope, TTL: time.Minute}); !errors.Is(err, ErrUpstreamRejected) {
 		t.Errorf("empty token: %v", err)
 	}
+	if n := len(fake.reqs); n != 2 {
+		t.Errorf("%d SDK calls for two unexpected responses, want 2 (not retried)", n)
+	}
 }
 
 func TestMomentoVendorMapsSDKErrors(t *testing.T) {
@@ -283,32 +299,33 @@ func TestMomentoVendorMapsSDKErrors(t *testing.T) {
 		code     string
 		alsoIs   error
 		wantText string
+		calls    int // SDK calls with 3 attempts: retried only when Momento is unavailable
 	}{
-		{"authentication", nil, momento.NewMomentoError(momento.AuthenticationError, "Invalid authentication credentials: "+raw, nil), ErrUpstreamRejected, momento.AuthenticationError, nil, "Invalid authentication"},
-		{"permission", nil, momento.NewMomentoError(momento.PermissionError, "Insufficient permissions for "+secret, nil), ErrUpstreamRejected, momento.PermissionError, nil, "Insufficient permissions"},
-		{"invalid argument", nil, momento.NewMomentoError(momento.InvalidArgumentError, "disposable tokens must expire within 1 hour", nil), ErrUpstreamRejected, momento.InvalidArgumentError, nil, "within 1 hour"},
-		{"bad request", nil, momento.NewMomentoError(momento.BadRequestError, "bad", nil), ErrUpstreamRejected, momento.BadRequestError, nil, ""},
-		{"not found", nil, momento.NewMomentoError(momento.CacheNotFoundError, "no cache", nil), ErrUpstreamRejected, momento.CacheNotFoundError, nil, ""},
-		{"server unavailable", nil, momento.NewMomentoError(momento.ServerUnavailableError, "unavailable", nil), ErrUpstreamUnavailable, momento.ServerUnavailableError, nil, ""},
-		{"limit exceeded", nil, momento.NewMomentoError(momento.LimitExceededError, "Request rate limit exceeded", nil), ErrUpstreamUnavailable, momento.LimitExceededError, nil, ""},
-		{"internal", nil, momento.NewMomentoError(momento.InternalServerError, "oops", nil), ErrUpstreamUnavailable, momento.InternalServerError, nil, ""},
-		{"connection", nil, momento.NewMomentoError(momento.ConnectionError, "connection refused", nil), ErrUpstreamUnavailable, momento.ConnectionError, nil, ""},
-		{"unknown", nil, momento.NewMomentoError(momento.UnknownServiceError, "?", nil), ErrUpstreamUnavailable, momento.UnknownServiceError, nil, ""},
-		{"timeout code", nil, momento.NewMomentoError(momento.TimeoutError, "deadline", nil), ErrUpstreamTimeout, momento.TimeoutError, nil, ""},
-		{"deadline passed", expired, momento.NewMomentoError(momento.TimeoutError, "deadline", nil), ErrUpstreamTimeout, momento.TimeoutError, context.DeadlineExceeded, ""},
-		{"deadline passed, other code", expired, momento.NewMomentoError(momento.CanceledError, "x", nil), ErrUpstreamTimeout, momento.CanceledError, context.DeadlineExceeded, ""},
-		{"caller canceled", canceled, momento.NewMomentoError(momento.CanceledError, "canceled", nil), ErrUpstreamUnavailable, momento.CanceledError, context.Canceled, ""},
-		{"plain error", nil, errors.New("weird " + raw), ErrUpstreamUnavailable, "", nil, "weird"},
-		{"wrapped context deadline", nil, fmt.Errorf("x: %w", context.DeadlineExceeded), ErrUpstreamTimeout, "", nil, ""},
+		{"authentication", nil, momento.NewMomentoError(momento.AuthenticationError, "Invalid authentication credentials: "+raw, nil), ErrUpstreamRejected, momento.AuthenticationError, nil, "Invalid authentication", 1},
+		{"permission", nil, momento.NewMomentoError(momento.PermissionError, "Insufficient permissions for "+secret, nil), ErrUpstreamRejected, momento.PermissionError, nil, "Insufficient permissions", 1},
+		{"invalid argument", nil, momento.NewMomentoError(momento.InvalidArgumentError, "disposable tokens must expire within 1 hour", nil), ErrUpstreamRejected, momento.InvalidArgumentError, nil, "within 1 hour", 1},
+		{"bad request", nil, momento.NewMomentoError(momento.BadRequestError, "bad", nil), ErrUpstreamRejected, momento.BadRequestError, nil, "", 1},
+		{"not found", nil, momento.NewMomentoError(momento.CacheNotFoundError, "no cache", nil), ErrUpstreamRejected, momento.CacheNotFoundError, nil, "", 1},
+		{"server unavailable", nil, momento.NewMomentoError(momento.ServerUnavailableError, "unavailable", nil), ErrUpstreamUnavailable, momento.ServerUnavailableError, nil, "", 3},
+		{"limit exceeded", nil, momento.NewMomentoError(momento.LimitExceededError, "Request rate limit exceeded", nil), ErrUpstreamUnavailable, momento.LimitExceededError, nil, "", 3},
+		{"internal", nil, momento.NewMomentoError(momento.InternalServerError, "oops", nil), ErrUpstreamUnavailable, momento.InternalServerError, nil, "", 3},
+		{"connection", nil, momento.NewMomentoError(momento.ConnectionError, "connection refused", nil), ErrUpstreamUnavailable, momento.ConnectionError, nil, "", 3},
+		{"unknown", nil, momento.NewMomentoError(momento.UnknownServiceError, "?", nil), ErrUpstreamUnavailable, momento.UnknownServiceError, nil, "", 3},
+		{"timeout code", nil, momento.NewMomentoError(momento.TimeoutError, "deadline", nil), ErrUpstreamTimeout, momento.TimeoutError, nil, "", 1},
+		{"deadline passed", expired, momento.NewMomentoError(momento.TimeoutError, "deadline", nil), ErrUpstreamTimeout, momento.TimeoutError, context.DeadlineExceeded, "", 1},
+		{"deadline passed, other code", expired, momento.NewMomentoError(momento.CanceledError, "x", nil), ErrUpstreamTimeout, momento.CanceledError, context.DeadlineExceeded, "", 1},
+		{"caller canceled", canceled, momento.NewMomentoError(momento.CanceledError, "canceled", nil), ErrUpstreamUnavailable, momento.CanceledError, context.Canceled, "", 1},
+		{"plain error", nil, errors.New("weird " + raw), ErrUpstreamUnavailable, "", nil, "weird", 3},
+		{"wrapped context deadline", nil, fmt.Errorf("x: %w", context.DeadlineExceeded), ErrUpstreamTimeout, "", nil, "", 1},
 		{"SDK double conversion: permission", nil, momento.NewMomentoError(momento.ClientSdkError, "SDK Failed to process the request.",
 			momento.NewMomentoError(momento.PermissionError, "Insufficient permissions", errors.New("rpc error: code = PermissionDenied"))),
-			ErrUpstreamRejected, momento.PermissionError, nil, "Insufficient permissions"},
+			ErrUpstreamRejected, momento.PermissionError, nil, "Insufficient permissions", 1},
 		{"SDK double conversion: unavailable", nil, momento.NewMomentoError(momento.ClientSdkError, "SDK Failed to process the request.",
 			momento.NewMomentoError(momento.ServerUnavailableError, "down", nil)),
-			ErrUpstreamUnavailable, momento.ServerUnavailableError, nil, "down"},
+			ErrUpstreamUnavailable, momento.ServerUnavailableError, nil, "down", 3},
 		{"client SDK error without an inner code", nil, momento.NewMomentoError(momento.ClientSdkError, "marshal failed", errors.New("x")),
-			ErrUpstreamUnavailable, momento.ClientSdkError, nil, "marshal failed"},
-		{"original error echoing the key", nil, momento.NewMomentoError(momento.AuthenticationError, "bad key", errors.New("key was "+raw)), ErrUpstreamRejected, momento.AuthenticationError, nil, "bad key"},
+			ErrUpstreamUnavailable, momento.ClientSdkError, nil, "marshal failed", 3},
+		{"original error echoing the key", nil, momento.NewMomentoError(momento.AuthenticationError, "bad key", errors.New("key was "+raw)), ErrUpstreamRejected, momento.AuthenticationError, nil, "bad key", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -317,7 +334,7 @@ func TestMomentoVendorMapsSDKErrors(t *testing.T) {
 				ctx = context.Background()
 			}
 			fake := &mtFakeClient{err: tt.err}
-			v := newMomentoVendorWithClient(fake, []string{raw, "abc"})
+			v := newMomentoVendorWithClient(fake, []string{raw, "abc"}, mtRetry(t, RetryOptions{Attempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}), nil)
 			_, err := v.Vend(ctx, Grant{Scope: htScope, TTL: time.Minute, TokenID: "u"})
 			var ve *VendError
 			if !errors.As(err, &ve) {
@@ -336,8 +353,49 @@ func TestMomentoVendorMapsSDKErrors(t *testing.T) {
 			if tt.wantText != "" && !strings.Contains(msg, tt.wantText) {
 				t.Errorf("error %q lost the useful text %q", msg, tt.wantText)
 			}
-			if ve.Retryable() != (tt.kind != ErrUpstreamRejected) {
-				t.Errorf("Retryable() = %v", ve.Retryable())
+			if n := fake.calls(); n != tt.calls {
+				t.Errorf("%d SDK calls, want %d", n, tt.calls)
+			}
+		})
+	}
+}
+
+// TestClosedMomentoVendorThroughTheHandler: a request reaching a closed
+// MomentoVendor is a 500 internal error (a programming error), not a 503
+// "Momento unavailable": one Vend call, no retry, nothing sent to Momento.
+func TestClosedMomentoVendorThroughTheHandler(t *testing.T) {
+	for _, reuse := range []ReuseOptions{{}, {Disabled: true}} {
+		t.Run(fmt.Sprintf("reuse disabled %v", reuse.Disabled), func(t *testing.T) {
+			fake := &mtFakeClient{resp: &auth_responses.GenerateDisposableTokenSuccess{ApiKey: "vended"}}
+			mv := newMomentoVendorWithClient(fake, nil, mtRetry(t, RetryOptions{Attempts: 5, BaseDelay: time.Millisecond}), nil)
+			if err := mv.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var vends atomic.Int64
+			var res Result
+			h, _, logs := htSetup(t, Config{Reuse: reuse,
+				Vendor: vendorFunc(func(ctx context.Context, g Grant) (Token, error) {
+					vends.Add(1)
+					return mv.Vend(ctx, g)
+				}),
+				OnResult: func(_ *http.Request, r Result) { res = r },
+			})
+			w := htDo(h, http.MethodGet, "/token", nil)
+			htCheckError(t, w, http.StatusInternalServerError, CodeInternal)
+			if ra := w.Header().Get("Retry-After"); ra != "" {
+				t.Errorf("Retry-After %q on a closed vendor's 500", ra)
+			}
+			if n := vends.Load(); n != 1 {
+				t.Errorf("%d Vend calls, want 1", n)
+			}
+			if n := fake.calls(); n != 0 {
+				t.Errorf("%d SDK calls after Close", n)
+			}
+			if res.Status != 500 || res.Code != CodeInternal || !errors.Is(res.Err, ErrClosed) || errors.Is(res.Err, ErrUpstreamUnavailable) {
+				t.Errorf("result = %+v", res)
+			}
+			if out := logs.String(); strings.Contains(out, CodeUpstreamUnavailable) || !strings.Contains(out, `"level":"ERROR"`) {
+				t.Errorf("log: %s", out)
 			}
 		})
 	}
@@ -362,7 +420,6 @@ func TestSanitize(t *testing.T) {
 func TestMomentoVendorRealSDKFailures(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), mtIgnoreSDKLeak)
 	grant := Grant{Scope: htScope, TTL: time.Minute, TokenID: "u"}
-	quiet := WithAuthConfiguration(config.AuthDefaultWithLogger(logger.NewNoopMomentoLoggerFactory()))
 
 	t.Run("connection refused", func(t *testing.T) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -375,7 +432,7 @@ func TestMomentoVendorRealSDKFailures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := NewMomentoVendorFromProvider(p, quiet)
+		v, err := NewMomentoVendor(MomentoVendorConfig{CredentialProvider: p, AuthConfig: mtQuiet})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -417,7 +474,7 @@ func TestMomentoVendorRealSDKFailures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := NewMomentoVendorFromProvider(p, quiet)
+		v, err := NewMomentoVendor(MomentoVendorConfig{CredentialProvider: p, AuthConfig: mtQuiet})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -439,15 +496,12 @@ func TestMomentoVendorRealSDKFailures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := NewMomentoVendorFromProvider(p, quiet)
+		v, err := NewMomentoVendor(MomentoVendorConfig{CredentialProvider: p, AuthConfig: mtQuiet})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer v.Close()
-		scope, err := htScope.MomentoScope()
-		if err != nil {
-			t.Fatal(err)
-		}
+		scope := momentoScope(htScope)
 		_, err = v.client.GenerateDisposableToken(context.Background(), &momento.GenerateDisposableTokenRequest{ExpiresIn: utils.ExpiresInSeconds(3601), Scope: scope})
 		mapped := v.mapError(context.Background(), err)
 		if !errors.Is(mapped, ErrUpstreamRejected) || !strings.Contains(mapped.Error(), "1 hour") {

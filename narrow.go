@@ -49,8 +49,9 @@ func (o NarrowOptions) withDefaults() NarrowOptions {
 	return o
 }
 
-// validate checks parameter names (after withDefaults).
-func (o NarrowOptions) validate() error {
+// validate checks parameter names (after withDefaults), recording every
+// problem.
+func (o NarrowOptions) validate(probs *problems) {
 	seen := map[string]string{}
 	for _, f := range []struct{ field, name string }{
 		{"CacheParam", o.CacheParam}, {"TopicParam", o.TopicParam},
@@ -62,14 +63,14 @@ func (o NarrowOptions) validate() error {
 		if len(f.name) > 64 || strings.IndexFunc(f.name, func(r rune) bool {
 			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.')
 		}) >= 0 {
-			return &ConfigError{Field: "NarrowOptions." + f.field, Problem: "must be 1 to 64 letters, digits, \"_\", \"-\" or \".\""}
+			probs.add("NarrowOptions."+f.field, "must be 1 to 64 letters, digits, \"_\", \"-\" or \".\"")
+			continue
 		}
 		if other, dup := seen[f.name]; dup {
-			return &ConfigError{Field: "NarrowOptions." + f.field, Problem: "same parameter name as " + other}
+			probs.add("NarrowOptions."+f.field, "same parameter name as "+other)
 		}
 		seen[f.name] = f.field
 	}
-	return nil
 }
 
 // Narrowing is a ScopeResolver that wraps another so that the caller may
@@ -108,13 +109,15 @@ type Narrowing struct {
 
 // NewNarrowing returns a Narrowing around inner with the query parameters
 // of opts. It fails closed with a *ConfigError when inner is nil or a
-// parameter name is invalid or used twice.
+// parameter name is invalid or used twice, reporting every problem.
 func NewNarrowing(inner ScopeResolver, opts NarrowOptions) (*Narrowing, error) {
+	var probs problems
 	if isNil(inner) {
-		return nil, &ConfigError{Field: "Narrowing.inner", Problem: "required"}
+		probs.add("Narrowing.inner", "required")
 	}
 	n := &Narrowing{inner: inner, opts: opts.withDefaults()}
-	if err := n.opts.validate(); err != nil {
+	n.opts.validate(&probs)
+	if err := probs.err(); err != nil {
 		return nil, err
 	}
 	return n, nil

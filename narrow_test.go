@@ -22,15 +22,15 @@ func narrowRequestFor(query string) *http.Request {
 }
 
 func TestNarrowResolve(t *testing.T) {
-	chatAll := NewScope(TopicPublishSubscribe("default-cache", AllTopics))
-	rooms := NewScope(TopicPublishSubscribe("default-cache", TopicNamePrefix("room-")))
-	mixed := NewScope(
-		TopicSubscribeOnly(AllCaches, AllTopics),
-		TopicPublishOnly("chat", TopicNamePrefix("room-")),
-		CacheReadOnly("chat"),
-		CacheKeyPrefixReadWrite("chat", "user-42/"),
-		CacheKeyWriteOnly("audit", "log"),
-	)
+	chatAll := Scope{{Role: PublishSubscribe, Cache: "default-cache", Topic: All}}
+	rooms := Scope{{Role: PublishSubscribe, Cache: "default-cache", TopicPrefix: "room-"}}
+	mixed := Scope{
+		{Role: SubscribeOnly, Cache: All, Topic: All},
+		{Role: PublishOnly, Cache: "chat", TopicPrefix: "room-"},
+		{Role: ReadOnly, Cache: "chat"},
+		{Role: ReadWrite, Cache: "chat", KeyPrefix: "user-42/"},
+		{Role: WriteOnly, Cache: "audit", Key: "log"},
+	}
 	keyOpts := NarrowOptions{KeyParam: "key", KeyPrefixParam: "keyPrefix"}
 	tests := []struct {
 		name    string
@@ -43,48 +43,46 @@ func TestNarrowResolve(t *testing.T) {
 		{"no query: unchanged", mixed, NarrowOptions{}, "", mixed, nil},
 		{"unrelated params: unchanged", mixed, NarrowOptions{}, "usergroup=ReadWriteUserGroup&role=readwrite&cachename=other", mixed, nil},
 		{"all topics to one", chatAll, NarrowOptions{}, "topic=room-42",
-			NewScope(TopicPublishSubscribe("default-cache", Topic("room-42"))), nil},
+			Scope{{Role: PublishSubscribe, Cache: "default-cache", Topic: "room-42"}}, nil},
 		{"prefix to one", rooms, NarrowOptions{}, "topic=room-42",
-			NewScope(TopicPublishSubscribe("default-cache", Topic("room-42"))), nil},
+			Scope{{Role: PublishSubscribe, Cache: "default-cache", Topic: "room-42"}}, nil},
 		{"prefix itself is a topic name", rooms, NarrowOptions{}, "topic=room-",
-			NewScope(TopicPublishSubscribe("default-cache", Topic("room-"))), nil},
+			Scope{{Role: PublishSubscribe, Cache: "default-cache", Topic: "room-"}}, nil},
 		{"outside prefix", rooms, NarrowOptions{}, "topic=other", Scope{}, ErrForbidden},
 		{"prefix case-sensitive", rooms, NarrowOptions{}, "topic=Room-42", Scope{}, ErrForbidden},
 		{"same cache", chatAll, NarrowOptions{}, "cache=default-cache", chatAll, nil},
 		{"other cache", chatAll, NarrowOptions{}, "cache=other", Scope{}, ErrForbidden},
 		{"cache and topic", chatAll, NarrowOptions{}, "cache=default-cache&topic=room-1",
-			NewScope(TopicPublishSubscribe("default-cache", Topic("room-1"))), nil},
+			Scope{{Role: PublishSubscribe, Cache: "default-cache", Topic: "room-1"}}, nil},
 		{"all caches to one", mixed, NarrowOptions{}, "cache=news",
-			NewScope(TopicSubscribeOnly("news", AllTopics)), nil},
+			Scope{{Role: SubscribeOnly, Cache: "news", Topic: All}}, nil},
 		{"mixed topic: roles kept, cache perms dropped", mixed, NarrowOptions{}, "cache=chat&topic=room-7",
-			NewScope(TopicSubscribeOnly("chat", Topic("room-7")), TopicPublishOnly("chat", Topic("room-7"))), nil},
+			Scope{{Role: SubscribeOnly, Cache: "chat", Topic: "room-7"}, {Role: PublishOnly, Cache: "chat", Topic: "room-7"}}, nil},
 		{"mixed topic outside the publish prefix", mixed, NarrowOptions{}, "topic=lobby",
-			NewScope(TopicSubscribeOnly(AllCaches, Topic("lobby"))), nil},
+			Scope{{Role: SubscribeOnly, Cache: All, Topic: "lobby"}}, nil},
 		{"mixed cache only", mixed, NarrowOptions{}, "cache=chat",
-			NewScope(TopicSubscribeOnly("chat", AllTopics), TopicPublishOnly("chat", TopicNamePrefix("room-")),
-				CacheReadOnly("chat"), CacheKeyPrefixReadWrite("chat", "user-42/")), nil},
+			Scope{{Role: SubscribeOnly, Cache: "chat", Topic: All}, {Role: PublishOnly, Cache: "chat", TopicPrefix: "room-"}, {Role: ReadOnly, Cache: "chat"}, {Role: ReadWrite, Cache: "chat", KeyPrefix: "user-42/"}}, nil},
 		{"key: topic perms dropped", mixed, keyOpts, "key=user-42/profile",
-			NewScope(CacheKeyReadOnly("chat", "user-42/profile"), CacheKeyReadWrite("chat", "user-42/profile")), nil},
+			Scope{{Role: ReadOnly, Cache: "chat", Key: "user-42/profile"}, {Role: ReadWrite, Cache: "chat", Key: "user-42/profile"}}, nil},
 		{"key outside prefix keeps only the all-items perm", mixed, keyOpts, "key=user-43/profile",
-			NewScope(CacheKeyReadOnly("chat", "user-43/profile")), nil},
-		{"exact key", mixed, keyOpts, "cache=audit&key=log", NewScope(CacheKeyWriteOnly("audit", "log")), nil},
+			Scope{{Role: ReadOnly, Cache: "chat", Key: "user-43/profile"}}, nil},
+		{"exact key", mixed, keyOpts, "cache=audit&key=log", Scope{{Role: WriteOnly, Cache: "audit", Key: "log"}}, nil},
 		{"other key of an exact-key perm", mixed, keyOpts, "cache=audit&key=log2", Scope{}, ErrForbidden},
 		{"longer key prefix", mixed, keyOpts, "cache=chat&keyPrefix=user-42/drafts/",
-			NewScope(CacheKeyPrefixReadOnly("chat", "user-42/drafts/"), CacheKeyPrefixReadWrite("chat", "user-42/drafts/")), nil},
+			Scope{{Role: ReadOnly, Cache: "chat", KeyPrefix: "user-42/drafts/"}, {Role: ReadWrite, Cache: "chat", KeyPrefix: "user-42/drafts/"}}, nil},
 		{"shorter key prefix keeps the granted one", mixed, keyOpts, "cache=chat&keyPrefix=user-",
-			NewScope(CacheKeyPrefixReadOnly("chat", "user-"), CacheKeyPrefixReadWrite("chat", "user-42/")), nil},
-		{"key prefix over an exact key", mixed, keyOpts, "cache=audit&keyPrefix=lo", NewScope(CacheKeyWriteOnly("audit", "log")), nil},
+			Scope{{Role: ReadOnly, Cache: "chat", KeyPrefix: "user-"}, {Role: ReadWrite, Cache: "chat", KeyPrefix: "user-42/"}}, nil},
+		{"key prefix over an exact key", mixed, keyOpts, "cache=audit&keyPrefix=lo", Scope{{Role: WriteOnly, Cache: "audit", Key: "log"}}, nil},
 		{"key prefix beside an exact key", mixed, keyOpts, "cache=audit&keyPrefix=x", Scope{}, ErrForbidden},
 		{"topic and key together", mixed, keyOpts, "cache=chat&topic=room-1&key=user-42/a",
-			NewScope(TopicSubscribeOnly("chat", Topic("room-1")), TopicPublishOnly("chat", Topic("room-1")),
-				CacheKeyReadOnly("chat", "user-42/a"), CacheKeyReadWrite("chat", "user-42/a")), nil},
+			Scope{{Role: SubscribeOnly, Cache: "chat", Topic: "room-1"}, {Role: PublishOnly, Cache: "chat", Topic: "room-1"}, {Role: ReadOnly, Cache: "chat", Key: "user-42/a"}, {Role: ReadWrite, Cache: "chat", Key: "user-42/a"}}, nil},
 		{"key params off by default", mixed, NarrowOptions{}, "key=user-42/x&keyPrefix=y", mixed, nil},
-		{"duplicates merged", NewScope(TopicPublishSubscribe("c", AllTopics), TopicPublishSubscribe("c", TopicNamePrefix("r"))),
-			NarrowOptions{}, "topic=r1", NewScope(TopicPublishSubscribe("c", Topic("r1"))), nil},
+		{"duplicates merged", Scope{{Role: PublishSubscribe, Cache: "c", Topic: All}, {Role: PublishSubscribe, Cache: "c", TopicPrefix: "r"}},
+			NarrowOptions{}, "topic=r1", Scope{{Role: PublishSubscribe, Cache: "c", Topic: "r1"}}, nil},
 		{"custom names", chatAll, NarrowOptions{CacheParam: "cacheName", TopicParam: "room"}, "room=r9&topic=ignored",
-			NewScope(TopicPublishSubscribe("default-cache", Topic("r9"))), nil},
-		{"disabled topic param", chatAll, NarrowOptions{TopicParam: NarrowDisabled}, "topic=r9", chatAll, nil},
-		{"percent-encoded name", chatAll, NarrowOptions{}, "topic=caf%C3%A9", NewScope(TopicPublishSubscribe("default-cache", Topic("café"))), nil},
+			Scope{{Role: PublishSubscribe, Cache: "default-cache", Topic: "r9"}}, nil},
+		{"disabled topic param", chatAll, NarrowOptions{TopicParam: "-"}, "topic=r9", chatAll, nil},
+		{"percent-encoded name", chatAll, NarrowOptions{}, "topic=caf%C3%A9", Scope{{Role: PublishSubscribe, Cache: "default-cache", Topic: "café"}}, nil},
 
 		// Malformed requests.
 		{"wildcard topic", rooms, NarrowOptions{}, "topic=*", Scope{}, ErrBadRequest},
@@ -110,9 +108,8 @@ func TestNarrowResolve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			inner := GroupScopes(GroupRule{Group: "g", Scope: tt.scope, TTL: time.Minute})
-			res := AllowNarrowing(inner, tt.opts)
-			require.NoError(t, res.(validator).Validate())
+			inner := htGroupScopes(t, GroupRule{Group: "g", Scope: tt.scope, TTL: time.Minute})
+			res := htNarrowing(t, inner, tt.opts)
 			got, err := res.Resolve(context.Background(), Identity{Subject: "alice", Groups: []string{"g"}}, narrowRequestFor(tt.query))
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
@@ -121,7 +118,7 @@ func TestNarrowResolve(t *testing.T) {
 						assert.NotErrorIs(t, err, other)
 					}
 				}
-				assert.Empty(t, got.Scope.Permissions)
+				assert.Empty(t, got.Scope)
 				return
 			}
 			require.NoError(t, err)
@@ -134,8 +131,8 @@ func TestNarrowResolve(t *testing.T) {
 }
 
 func TestNarrowNeverReadsHeaders(t *testing.T) {
-	inner := StaticScope(NewScope(TopicSubscribeOnly("default-cache", AllTopics)))
-	res := AllowNarrowing(inner, NarrowOptions{KeyParam: "key", KeyPrefixParam: "keyPrefix"})
+	inner := htDefault(t, Scope{{Role: SubscribeOnly, Cache: "default-cache", Topic: All}})
+	res := htNarrowing(t, inner, NarrowOptions{KeyParam: "key", KeyPrefixParam: "keyPrefix"})
 	r := narrowRequestFor("")
 	for _, h := range []string{"cache", "topic", "key", "keyPrefix", "cachename", "usergroup", "X-Topic"} {
 		r.Header.Set(h, "other")
@@ -143,60 +140,67 @@ func TestNarrowNeverReadsHeaders(t *testing.T) {
 	r.Header.Set("usergroup", "ReadWriteUserGroup")
 	got, err := res.Resolve(context.Background(), Identity{Subject: "bob"}, r)
 	require.NoError(t, err)
-	assert.Equal(t, NewScope(TopicSubscribeOnly("default-cache", AllTopics)), got.Scope)
+	assert.Equal(t, Scope{{Role: SubscribeOnly, Cache: "default-cache", Topic: All}}, got.Scope)
 
 	// A form body is not read either.
 	r = httptest.NewRequest(http.MethodPost, "/token", strings.NewReader("topic=room-1&cache=other"))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	got, err = res.Resolve(context.Background(), Identity{Subject: "bob"}, r)
 	require.NoError(t, err)
-	assert.Equal(t, NewScope(TopicSubscribeOnly("default-cache", AllTopics)), got.Scope)
+	assert.Equal(t, Scope{{Role: SubscribeOnly, Cache: "default-cache", Topic: All}}, got.Scope)
 
 	// A nil request means no narrowing.
 	got, err = res.Resolve(context.Background(), Identity{Subject: "bob"}, nil)
 	require.NoError(t, err)
-	assert.Equal(t, NewScope(TopicSubscribeOnly("default-cache", AllTopics)), got.Scope)
+	assert.Equal(t, Scope{{Role: SubscribeOnly, Cache: "default-cache", Topic: All}}, got.Scope)
 }
 
 func TestNarrowPassesInnerErrors(t *testing.T) {
-	res := AllowNarrowing(cognitoRules(), NarrowOptions{})
+	var res ScopeResolver = htNarrowing(t, cognitoRules(t), NarrowOptions{})
 	_, err := res.Resolve(context.Background(), Identity{Subject: "x", Groups: []string{"nobody"}}, narrowRequestFor("topic=a"))
 	require.ErrorIs(t, err, ErrForbidden)
 
 	boom := errors.New("boom")
-	res = AllowNarrowing(ResolverFunc(func(context.Context, Identity, *http.Request) (Grant, error) {
+	res = htNarrowing(t, ResolverFunc(func(context.Context, Identity, *http.Request) (Grant, error) {
 		return Grant{}, boom
 	}), NarrowOptions{})
 	_, err = res.Resolve(context.Background(), Identity{Subject: "x"}, narrowRequestFor("topic=a"))
 	require.ErrorIs(t, err, boom)
 }
 
-func TestNarrowValidate(t *testing.T) {
-	good := StaticScope(readOnlyScope)
+func TestNewNarrowingRejectsBadConfig(t *testing.T) {
+	good := htDefault(t, readOnlyScope)
+	var nilInner *GroupScopes // what a failed NewGroupScopes returns
 	tests := []struct {
 		name  string
 		inner ScopeResolver
 		opts  NarrowOptions
+		field string
 		want  string
 	}{
-		{"nil inner", nil, NarrowOptions{}, "AllowNarrowing.inner: required"},
-		{"invalid inner", StaticScope(Scope{}), NarrowOptions{}, "StaticScope"},
-		{"same names", good, NarrowOptions{CacheParam: "x", TopicParam: "x"}, "TopicParam: same parameter name as CacheParam"},
-		{"key named like default topic", good, NarrowOptions{KeyParam: "topic"}, "KeyParam: same parameter name as TopicParam"},
-		{"bad name", good, NarrowOptions{TopicParam: "a&b"}, "NarrowOptions.TopicParam"},
-		{"long name", good, NarrowOptions{KeyParam: strings.Repeat("k", 65)}, "NarrowOptions.KeyParam"},
+		{"nil inner", nil, NarrowOptions{}, "Narrowing.inner", "required"},
+		{"typed nil inner", nilInner, NarrowOptions{}, "Narrowing.inner", "required"},
+		{"same names", good, NarrowOptions{CacheParam: "x", TopicParam: "x"}, "NarrowOptions.TopicParam", "same parameter name as CacheParam"},
+		{"key named like default topic", good, NarrowOptions{KeyParam: "topic"}, "NarrowOptions.KeyParam", "same parameter name as TopicParam"},
+		{"bad name", good, NarrowOptions{TopicParam: "a&b"}, "NarrowOptions.TopicParam", "must be 1 to 64"},
+		{"long name", good, NarrowOptions{KeyParam: strings.Repeat("k", 65)}, "NarrowOptions.KeyParam", "must be 1 to 64"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := AllowNarrowing(tt.inner, tt.opts)
-			err := res.(validator).Validate()
-			require.ErrorIs(t, err, ErrInvalidConfig)
-			assert.Contains(t, err.Error(), tt.want)
-			_, rerr := res.Resolve(context.Background(), Identity{Subject: "a"}, narrowRequestFor("topic=x"))
-			require.ErrorIs(t, rerr, ErrInvalidConfig)
+			res, err := NewNarrowing(tt.inner, tt.opts)
+			require.Nil(t, res)
+			ces := configErrors(t, err)
+			require.Len(t, ces, 1, err.Error())
+			assert.Equal(t, tt.field, ces[0].Field)
+			assert.Contains(t, ces[0].Problem, tt.want)
 		})
 	}
-	require.NoError(t, AllowNarrowing(good, NarrowOptions{CacheParam: NarrowDisabled, TopicParam: NarrowDisabled}).(validator).Validate())
+	res, err := NewNarrowing(good, NarrowOptions{CacheParam: "-", TopicParam: "-"})
+	require.NoError(t, err)
+	// Both parameters off: nothing narrows, nothing is refused.
+	g, err := res.Resolve(context.Background(), Identity{Subject: "a"}, narrowRequestFor("cache=other&topic=x"))
+	require.NoError(t, err)
+	assert.Equal(t, readOnlyScope, g.Scope)
 }
 
 // covers reports whether allowed grants everything narrowed grants.
@@ -219,7 +223,7 @@ func covers(allowed, narrowed Permission) bool {
 			return prefix != "" && strings.HasPrefix(nPrefix, prefix)
 		}
 	}
-	if allowed.Role.IsTopicRole() {
+	if allowed.Role.isTopic() {
 		return coversName(allowed.Topic == All, allowed.Topic, allowed.TopicPrefix,
 			narrowed.Topic == All, narrowed.Topic, narrowed.TopicPrefix)
 	}
@@ -265,7 +269,7 @@ func TestNarrowProperty(t *testing.T) {
 	for i := 0; i < 3000; i++ {
 		scope := Scope{}
 		for n := 1 + rng.IntN(4); n > 0; n-- {
-			scope.Permissions = append(scope.Permissions, randPerm())
+			scope = append(scope, randPerm())
 		}
 		require.NoError(t, scope.Validate())
 		var q []string
@@ -286,14 +290,14 @@ func TestNarrowProperty(t *testing.T) {
 			req.keyPrefix = pick(names...)
 			q = append(q, "keyPrefix="+req.keyPrefix)
 		}
-		res := AllowNarrowing(StaticScope(scope), opts)
+		res := htNarrowing(t, htDefault(t, scope), opts)
 		got, err := res.Resolve(context.Background(), id, narrowRequestFor(strings.Join(q, "&")))
 		msg := fmt.Sprintf("scope %s, query %q", scope, strings.Join(q, "&"))
 		if err != nil {
 			require.ErrorIs(t, err, ErrForbidden, msg)
 			refused++
 			// Nothing refused that a granted permission covers exactly.
-			for _, p := range scope.Permissions {
+			for _, p := range scope {
 				if req == (narrowRequest{}) {
 					t.Fatalf("refused an empty request: %s", msg)
 				}
@@ -305,18 +309,18 @@ func TestNarrowProperty(t *testing.T) {
 			continue
 		}
 		granted++
-		require.NotEmpty(t, got.Scope.Permissions, msg)
+		require.NotEmpty(t, got.Scope, msg)
 		require.NoError(t, got.Scope.Validate(), msg)
-		for _, np := range got.Scope.Permissions {
+		for _, np := range got.Scope {
 			ok := false
-			for _, p := range scope.Permissions {
+			for _, p := range scope {
 				ok = ok || covers(p, np)
 			}
 			require.True(t, ok, "%s is covered by no granted permission: %s", np, msg)
 			if req.cache != "" {
 				require.Equal(t, req.cache, np.Cache, msg)
 			}
-			if np.Role.IsTopicRole() {
+			if np.Role.isTopic() {
 				require.False(t, req.topic == "" && (req.key != "" || req.keyPrefix != ""), msg)
 				if req.topic != "" {
 					require.Equal(t, req.topic, np.Topic, msg)
@@ -344,7 +348,7 @@ func (q narrowRequest) probe(role Role) (Permission, bool) {
 		return Permission{}, false
 	}
 	p := Permission{Role: role, Cache: q.cache}
-	if role.IsTopicRole() {
+	if role.isTopic() {
 		if q.topic == "" {
 			return Permission{}, false
 		}

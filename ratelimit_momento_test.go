@@ -2,11 +2,11 @@ package tvm_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -91,17 +91,17 @@ func TestMomentoRateLimiterSharedAcrossHandlers(t *testing.T) {
 	const limit = 5
 	handlers := make([]*tvm.Handler, 3)
 	for i := range handlers {
-		lim, err := tvm.NewMomentoRateLimiter(rlCacheClient(t, srv), tvm.MomentoRateLimitOptions{
-			CacheName: rlCache, Limit: limit, Window: time.Minute, Now: clock.now, FailClosed: true,
+		lim, err := tvm.NewMomentoRateLimiter(tvm.MomentoRateLimitConfig{
+			Client: rlCacheClient(t, srv), CacheName: rlCache, Limit: limit, Window: time.Minute, Now: clock.now, FailClosed: true,
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		handlers[i] = itHandler(t, tvm.Config{
 			Authenticator: rlSubjectAuth,
-			Scopes:        tvm.StaticScope(tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.AllTopics))),
+			Scopes:        itEveryone(t, tvm.Scope{{Role: tvm.SubscribeOnly, Cache: "default-cache", Topic: tvm.All}}),
 			Vendor:        benchStubVendor,
-			RateLimit:     tvm.RateLimitOptions{Limiter: lim},
+			RateLimit:     lim,
 		})
 	}
 	count := func(subject string, n int) (ok, limited int) {
@@ -165,33 +165,33 @@ func TestMomentoRateLimiterMomentoDown(t *testing.T) {
 	if _, err := srv.Faults().Add(momentolocal.Fault{Method: "Increment", Code: codes.Unavailable, Message: "injected " + srv.RootAPIKey()}); err != nil {
 		t.Fatal(err)
 	}
-	fallback, err := tvm.NewMemoryRateLimiter(tvm.RateLimitOptions{PerSecond: 0.001, Burst: 2})
+	fallback, err := tvm.NewMemoryRateLimiter(tvm.MemoryRateLimitConfig{PerSecond: 0.001, Burst: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		name   string
-		opts   tvm.MomentoRateLimitOptions
+		opts   tvm.MomentoRateLimitConfig
 		status []int
 	}{
-		{"fail open", tvm.MomentoRateLimitOptions{}, []int{200, 200, 200}},
-		{"fail closed", tvm.MomentoRateLimitOptions{FailClosed: true}, []int{503, 503, 503}},
-		{"fallback", tvm.MomentoRateLimitOptions{Fallback: fallback, FailClosed: true}, []int{200, 200, 429}},
+		{"fail open", tvm.MomentoRateLimitConfig{}, []int{200, 200, 200}},
+		{"fail closed", tvm.MomentoRateLimitConfig{FailClosed: true}, []int{503, 503, 503}},
+		{"fallback", tvm.MomentoRateLimitConfig{Fallback: fallback}, []int{200, 200, 429}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			tt.opts.CacheName, tt.opts.Limit, tt.opts.Timeout = rlCache, 1, 2*time.Second
+			tt.opts.Client, tt.opts.CacheName, tt.opts.Limit, tt.opts.Timeout = rlCacheClient(t, srv), rlCache, 1, 2*time.Second
 			tt.opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-			lim, err := tvm.NewMomentoRateLimiter(rlCacheClient(t, srv), tt.opts)
+			lim, err := tvm.NewMomentoRateLimiter(tt.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
 			h := itHandler(t, tvm.Config{
 				Authenticator: rlSubjectAuth,
-				Scopes:        tvm.StaticScope(tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.AllTopics))),
+				Scopes:        itEveryone(t, tvm.Scope{{Role: tvm.SubscribeOnly, Cache: "default-cache", Topic: tvm.All}}),
 				Vendor:        benchStubVendor,
-				RateLimit:     tvm.RateLimitOptions{Limiter: lim},
+				RateLimit:     lim,
 			})
 			for i, want := range tt.status {
 				code, ra := rlStatus(h, "alice")
@@ -215,35 +215,68 @@ func TestMomentoRateLimiterMomentoDown(t *testing.T) {
 
 func TestMomentoRateLimiterConfig(t *testing.T) {
 	var nilClient momento.CacheClient
+	var nilFallback *tvm.MemoryRateLimiter
 	srv, err := momentolocal.Start(momentolocal.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
 	c := rlCacheClient(t, srv)
+	fallback, err := tvm.NewMemoryRateLimiter(tvm.MemoryRateLimitConfig{PerSecond: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, tt := range map[string]struct {
-		client momento.CacheClient
-		opts   tvm.MomentoRateLimitOptions
+		cfg    tvm.MomentoRateLimitConfig
+		fields []string
 	}{
-		"nil client":        {nilClient, tvm.MomentoRateLimitOptions{CacheName: "c", Limit: 1}},
-		"no cache":          {c, tvm.MomentoRateLimitOptions{Limit: 1}},
-		"no limit":          {c, tvm.MomentoRateLimitOptions{CacheName: "c"}},
-		"short window":      {c, tvm.MomentoRateLimitOptions{CacheName: "c", Limit: 1, Window: 500 * time.Millisecond}},
-		"sub-ms window":     {c, tvm.MomentoRateLimitOptions{CacheName: "c", Limit: 1, Window: time.Second + time.Microsecond}},
-		"negative timeout":  {c, tvm.MomentoRateLimitOptions{CacheName: "c", Limit: 1, Timeout: -1}},
-		"nil fallback func": {c, tvm.MomentoRateLimitOptions{CacheName: "c", Limit: 1, Fallback: tvm.RateLimiterFunc(nil)}},
+		"nil client":         {tvm.MomentoRateLimitConfig{Client: nilClient, CacheName: "c", Limit: 1}, []string{"MomentoRateLimitConfig.Client"}},
+		"no cache":           {tvm.MomentoRateLimitConfig{Client: c, Limit: 1}, []string{"MomentoRateLimitConfig.CacheName"}},
+		"invalid cache name": {tvm.MomentoRateLimitConfig{Client: c, CacheName: "a b", Limit: 1}, []string{"MomentoRateLimitConfig.CacheName"}},
+		"no limit":           {tvm.MomentoRateLimitConfig{Client: c, CacheName: "c"}, []string{"MomentoRateLimitConfig.Limit"}},
+		"short window":       {tvm.MomentoRateLimitConfig{Client: c, CacheName: "c", Limit: 1, Window: 500 * time.Millisecond}, []string{"MomentoRateLimitConfig.Window"}},
+		"sub-ms window":      {tvm.MomentoRateLimitConfig{Client: c, CacheName: "c", Limit: 1, Window: time.Second + time.Microsecond}, []string{"MomentoRateLimitConfig.Window"}},
+		"window over a day":  {tvm.MomentoRateLimitConfig{Client: c, CacheName: "c", Limit: 1, Window: 24*time.Hour + time.Second}, []string{"MomentoRateLimitConfig.Window"}},
+		"negative timeout":   {tvm.MomentoRateLimitConfig{Client: c, CacheName: "c", Limit: 1, Timeout: -1}, []string{"MomentoRateLimitConfig.Timeout"}},
+		"typed nil fallback": {tvm.MomentoRateLimitConfig{Client: c, CacheName: "c", Limit: 1, Fallback: nilFallback}, []string{"MomentoRateLimitConfig.Fallback"}},
+		"fallback and fail closed": {tvm.MomentoRateLimitConfig{Client: c, CacheName: "c", Limit: 1, Fallback: fallback, FailClosed: true},
+			[]string{"MomentoRateLimitConfig.FailClosed"}},
 	} {
-		if _, err := tvm.NewMomentoRateLimiter(tt.client, tt.opts); !errors.Is(err, tvm.ErrInvalidConfig) {
-			t.Errorf("%s: NewMomentoRateLimiter err %v", name, err)
+		lim, err := tvm.NewMomentoRateLimiter(tt.cfg)
+		if fields := rlConfigFields(t, err); lim != nil || !slices.Equal(fields, tt.fields) {
+			t.Errorf("%s: NewMomentoRateLimiter = %v, %v: fields %q, want %q", name, lim, err, fields, tt.fields)
 		}
-		lim := tvm.MomentoRateLimit(tt.client, tt.opts)
-		if lim == nil || !errors.Is(lim.Allow(context.Background(), tvm.Identity{Subject: "a"}), tvm.ErrInvalidConfig) {
-			t.Errorf("%s: inline limiter allows", name)
-		}
-		_, err := tvm.NewHandler(tvm.Config{Authenticator: tvm.Open(), Scopes: tvm.StaticScope(tvm.NewScope(tvm.CacheReadOnly("c"))),
-			Vendor: benchStubVendor, RateLimit: tvm.RateLimitOptions{Limiter: lim}})
-		if !errors.Is(err, tvm.ErrInvalidConfig) {
+		// What a failed constructor returns cannot reach a handler.
+		_, err = tvm.NewHandler(tvm.Config{Authenticator: tvm.Open(), Scopes: itEveryone(t, tvm.Scope{{Role: tvm.ReadOnly, Cache: "c"}}),
+			Vendor: benchStubVendor, RateLimit: lim})
+		if fields := rlConfigFields(t, err); !slices.Equal(fields, []string{"Config.RateLimit"}) {
 			t.Errorf("%s: NewHandler err %v", name, err)
 		}
 	}
+	if _, err := tvm.NewMomentoRateLimiter(tvm.MomentoRateLimitConfig{Client: c, CacheName: "c", Limit: 1, Window: 24 * time.Hour}); err != nil {
+		t.Errorf("a one-day window refused: %v", err)
+	}
+}
+
+// rlConfigFields returns the fields of the *ConfigError values err joins.
+func rlConfigFields(t *testing.T, err error) []string {
+	t.Helper()
+	if !errors.Is(err, tvm.ErrInvalidConfig) {
+		t.Errorf("error %v does not wrap ErrInvalidConfig", err)
+		return nil
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	var fields []string
+	for _, e := range errs {
+		ce, ok := e.(*tvm.ConfigError)
+		if !ok {
+			t.Errorf("%v (%T) is not a *ConfigError", e, e)
+			continue
+		}
+		fields = append(fields, ce.Field)
+	}
+	return fields
 }

@@ -2,39 +2,55 @@ package tvm
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-func TestMemoryRateLimiterTokenBucket(t *testing.T) {
-	l, err := NewMemoryRateLimiter(RateLimitOptions{PerSecond: 0.5, Burst: 2})
+// limiterFunc adapts a function to the RateLimiter interface.
+type limiterFunc func(ctx context.Context, key string) error
+
+func (f limiterFunc) Allow(ctx context.Context, key string) error { return f(ctx, key) }
+
+// htMemoryLimiter is NewMemoryRateLimiter for a valid configuration.
+func htMemoryLimiter(t testing.TB, cfg MemoryRateLimitConfig) *MemoryRateLimiter {
+	t.Helper()
+	l, err := NewMemoryRateLimiter(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return l
+}
+
+func TestMemoryRateLimiterTokenBucket(t *testing.T) {
+	l := htMemoryLimiter(t, MemoryRateLimitConfig{PerSecond: 0.5, Burst: 2})
 	clock := &rtClock{t: htNow}
 	l.now = clock.now
-	alice, bob := Identity{Method: "jwt", Subject: "alice"}, Identity{Method: "jwt", Subject: "bob"}
+	const alice, bob = "jwt:alice", "jwt:bob"
 	for i := range 2 {
 		if err := l.Allow(context.Background(), alice); err != nil {
 			t.Fatalf("burst request %d: %v", i, err)
 		}
 	}
-	err = l.Allow(context.Background(), alice)
+	err := l.Allow(context.Background(), alice)
 	var rle *RateLimitError
 	if !errors.As(err, &rle) || !errors.Is(err, ErrRateLimited) || rle.Wait != 2*time.Second || rle.RetryAfter() != rle.Wait {
 		t.Fatalf("third request: %v (%+v)", err, rle)
 	}
-	// Another identity, and the same subject under another method, have
-	// their own buckets.
-	for _, id := range []Identity{bob, {Method: "basic", Subject: "alice"}} {
-		if err := l.Allow(context.Background(), id); err != nil {
-			t.Errorf("%+v: %v", id, err)
+	// Another key, and the same subject under another method, have their
+	// own buckets.
+	for _, key := range []string{bob, "basic:alice"} {
+		if err := l.Allow(context.Background(), key); err != nil {
+			t.Errorf("%q: %v", key, err)
 		}
 	}
 	// Refused requests do not push the next token further away.
@@ -51,38 +67,65 @@ func TestMemoryRateLimiterTokenBucket(t *testing.T) {
 }
 
 func TestMemoryRateLimiterBounded(t *testing.T) {
-	l, err := NewMemoryRateLimiter(RateLimitOptions{PerSecond: 1, Burst: 1, MaxEntries: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := htMemoryLimiter(t, MemoryRateLimitConfig{PerSecond: 1, Burst: 1, MaxEntries: 100})
 	for i := range 10000 {
-		_ = l.Allow(context.Background(), Identity{Method: "jwt", Subject: fmt.Sprint("user-", i)})
+		_ = l.Allow(context.Background(), fmt.Sprint("jwt:user-", i))
 	}
-	if n := l.Len(); n != 100 {
-		t.Errorf("%d identities tracked, want the bound 100", n)
+	if n := l.len(); n != 100 {
+		t.Errorf("%d keys tracked, want the bound 100", n)
 	}
-	// The most recent identity is still tracked (and limited).
-	if err := l.Allow(context.Background(), Identity{Method: "jwt", Subject: "user-9999"}); !errors.Is(err, ErrRateLimited) {
-		t.Errorf("recent identity forgotten: %v", err)
+	// The most recent key is still tracked (and limited).
+	if err := l.Allow(context.Background(), "jwt:user-9999"); !errors.Is(err, ErrRateLimited) {
+		t.Errorf("recent key forgotten: %v", err)
 	}
 }
 
-func TestRateLimitOptionsValidation(t *testing.T) {
-	lim := RateLimiterFunc(func(context.Context, Identity) error { return nil })
-	for _, o := range []RateLimitOptions{
-		{PerSecond: -1}, {PerSecond: math.NaN()}, {PerSecond: math.Inf(1)}, {PerSecond: 1, Burst: -1},
-		{PerSecond: 1, MaxEntries: -1}, {Burst: 3}, {Limiter: lim, PerSecond: 1},
-		{Limiter: RateLimiterFunc(nil)},
-		{Limiter: &MomentoRateLimiter{err: &ConfigError{Field: "x", Problem: "y"}}},
+func TestNewMemoryRateLimiterRejectsBadConfig(t *testing.T) {
+	for _, tt := range []struct {
+		cfg    MemoryRateLimitConfig
+		fields []string
+	}{
+		{MemoryRateLimitConfig{}, []string{"MemoryRateLimitConfig.PerSecond"}},
+		{MemoryRateLimitConfig{Burst: 3}, []string{"MemoryRateLimitConfig.PerSecond"}},
+		{MemoryRateLimitConfig{PerSecond: -1}, []string{"MemoryRateLimitConfig.PerSecond"}},
+		{MemoryRateLimitConfig{PerSecond: math.NaN()}, []string{"MemoryRateLimitConfig.PerSecond"}},
+		{MemoryRateLimitConfig{PerSecond: math.Inf(1)}, []string{"MemoryRateLimitConfig.PerSecond"}},
+		{MemoryRateLimitConfig{PerSecond: 1, Burst: -1}, []string{"MemoryRateLimitConfig.Burst"}},
+		{MemoryRateLimitConfig{PerSecond: 1, MaxEntries: -1}, []string{"MemoryRateLimitConfig.MaxEntries"}},
 	} {
-		_, err := NewHandler(Config{Authenticator: Open(), Scopes: StaticScope(htScope), Vendor: &htVendor{}, RateLimit: o})
-		if !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("%+v: err %v", o, err)
+		l, err := NewMemoryRateLimiter(tt.cfg)
+		if fields := configFields(t, err); l != nil || !slices.Equal(fields, tt.fields) {
+			t.Errorf("%+v: %v, %v; fields %q, want %q", tt.cfg, l, err, fields, tt.fields)
 		}
 	}
-	l, err := NewMemoryRateLimiter(RateLimitOptions{PerSecond: 2.5})
-	if err != nil || l.burst != 3 || l.max != DefaultRateLimitMaxEntries {
-		t.Errorf("defaults: burst %d, max %d, %v", l.burst, l.max, err)
+	l := htMemoryLimiter(t, MemoryRateLimitConfig{PerSecond: 2.5})
+	if l.burst != 3 || l.max != 10000 {
+		t.Errorf("defaults: burst %d, max %d", l.burst, l.max)
+	}
+	if l := htMemoryLimiter(t, MemoryRateLimitConfig{PerSecond: 0.001}); l.burst != 1 {
+		t.Errorf("default burst of a slow limit: %d, want 1", l.burst)
+	}
+}
+
+// TestMomentoRateLimiterCounterKey: the counter of a key in a window is
+// prefix + base64url(sha256(key)) + ":" + window number, so counters hold
+// no user names and every window has its own.
+func TestMomentoRateLimiterCounterKey(t *testing.T) {
+	l := &MomentoRateLimiter{prefix: "tvm-rl:", window: time.Minute}
+	now := time.Date(2026, 3, 1, 12, 0, 10, 0, time.UTC)
+	key, end := l.counterKey("basic:alice", now)
+	sum := sha256.Sum256([]byte("basic:alice"))
+	want := "tvm-rl:" + base64.RawURLEncoding.EncodeToString(sum[:]) + ":" + fmt.Sprint(now.UnixMilli()/time.Minute.Milliseconds())
+	if key != want || strings.Contains(key, "alice") {
+		t.Errorf("counter key %q, want %q", key, want)
+	}
+	if wantEnd := time.Date(2026, 3, 1, 12, 1, 0, 0, time.UTC); !end.Equal(wantEnd) {
+		t.Errorf("window ends %s, want %s", end, wantEnd)
+	}
+	next, _ := l.counterKey("basic:alice", now.Add(time.Minute))
+	other, _ := l.counterKey("basic:bob", now)
+	if next == key || other == key {
+		t.Errorf("counters shared: %q, %q, %q", key, next, other)
 	}
 }
 
@@ -91,9 +134,10 @@ func TestRateLimitOptionsValidation(t *testing.T) {
 func TestHandlerRateLimit(t *testing.T) {
 	var results []Result
 	var mu sync.Mutex
-	h, v, clock := rtSetup(t, Config{RateLimit: RateLimitOptions{PerSecond: 1.0 / 3, Burst: 2},
+	lim := htMemoryLimiter(t, MemoryRateLimitConfig{PerSecond: 1.0 / 3, Burst: 2})
+	h, v, clock := rtSetup(t, Config{RateLimit: lim,
 		OnResult: func(_ *http.Request, r Result) { mu.Lock(); results = append(results, r); mu.Unlock() }})
-	h.limiter.(*MemoryRateLimiter).now = clock.now
+	lim.now = clock.now
 	alice := http.Header{"X-Test-Subject": {"alice"}}
 	for i := range 2 {
 		if w := htDo(h, http.MethodGet, "/token", alice); w.Code != 200 {
@@ -111,7 +155,7 @@ func TestHandlerRateLimit(t *testing.T) {
 	if n := v.n.Load(); n != 2 { // alice's second request reused her token
 		t.Errorf("%d vends, want 2", n)
 	}
-	if last := results[2]; last.Identity.Subject != "alice" || last.Grant.Scope.Permissions != nil || !errors.Is(last.Err, ErrRateLimited) {
+	if last := results[2]; last.Identity.Subject != "alice" || last.Grant.Scope != nil || !errors.Is(last.Err, ErrRateLimited) {
 		t.Errorf("rate limited result %+v", last)
 	}
 	clock.add(3 * time.Second)
@@ -121,18 +165,21 @@ func TestHandlerRateLimit(t *testing.T) {
 }
 
 // TestHandlerRateLimitFailures: failed authentications do not reach the
-// limiter; limiter errors map by sentinel.
+// limiter; the limiter gets the key "<method>:<subject>"; limiter errors
+// map by sentinel.
 func TestHandlerRateLimitFailures(t *testing.T) {
 	var calls atomic.Int64
+	var keys sync.Map
 	errLim := errors.New("limiter broke")
 	var ret atomic.Pointer[error]
 	set := func(err error) { ret.Store(&err) }
 	set(errLim)
-	lim := RateLimiterFunc(func(context.Context, Identity) error {
+	lim := limiterFunc(func(_ context.Context, key string) error {
 		calls.Add(1)
+		keys.Store(key, true)
 		return *ret.Load()
 	})
-	h, v, _ := htSetup(t, Config{Authenticator: Basic(btConfig(t, false)), RateLimit: RateLimitOptions{Limiter: lim}})
+	h, v, _ := htSetup(t, Config{Authenticator: htBasic(t, btConfig(t, false)), RateLimit: lim})
 	if w := htDo(h, http.MethodGet, "/token", http.Header{"Authorization": {btBasic("alice", "wrong")}}); w.Code != 401 || calls.Load() != 0 {
 		t.Errorf("bad password: %d, limiter called %d times", w.Code, calls.Load())
 	}
@@ -140,11 +187,21 @@ func TestHandlerRateLimitFailures(t *testing.T) {
 	htCheckError(t, htDo(h, http.MethodGet, "/token", good), 500, CodeInternal)
 	set(fmt.Errorf("%w: shared limiter down", ErrUpstreamUnavailable))
 	htCheckError(t, htDo(h, http.MethodGet, "/token", good), 503, CodeUpstreamUnavailable)
+	set(&RateLimitError{Wait: 42 * time.Second})
+	if w := htDo(h, http.MethodGet, "/token", good); w.Header().Get("Retry-After") != "42" {
+		htCheckError(t, w, 429, CodeRateLimited)
+		t.Errorf("Retry-After %q, want 42", w.Header().Get("Retry-After"))
+	}
 	set(nil)
 	if w := htDo(h, http.MethodGet, "/token", good); w.Code != 200 {
 		t.Errorf("limiter allows: %d", w.Code)
 	}
 	if n := len(v.calls()); n != 1 {
 		t.Errorf("%d vends, want 1", n)
+	}
+	var seen []string
+	keys.Range(func(k, _ any) bool { seen = append(seen, k.(string)); return true })
+	if !slices.Equal(seen, []string{"basic:alice"}) {
+		t.Errorf("limiter keys %q, want [basic:alice]", seen)
 	}
 }

@@ -2,6 +2,9 @@ package tvm_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -45,7 +48,7 @@ func rsServe(h http.Handler) (*httptest.ResponseRecorder, time.Duration) {
 	return w, time.Since(start)
 }
 
-var rsScope = tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.AllTopics))
+var rsScope = tvm.Scope{{Role: tvm.SubscribeOnly, Cache: "default-cache", Topic: tvm.All}}
 
 // TestUpstreamLatencyBeyondVendTimeout: a Momento slower than the vend
 // timeout gives a 504 within the timeout plus a small margin, with reuse
@@ -55,7 +58,7 @@ func TestUpstreamLatencyBeyondVendTimeout(t *testing.T) {
 	srv, v := itLocal(t)
 	const timeout = 300 * time.Millisecond
 	for _, reuse := range []tvm.ReuseOptions{{}, {Disabled: true}} {
-		h := itHandler(t, tvm.Config{Authenticator: tvm.Open(), Scopes: tvm.StaticScope(rsScope), Vendor: v, VendTimeout: timeout, Reuse: reuse})
+		h := itHandler(t, tvm.Config{Authenticator: tvm.Open(), Scopes: itEveryone(t, rsScope), Vendor: v, VendTimeout: timeout, Reuse: reuse})
 		id, err := srv.Faults().SetLatency("GenerateDisposableToken", 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
@@ -75,16 +78,17 @@ func TestUpstreamLatencyBeyondVendTimeout(t *testing.T) {
 	}
 }
 
-// TestUpstreamUnavailableRetries: UNAVAILABLE is retried with backoff within
-// the vend timeout; when it persists the answer is 503 with Retry-After
-// after exactly Retry.Attempts calls.
+// TestUpstreamUnavailableRetries: the Momento vendor retries UNAVAILABLE
+// with backoff within the vend timeout; when it persists the answer is 503
+// with Retry-After after exactly Retry.Attempts calls.
 func TestUpstreamUnavailableRetries(t *testing.T) {
 	rlGoleak(t)
-	srv, v := itLocal(t)
+	srv, _ := itLocal(t)
 	calls := rsCountCalls(t, srv)
 	const timeout = 2 * time.Second
-	h := itHandler(t, tvm.Config{Authenticator: tvm.Open(), Scopes: tvm.StaticScope(rsScope), Vendor: v, VendTimeout: timeout,
-		Reuse: tvm.ReuseOptions{Disabled: true}, Retry: tvm.RetryOptions{Attempts: 4, BaseDelay: 20 * time.Millisecond}})
+	v := itVendor(t, srv, srv.RootAPIKey(), tvm.RetryOptions{Attempts: 4, BaseDelay: 20 * time.Millisecond})
+	h := itHandler(t, tvm.Config{Authenticator: tvm.Open(), Scopes: itEveryone(t, rsScope), Vendor: v, VendTimeout: timeout,
+		Reuse: tvm.ReuseOptions{Disabled: true}})
 
 	// Two failures, then Momento answers: the client sees a 200.
 	if _, err := srv.Faults().FailNext("GenerateDisposableToken", codes.Unavailable, 2); err != nil {
@@ -130,15 +134,7 @@ func TestUpstreamRejectedNoRetryStorm(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = other.Close() })
-	p, err := srv.CredentialProviderFor(other.RootAPIKey()) // a key srv never issued
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrongKey, err := tvm.NewMomentoVendorFromProvider(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = wrongKey.Close() })
+	wrongKey := itVendor(t, srv, other.RootAPIKey(), tvm.RetryOptions{}) // a key srv never issued
 
 	tests := []struct {
 		name   string
@@ -152,7 +148,7 @@ func TestUpstreamRejectedNoRetryStorm(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			h, err := tvm.NewHandler(tvm.Config{Authenticator: tvm.Open(), Scopes: tvm.StaticScope(rsScope), Vendor: tt.vendor,
+			h, err := tvm.NewHandler(tvm.Config{Authenticator: tvm.Open(), Scopes: itEveryone(t, rsScope), Vendor: tt.vendor,
 				Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 			if err != nil {
 				t.Fatal(err)
@@ -200,7 +196,7 @@ func TestUpstreamRejectedNoRetryStorm(t *testing.T) {
 func TestUpstreamRestartDuringLoad(t *testing.T) {
 	rlGoleak(t)
 	srv, v := itLocal(t)
-	h := itHandler(t, tvm.Config{Authenticator: tvm.Open(), Scopes: tvm.StaticScope(rsScope), Vendor: v, VendTimeout: time.Second,
+	h := itHandler(t, tvm.Config{Authenticator: tvm.Open(), Scopes: itEveryone(t, rsScope), Vendor: v, VendTimeout: time.Second,
 		Reuse: tvm.ReuseOptions{Disabled: true}})
 
 	type outcome struct {
@@ -294,5 +290,94 @@ func TestUpstreamRestartDuringLoad(t *testing.T) {
 	}
 	if afterErrors != 0 {
 		t.Errorf("%d errors after recovery", afterErrors)
+	}
+}
+
+// TestUpstreamClientGoneDuringVend: a client that goes away while the real
+// SDK call is in flight (Momento slow) gets the "canceled" outcome (499),
+// logged at info, not an upstream_unavailable 503 nor a retry storm: with
+// reuse off the call ends with the request; with reuse on the shared call
+// goes on (bounded by the vend timeout) for whoever else waits. The
+// request's own answer comes at once either way.
+func TestUpstreamClientGoneDuringVend(t *testing.T) {
+	rlGoleak(t)
+	srv, _ := itLocal(t)
+	calls := rsCountCalls(t, srv)
+	v := itVendor(t, srv, srv.RootAPIKey(), tvm.RetryOptions{Attempts: 5, BaseDelay: time.Millisecond})
+	for _, reuse := range []tvm.ReuseOptions{{Disabled: true}, {}} {
+		t.Run(fmt.Sprintf("reuse disabled %v", reuse.Disabled), func(t *testing.T) {
+			id, err := srv.Faults().SetLatency("GenerateDisposableToken", 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Faults().Remove(id)
+			var logs lkSyncBuffer
+			var res tvm.Result
+			h := itHandler(t, tvm.Config{Authenticator: tvm.Open(), Scopes: itEveryone(t, rsScope), Vendor: v,
+				VendTimeout: time.Second, Reuse: reuse,
+				Logger:   slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+				OnResult: func(_ *http.Request, r tvm.Result) { res = r }})
+			before := calls()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan *httptest.ResponseRecorder)
+			go func() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, httptest.NewRequestWithContext(ctx, http.MethodGet, "/token", nil))
+				done <- w
+			}()
+			for deadline := time.Now().Add(5 * time.Second); calls() == before; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the vend never reached the emulator")
+				}
+			}
+			start := time.Now()
+			cancel()
+			w := <-done
+			took := time.Since(start)
+			if w.Code != 499 || !strings.Contains(w.Body.String(), tvm.CodeCanceled) {
+				t.Errorf("status %d %s, want 499 canceled", w.Code, w.Body)
+			}
+			if took > 500*time.Millisecond { // not at the vend timeout, nor after Momento's 5 s
+				t.Errorf("answered %s after the client left", took)
+			}
+			if res.Status != 499 || res.Code != tvm.CodeCanceled || !errors.Is(res.Err, context.Canceled) {
+				t.Errorf("result %+v", res)
+			}
+			out := logs.String()
+			if !strings.Contains(out, `"level":"INFO"`) || strings.Contains(out, `"level":"ERROR"`) || strings.Contains(out, tvm.CodeUpstreamUnavailable) {
+				t.Errorf("log:\n%s", out)
+			}
+			if reuse.Disabled {
+				if c := calls() - before; c != 1 {
+					t.Errorf("%d upstream calls, want 1 (no retry after the client left)", c)
+				}
+			}
+			t.Logf("499 %s after the client left", took.Round(time.Millisecond))
+			if !reuse.Disabled {
+				time.Sleep(time.Second + 100*time.Millisecond) // the shared call ends with the vend timeout
+			}
+		})
+	}
+}
+
+// TestUpstreamClosedVendor: a request through a closed vendor is a 500
+// internal error, never a 503 (Momento is fine; the program is not), and
+// reaches neither the emulator nor a retry.
+func TestUpstreamClosedVendor(t *testing.T) {
+	rlGoleak(t)
+	srv, _ := itLocal(t)
+	calls := rsCountCalls(t, srv)
+	v := itVendor(t, srv, srv.RootAPIKey(), tvm.RetryOptions{Attempts: 5, BaseDelay: time.Millisecond})
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h := itHandler(t, tvm.Config{Authenticator: tvm.Open(), Scopes: itEveryone(t, rsScope), Vendor: v})
+	w, _ := rsServe(h)
+	if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), `"error":"internal"`) || w.Header().Get("Retry-After") != "" {
+		t.Errorf("status %d %s (Retry-After %q), want 500 internal", w.Code, w.Body, w.Header().Get("Retry-After"))
+	}
+	if c := calls(); c != 0 {
+		t.Errorf("%d upstream calls through a closed vendor", c)
 	}
 }

@@ -84,15 +84,23 @@ type httpError struct {
 func (e *httpError) Error() string { return e.err.Error() }
 func (e *httpError) Unwrap() error { return e.err }
 
-// authError makes an authenticator's error a 401 unless it says otherwise
-// (an authenticator that cannot decide, e.g. its identity provider is
-// unreachable, returns ErrUpstreamUnavailable; a closed one ErrClosed).
+// authError makes an authenticator's error a 401 unless it wraps one of
+// the sentinels, which then decides (an authenticator that cannot decide,
+// e.g. its identity provider is unreachable, returns
+// ErrUpstreamUnavailable: 503; a closed one ErrClosed: 500).
 func authError(err error) error {
-	if errors.Is(err, ErrNoCredentials) || errors.Is(err, ErrInvalidCredentials) ||
-		errors.Is(err, ErrUpstreamUnavailable) || errors.Is(err, ErrClosed) || errors.Is(err, ErrRateLimited) {
-		return err
+	for _, s := range sentinels {
+		if errors.Is(err, s) {
+			return err
+		}
 	}
 	return &httpError{http.StatusUnauthorized, CodeUnauthorized, "invalid credentials", err}
+}
+
+// sentinels are the package's sentinel errors.
+var sentinels = []error{
+	ErrNoCredentials, ErrInvalidCredentials, ErrForbidden, ErrBadRequest, ErrRateLimited,
+	ErrUpstreamRejected, ErrUpstreamUnavailable, ErrUpstreamTimeout, ErrInvalidConfig, ErrInvalidScope, ErrClosed,
 }
 
 // classify maps an error to its response: the httpError it carries, or by

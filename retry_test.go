@@ -5,24 +5,38 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"sync/atomic"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/momentohq/client-sdk-go/momento"
+	auth_responses "github.com/momentohq/client-sdk-go/responses/auth"
 )
 
+// Retries live in MomentoVendor, which knows Momento's error codes; the
+// handler never retries (see TestHandlerResponses).
+
 func TestRetryOptionsValidation(t *testing.T) {
-	for _, o := range []RetryOptions{
-		{Attempts: -1}, {Attempts: 11}, {BaseDelay: -time.Millisecond}, {BaseDelay: 2 * time.Second, MaxDelay: time.Second},
+	for _, tt := range []struct {
+		o      RetryOptions
+		fields []string
+	}{
+		{RetryOptions{Attempts: -1}, []string{"MomentoVendorConfig.Retry.Attempts"}},
+		{RetryOptions{Attempts: 11}, []string{"MomentoVendorConfig.Retry.Attempts"}},
+		{RetryOptions{BaseDelay: -time.Millisecond}, []string{"MomentoVendorConfig.Retry"}},
+		{RetryOptions{BaseDelay: 2 * time.Second, MaxDelay: time.Second}, []string{"MomentoVendorConfig.Retry"}},
+		{RetryOptions{MaxDelay: -time.Second}, []string{"MomentoVendorConfig.Retry"}},
+		{RetryOptions{Attempts: 20, BaseDelay: -1}, []string{"MomentoVendorConfig.Retry.Attempts", "MomentoVendorConfig.Retry"}},
 	} {
-		_, err := NewHandler(Config{Authenticator: Open(), Scopes: StaticScope(htScope), Vendor: &htVendor{}, Retry: o})
-		var ce *ConfigError
-		if !errors.As(err, &ce) || !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("%+v: err %v", o, err)
+		v, err := NewMomentoVendor(MomentoVendorConfig{APIKey: mtKey, Retry: tt.o})
+		if fields := configFields(t, err); v != nil || !slices.Equal(fields, tt.fields) {
+			t.Errorf("%+v: %v, %v: fields %q, want %q", tt.o, v, err, fields, tt.fields)
 		}
 	}
-	o, err := RetryOptions{}.withDefaults()
-	if err != nil || o.Attempts != DefaultRetryAttempts || o.BaseDelay != DefaultRetryBaseDelay || o.MaxDelay != DefaultRetryMaxDelay {
-		t.Errorf("defaults %+v, %v", o, err)
+	var probs problems
+	o := RetryOptions{}.withDefaults("x", &probs)
+	if probs.err() != nil || o.Attempts != 3 || o.BaseDelay != 50*time.Millisecond || o.MaxDelay != time.Second {
+		t.Errorf("defaults %+v, %v", o, probs.err())
 	}
 }
 
@@ -47,37 +61,41 @@ func TestRetryBackoffBounds(t *testing.T) {
 	}
 }
 
-// TestRetry runs the handler against vendors failing in each way and
-// counts the upstream calls.
+// rtySuccess is the SDK's answer to a successful vend.
+var rtySuccess = &auth_responses.GenerateDisposableTokenSuccess{ApiKey: "vended"}
+
+// TestRetry runs the handler in front of a MomentoVendor whose SDK client
+// fails in each way, and counts the SDK calls.
 func TestRetry(t *testing.T) {
-	unavailable := &VendError{Kind: ErrUpstreamUnavailable, Code: "UNAVAILABLE", Err: errors.New("down")}
+	unavailable := momento.NewMomentoError(momento.ServerUnavailableError, "down", nil)
 	tests := []struct {
 		name     string
 		retry    RetryOptions
 		failures int   // calls failing before success (-1: all)
-		err      error // the failure
+		err      error // the failure (nil: an unexpected response)
 		status   int
-		calls    int64
+		calls    int
 	}{
 		{"unavailable twice then ok", RetryOptions{}, 2, unavailable, 200, 3},
-		{"unavailable always", RetryOptions{}, -1, unavailable, 503, DefaultRetryAttempts},
+		{"unavailable always", RetryOptions{}, -1, unavailable, 503, 3},
 		{"unavailable, retries off", RetryOptions{Attempts: 1}, -1, unavailable, 503, 1},
 		{"unavailable, 5 attempts", RetryOptions{Attempts: 5, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}, 4, unavailable, 200, 5},
-		{"rejected: no retry", RetryOptions{}, -1, &VendError{Kind: ErrUpstreamRejected, Code: "PERMISSION_ERROR", Err: errors.New("no")}, 502, 1},
-		{"timeout: no retry", RetryOptions{}, -1, &VendError{Kind: ErrUpstreamTimeout, Err: context.DeadlineExceeded}, 504, 1},
-		{"closed vendor: no retry", RetryOptions{}, -1, &VendError{Kind: ErrUpstreamUnavailable, Code: "CLOSED", Err: errors.New("closed")}, 503, 1},
-		{"unclassified: no retry", RetryOptions{}, -1, errors.New("?"), 500, 1},
+		{"internal error is retried", RetryOptions{}, 1, momento.NewMomentoError(momento.InternalServerError, "oops", nil), 200, 2},
+		{"rejected: no retry", RetryOptions{}, -1, momento.NewMomentoError(momento.PermissionError, "no", nil), 502, 1},
+		{"wrong API key: no retry", RetryOptions{}, -1, momento.NewMomentoError(momento.AuthenticationError, "bad key", nil), 502, 1},
+		{"timeout: no retry", RetryOptions{}, -1, momento.NewMomentoError(momento.TimeoutError, "slow", nil), 504, 1},
+		{"unexpected response: no retry", RetryOptions{}, -1, nil, 502, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var calls atomic.Int64
-			vendor := VendorFunc(func(context.Context, Grant) (Token, error) {
-				if n := calls.Add(1); tt.failures < 0 || n <= int64(tt.failures) {
-					return Token{}, tt.err
+			fake := &mtFakeClient{gen: func(_ context.Context, n int) (auth_responses.GenerateDisposableTokenResponse, error) {
+				if tt.failures < 0 || n <= tt.failures {
+					return nil, tt.err
 				}
-				return Token{AuthToken: "t", ExpiresAt: htNow.Add(time.Minute)}, nil
-			})
-			h, _, _ := htSetup(t, Config{Vendor: vendor, Retry: tt.retry})
+				return rtySuccess, nil
+			}}
+			v := newMomentoVendorWithClient(fake, nil, mtRetry(t, tt.retry), nil)
+			h, _, _ := htSetup(t, Config{Vendor: v})
 			w := htDo(h, http.MethodGet, "/token", nil)
 			if w.Code != tt.status {
 				t.Errorf("status %d, want %d: %s", w.Code, tt.status, w.Body)
@@ -85,7 +103,7 @@ func TestRetry(t *testing.T) {
 			if tt.status == 503 && w.Header().Get("Retry-After") == "" {
 				t.Error("503 without Retry-After")
 			}
-			if c := calls.Load(); c != tt.calls {
+			if c := fake.calls(); c != tt.calls {
 				t.Errorf("%d upstream calls, want %d", c, tt.calls)
 			}
 		})
@@ -95,18 +113,14 @@ func TestRetry(t *testing.T) {
 // TestRetryWithinVendTimeout: retries never extend the vend past its
 // timeout.
 func TestRetryWithinVendTimeout(t *testing.T) {
-	var calls atomic.Int64
-	vendor := VendorFunc(func(context.Context, Grant) (Token, error) {
-		calls.Add(1)
-		return Token{}, &VendError{Kind: ErrUpstreamUnavailable, Err: errors.New("down")}
-	})
+	fake := &mtFakeClient{err: momento.NewMomentoError(momento.ServerUnavailableError, "down", nil)}
 	// Each wait is uniform in [0, 100 ms]: the first retry always fits in the
 	// timeout, and all nine waits of ten attempts fit in it with a
 	// probability of about 1e-4 (Irwin-Hall), so the deadline, not the
 	// attempt count, ends the retries.
 	const timeout = 150 * time.Millisecond
-	h, _, _ := htSetup(t, Config{Vendor: vendor, VendTimeout: timeout,
-		Retry: RetryOptions{Attempts: 10, BaseDelay: 100 * time.Millisecond, MaxDelay: 100 * time.Millisecond}})
+	v := newMomentoVendorWithClient(fake, nil, mtRetry(t, RetryOptions{Attempts: 10, BaseDelay: 100 * time.Millisecond, MaxDelay: 100 * time.Millisecond}), nil)
+	h, _, _ := htSetup(t, Config{Vendor: v, VendTimeout: timeout})
 	start := time.Now()
 	w := htDo(h, http.MethodGet, "/token", nil)
 	elapsed := time.Since(start)
@@ -116,25 +130,30 @@ func TestRetryWithinVendTimeout(t *testing.T) {
 	if elapsed > timeout+100*time.Millisecond {
 		t.Errorf("took %s with a vend timeout of %s", elapsed, timeout)
 	}
-	if c := calls.Load(); c < 2 || c >= 10 {
+	if c := fake.calls(); c < 2 || c >= 10 {
 		t.Errorf("%d calls: want some retries, stopped by the deadline", c)
 	}
 }
 
 // TestRetryStopsWhenRequestEnds: a request whose client went away is not
-// retried (reuse off: the request's own context bounds the vend).
+// retried (reuse off: the request's own context bounds the vend), and its
+// outcome is "canceled", not a Momento outage.
 func TestRetryStopsWhenRequestEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var calls atomic.Int64
-	vendor := VendorFunc(func(context.Context, Grant) (Token, error) {
-		calls.Add(1)
+	fake := &mtFakeClient{gen: func(context.Context, int) (auth_responses.GenerateDisposableTokenResponse, error) {
 		cancel()
-		return Token{}, &VendError{Kind: ErrUpstreamUnavailable, Err: errors.New("down")}
-	})
-	h, _, _ := htSetup(t, Config{Vendor: vendor, Reuse: ReuseOptions{Disabled: true}})
+		return nil, momento.NewMomentoError(momento.ServerUnavailableError, "down", nil)
+	}}
+	v := newMomentoVendorWithClient(fake, nil, mtRetry(t, RetryOptions{Attempts: 5, BaseDelay: time.Millisecond}), nil)
+	var res Result
+	h, _, _ := htSetup(t, Config{Vendor: v, Reuse: ReuseOptions{Disabled: true}, OnResult: func(_ *http.Request, r Result) { res = r }})
 	r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/token", nil)
-	h.ServeHTTP(httptest.NewRecorder(), r)
-	if c := calls.Load(); c != 1 {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if c := fake.calls(); c != 1 {
 		t.Errorf("%d calls after the client left, want 1", c)
+	}
+	if w.Code != statusClientClosedRequest || res.Code != CodeCanceled || !errors.Is(res.Err, context.Canceled) {
+		t.Errorf("status %d, result %+v; want 499 canceled", w.Code, res)
 	}
 }

@@ -8,10 +8,12 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -68,7 +70,7 @@ func rtSetup(t *testing.T, cfg Config) (*Handler, *rtVendor, *rtClock) {
 		return id, nil
 	})
 	if cfg.Scopes == nil {
-		cfg.Scopes = StaticScope(htScope)
+		cfg.Scopes = htDefault(t, htScope)
 	}
 	if cfg.Vendor == nil {
 		cfg.Vendor = v
@@ -116,14 +118,14 @@ func TestReuseSameIdentitySameToken(t *testing.T) {
 	if first != second {
 		t.Errorf("second answer %+v, want the first %+v", second, first)
 	}
-	if want := htNow.Add(DefaultTTL).Unix(); second.ExpiresAt != want {
+	if want := htNow.Add(defaultTTL).Unix(); second.ExpiresAt != want {
 		t.Errorf("expiresAt %d, want the token's real expiry %d", second.ExpiresAt, want)
 	}
 	if n := v.n.Load(); n != 1 {
 		t.Errorf("%d vends, want 1", n)
 	}
-	if len(results) != 2 || results[0].Reused || !results[1].Reused {
-		t.Errorf("Result.Reused = %v, %v; want false, true", results[0].Reused, results[1].Reused)
+	if len(results) != 2 || results[0].Source != "vended" || results[1].Source != "reused" {
+		t.Errorf("Result.Source = %q, %q; want vended, reused", results[0].Source, results[1].Source)
 	}
 
 	clock.add(time.Minute) // 7 of 15 minutes remain: less than half
@@ -131,7 +133,7 @@ func TestReuseSameIdentitySameToken(t *testing.T) {
 	if third.AuthToken == first.AuthToken || v.n.Load() != 2 {
 		t.Errorf("a token with less than half its lifetime left was reused (%d vends)", v.n.Load())
 	}
-	if want := clock.now().Add(DefaultTTL).Unix(); third.ExpiresAt != want {
+	if want := clock.now().Add(defaultTTL).Unix(); third.ExpiresAt != want {
 		t.Errorf("new token expires %d, want %d", third.ExpiresAt, want)
 	}
 	// The fresh token replaced the old one.
@@ -143,7 +145,7 @@ func TestReuseSameIdentitySameToken(t *testing.T) {
 // TestReuseNeverShared: anything that tells two requests apart gives them
 // different tokens.
 func TestReuseNeverShared(t *testing.T) {
-	narrowing := AllowNarrowing(StaticScope(NewScope(TopicPublishSubscribe("chat", TopicNamePrefix("room-")))), NarrowOptions{})
+	narrowing := htNarrowing(t, htDefault(t, Scope{{Role: PublishSubscribe, Cache: "chat", TopicPrefix: "room-"}}), NarrowOptions{})
 	tests := []struct {
 		name   string
 		cfg    Config
@@ -216,7 +218,7 @@ func TestReuseNeverOutlivesCredential(t *testing.T) {
 	}
 	// The long-lived credential does not get the capped token: a new one
 	// would live 15 minutes, the kept one has 1 left.
-	if again := rtGet(t, h, "/token", long); again.AuthToken == got.AuthToken || again.ExpiresAt != clock.now().Add(DefaultTTL).Unix() {
+	if again := rtGet(t, h, "/token", long); again.AuthToken == got.AuthToken || again.ExpiresAt != clock.now().Add(defaultTTL).Unix() {
 		t.Errorf("long credential got %+v", again)
 	}
 }
@@ -231,7 +233,7 @@ func TestReuseLRUBound(t *testing.T) {
 		t.Fatal("a not reused")
 	}
 	get("c") // evicts b
-	if n := h.cache.len(); n != 2 {
+	if n := h.reuse.cache.len(); n != 2 {
 		t.Errorf("%d entries, want 2", n)
 	}
 	if get("a") != a {
@@ -250,7 +252,7 @@ func TestReuseDisabled(t *testing.T) {
 	for range 3 {
 		rtGet(t, h, "/token", map[string]string{"X-Test-Subject": "alice"})
 	}
-	if n := v.n.Load(); n != 3 || h.cache != nil {
+	if n := v.n.Load(); n != 3 || h.reuse != nil {
 		t.Errorf("%d vends with reuse disabled, want 3", n)
 	}
 }
@@ -259,19 +261,23 @@ func TestReuseErrorsAreNotKept(t *testing.T) {
 	var fail atomic.Bool
 	fail.Store(true)
 	inner := &rtVendor{clock: func() time.Time { return htNow }}
-	vendor := VendorFunc(func(ctx context.Context, g Grant) (Token, error) {
+	vendor := vendorFunc(func(ctx context.Context, g Grant) (Token, error) {
 		if fail.Load() {
 			return Token{}, &VendError{Kind: ErrUpstreamRejected, Err: errors.New("no")}
 		}
 		return inner.Vend(ctx, g)
 	})
-	h, _, _ := rtSetup(t, Config{Vendor: vendor})
+	var res Result
+	h, _, _ := rtSetup(t, Config{Vendor: vendor, OnResult: func(_ *http.Request, r Result) { res = r }})
 	r := httptest.NewRequest(http.MethodGet, "/token", nil)
 	r.Header.Set("X-Test-Subject", "alice")
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	if w.Code != http.StatusBadGateway {
 		t.Fatalf("status %d", w.Code)
+	}
+	if res.Source != "vended" || res.Code != CodeUpstreamRejected {
+		t.Errorf("failed vend: result source %q code %q, want vended %s", res.Source, res.Code, CodeUpstreamRejected)
 	}
 	fail.Store(false)
 	if b := rtGet(t, h, "/token", map[string]string{"X-Test-Subject": "alice"}); b.AuthToken != "token-1" {
@@ -280,17 +286,24 @@ func TestReuseErrorsAreNotKept(t *testing.T) {
 }
 
 func TestReuseOptionsValidation(t *testing.T) {
-	for _, o := range []ReuseOptions{
-		{MinRemaining: 1}, {MinRemaining: -0.5}, {MinRemaining: 1.5}, {MinRemaining: math.NaN()}, {MaxEntries: -1},
+	for _, tt := range []struct {
+		o      ReuseOptions
+		fields []string
+	}{
+		{ReuseOptions{MinRemaining: 1}, []string{"Config.Reuse.MinRemaining"}},
+		{ReuseOptions{MinRemaining: -0.5}, []string{"Config.Reuse.MinRemaining"}},
+		{ReuseOptions{MinRemaining: 1.5}, []string{"Config.Reuse.MinRemaining"}},
+		{ReuseOptions{MinRemaining: math.NaN()}, []string{"Config.Reuse.MinRemaining"}},
+		{ReuseOptions{MaxEntries: -1}, []string{"Config.Reuse.MaxEntries"}},
+		{ReuseOptions{MinRemaining: 2, MaxEntries: -1}, []string{"Config.Reuse.MinRemaining", "Config.Reuse.MaxEntries"}},
 	} {
-		_, err := NewHandler(Config{Authenticator: Open(), Scopes: StaticScope(htScope), Vendor: &htVendor{}, Reuse: o})
-		var ce *ConfigError
-		if !errors.Is(err, ErrInvalidConfig) || !errors.As(err, &ce) {
-			t.Errorf("%+v: err %v", o, err)
+		_, err := NewHandler(Config{Authenticator: Open(), Scopes: htDefault(t, htScope), Vendor: &htVendor{}, Reuse: tt.o})
+		if fields := configFields(t, err); !slices.Equal(fields, tt.fields) {
+			t.Errorf("%+v: err %v, fields %q, want %q", tt.o, err, fields, tt.fields)
 		}
 	}
 	// Invalid options are accepted when reuse is disabled: they are unused.
-	if _, err := NewHandler(Config{Authenticator: Open(), Scopes: StaticScope(htScope), Vendor: &htVendor{}, Reuse: ReuseOptions{Disabled: true, MinRemaining: 3}}); err != nil {
+	if _, err := NewHandler(Config{Authenticator: Open(), Scopes: htDefault(t, htScope), Vendor: &htVendor{}, Reuse: ReuseOptions{Disabled: true, MinRemaining: 3}}); err != nil {
 		t.Error(err)
 	}
 }
@@ -317,73 +330,85 @@ func (v *ctVendor) Vend(ctx context.Context, g Grant) (Token, error) {
 }
 
 // coalesceRun sends n identical requests (with contexts from ctxs, if set)
-// and returns their recorders once they all finished. The vendor is
-// released once every request waits for the shared vend.
-func coalesceRun(t *testing.T, h *Handler, v *ctVendor, n int, ctxs []context.Context, afterJoin func(results func() int)) ([]*httptest.ResponseRecorder, []Result) {
+// and returns their recorders and results once they all finished. It runs
+// in a synctest bubble: synctest.Wait returns once every request waits for
+// the shared vend (the only place a request can block durably), then
+// afterJoin runs, and the vendor is released.
+func coalesceRun(t *testing.T, h *Handler, v *ctVendor, n int, ctxs func() []context.Context, afterJoin func(results func() []Result)) ([]*httptest.ResponseRecorder, []Result) {
 	t.Helper()
-	var joined sync.WaitGroup
-	joined.Add(n)
-	h.testFlightJoined = joined.Done
-	var mu sync.Mutex
-	results := make([]Result, 0, n)
-	h.onResult = func(_ *http.Request, res Result) {
-		mu.Lock()
-		results = append(results, res)
-		mu.Unlock()
-	}
-	ws := make([]*httptest.ResponseRecorder, n)
-	var done sync.WaitGroup
-	for i := range n {
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			r := httptest.NewRequest(http.MethodGet, "/token", nil)
-			if ctxs != nil && ctxs[i] != nil {
-				r = r.WithContext(ctxs[i])
-			}
-			ws[i] = httptest.NewRecorder()
-			h.ServeHTTP(ws[i], r)
-		}()
-	}
-	joined.Wait()
-	if afterJoin != nil {
-		afterJoin(func() int { mu.Lock(); defer mu.Unlock(); return len(results) })
-	}
-	close(v.release)
-	done.Wait()
+	var ws []*httptest.ResponseRecorder
+	var results []Result
+	synctest.Test(t, func(t *testing.T) {
+		v.release = make(chan struct{})
+		var mu sync.Mutex
+		h.onResult = func(_ *http.Request, res Result) {
+			mu.Lock()
+			results = append(results, res)
+			mu.Unlock()
+		}
+		var cs []context.Context
+		if ctxs != nil {
+			cs = ctxs()
+		}
+		ws = make([]*httptest.ResponseRecorder, n)
+		var done sync.WaitGroup
+		for i := range n {
+			done.Go(func() {
+				r := httptest.NewRequest(http.MethodGet, "/token", nil)
+				if cs != nil && cs[i] != nil {
+					r = r.WithContext(cs[i])
+				}
+				ws[i] = httptest.NewRecorder()
+				h.ServeHTTP(ws[i], r)
+			})
+		}
+		synctest.Wait()
+		if c := v.calls.Load(); c != 1 {
+			t.Errorf("%d upstream calls while %d requests wait, want 1", c, n)
+		}
+		if afterJoin != nil {
+			afterJoin(func() []Result { mu.Lock(); defer mu.Unlock(); return slices.Clone(results) })
+		}
+		close(v.release)
+		done.Wait()
+	})
 	return ws, results
 }
 
+// coalesceSources counts the results by Source.
+func coalesceSources(results []Result) map[string]int {
+	m := map[string]int{}
+	for _, r := range results {
+		m[r.Source]++
+	}
+	return m
+}
+
 func TestCoalescingOneUpstreamCall(t *testing.T) {
-	v := &ctVendor{release: make(chan struct{})}
+	v := &ctVendor{}
 	h, _, _ := htSetup(t, Config{Vendor: v})
 	const n = 32
 	ws, results := coalesceRun(t, h, v, n, nil, nil)
 	if c := v.calls.Load(); c != 1 {
 		t.Errorf("%d upstream calls for %d identical concurrent requests, want 1", c, n)
 	}
-	coalesced := 0
 	for i, w := range ws {
 		if w.Code != 200 || !json.Valid(w.Body.Bytes()) {
 			t.Errorf("request %d: %d %s", i, w.Code, w.Body)
 		}
 	}
-	for _, r := range results {
-		if r.Coalesced {
-			coalesced++
-		}
-	}
-	if coalesced != n-1 {
-		t.Errorf("%d requests marked coalesced, want %d", coalesced, n-1)
+	if got := coalesceSources(results); got["vended"] != 1 || got["coalesced"] != n-1 || len(got) != 2 {
+		t.Errorf("sources %v, want one vended and %d coalesced", got, n-1)
 	}
 }
 
 func TestCoalescingSharesErrors(t *testing.T) {
-	v := &ctVendor{release: make(chan struct{}), result: func(context.Context, Grant) (Token, error) {
+	v := &ctVendor{result: func(context.Context, Grant) (Token, error) {
 		return Token{}, &VendError{Kind: ErrUpstreamRejected, Code: "PERMISSION_ERROR", Err: errors.New("refused")}
 	}}
 	h, _, _ := htSetup(t, Config{Vendor: v})
-	ws, _ := coalesceRun(t, h, v, 8, nil, nil)
+	const n = 8
+	ws, results := coalesceRun(t, h, v, n, nil, nil)
 	for i, w := range ws {
 		if w.Code != http.StatusBadGateway {
 			t.Errorf("request %d: status %d, want 502", i, w.Code)
@@ -392,40 +417,47 @@ func TestCoalescingSharesErrors(t *testing.T) {
 	if c := v.calls.Load(); c != 1 {
 		t.Errorf("%d upstream calls, want 1", c)
 	}
+	// Failures name the path they took too.
+	if got := coalesceSources(results); got["vended"] != 1 || got["coalesced"] != n-1 {
+		t.Errorf("sources %v, want one vended and %d coalesced", got, n-1)
+	}
 }
 
 // TestCoalescingCallerCancellation: callers go away, the leader among
-// them; they get their answer at once and the shared call goes on for the
-// others, its context intact.
+// them; they get their answer at once (499 canceled, not a Momento outage)
+// and the shared call goes on for the others, its context intact.
 func TestCoalescingCallerCancellation(t *testing.T) {
-	v := &ctVendor{release: make(chan struct{})}
-	h, _, _ := htSetup(t, Config{Vendor: v})
+	v := &ctVendor{}
+	h, _, logs := htSetup(t, Config{Vendor: v})
 	const n = 6
-	ctxs := make([]context.Context, n)
 	cancels := make([]context.CancelFunc, n)
-	for i := range ctxs {
-		ctxs[i], cancels[i] = context.WithCancel(context.Background())
-		defer cancels[i]()
+	ctxs := func() []context.Context { // made inside the bubble
+		cs := make([]context.Context, n)
+		for i := range cs {
+			cs[i], cancels[i] = context.WithCancel(context.Background())
+		}
+		return cs
 	}
-	var answered atomic.Int64
-	ws, _ := coalesceRun(t, h, v, n, ctxs, func(results func() int) {
+	var early []Result
+	ws, results := coalesceRun(t, h, v, n, ctxs, func(results func() []Result) {
 		for i := 0; i < n; i += 2 { // request 0 is as likely as any to lead
 			cancels[i]()
 		}
-		// Cancelled callers answer before the vendor is released.
-		deadline := time.Now().Add(10 * time.Second)
-		for results() < n/2 && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
-		answered.Store(int64(results()))
+		synctest.Wait() // the cancelled requests answer; the others still wait
+		early = results()
 	})
-	if a := answered.Load(); a != n/2 {
-		t.Errorf("%d requests answered before the release, want the %d cancelled ones", a, n/2)
+	if len(early) != n/2 {
+		t.Errorf("%d requests answered before the release, want the %d cancelled ones", len(early), n/2)
+	}
+	for _, r := range early {
+		if r.Status != statusClientClosedRequest || r.Code != CodeCanceled || !errors.Is(r.Err, context.Canceled) {
+			t.Errorf("cancelled request's result %+v, want 499 canceled", r)
+		}
 	}
 	for i, w := range ws {
 		want := http.StatusOK
 		if i%2 == 0 {
-			want = http.StatusServiceUnavailable
+			want = statusClientClosedRequest
 		}
 		if w.Code != want {
 			t.Errorf("request %d: status %d, want %d", i, w.Code, want)
@@ -437,10 +469,17 @@ func TestCoalescingCallerCancellation(t *testing.T) {
 	if c := v.calls.Load(); c != 1 {
 		t.Errorf("%d upstream calls, want 1", c)
 	}
+	if len(results) != n {
+		t.Errorf("%d results, want %d", len(results), n)
+	}
+	out := logs.String()
+	if strings.Contains(out, `"level":"ERROR"`) || strings.Contains(out, CodeUpstreamUnavailable) || strings.Count(out, `"outcome":"canceled"`) != n/2 {
+		t.Errorf("cancelled requests must log at info as canceled, never as an outage:\n%s", out)
+	}
 }
 
 func TestCoalescingVendorPanic(t *testing.T) {
-	v := &ctVendor{release: make(chan struct{}), result: func(context.Context, Grant) (Token, error) {
+	v := &ctVendor{result: func(context.Context, Grant) (Token, error) {
 		panic("vendor bug with a secret-looking value")
 	}}
 	h, _, logs := htSetup(t, Config{Vendor: v})

@@ -144,6 +144,9 @@ func (s *Scope) UnmarshalJSON(data []byte) error {
 				return err
 			}
 		}
+		if _, err := dec.Token(); err != nil { // the closing "}"
+			return jsonScopeError(err)
+		}
 	default:
 		return &ScopeError{Index: -1, Problem: "a scope must be a JSON object or array"}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"net/http/httptest"
 	"time"
 
@@ -11,14 +12,16 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Scopes are built from constructors that read like Momento's own.
-func ExampleNewScope() {
-	s := tvm.NewScope(
-		tvm.TopicPublishSubscribe("default-cache", tvm.AllTopics),
-		tvm.TopicSubscribeOnly(tvm.AllCaches, tvm.TopicNamePrefix("news-")),
-		tvm.CacheReadOnly("default-cache"),
-		tvm.CacheKeyPrefixReadWrite("default-cache", "drafts/"),
-	)
+// A Scope is a list of permissions, written as struct literals: a topic
+// role with Topic (a name or tvm.All) or TopicPrefix, a cache role with
+// Key, KeyPrefix or neither (every item).
+func ExampleScope() {
+	s := tvm.Scope{
+		{Role: tvm.PublishSubscribe, Cache: "default-cache", Topic: tvm.All},
+		{Role: tvm.SubscribeOnly, Cache: tvm.All, TopicPrefix: "news-"},
+		{Role: tvm.ReadOnly, Cache: "default-cache"},
+		{Role: tvm.ReadWrite, Cache: "default-cache", KeyPrefix: "drafts/"},
+	}
 	fmt.Println(s.Validate())
 	fmt.Println(s)
 	// Output:
@@ -29,25 +32,15 @@ func ExampleNewScope() {
 // An empty or malformed scope is refused, naming the permission and field.
 func ExampleScope_Validate() {
 	fmt.Println(tvm.Scope{}.Validate())
-	fmt.Println(tvm.NewScope(
-		tvm.CacheReadOnly("default-cache"),
-		tvm.TopicPublishSubscribe("default-cache", tvm.Topic("room 42")),
-	).Validate())
+	fmt.Println(tvm.Scope{
+		{Role: tvm.ReadOnly, Cache: "default-cache"},
+		{Role: tvm.PublishSubscribe, Cache: "default-cache", Topic: "room 42"},
+	}.Validate())
+	fmt.Println(make(tvm.Scope, tvm.MaxPermissions+1).Validate())
 	// Output:
 	// tvm: invalid scope: no permissions (an empty scope is never vended)
 	// tvm: invalid scope: permissions[1].topic: contains whitespace
-}
-
-// MomentoScope converts a scope for the official SDK's
-// GenerateDisposableTokenRequest.
-func ExampleScope_MomentoScope() {
-	scope, err := tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.AllTopics)).MomentoScope()
-	if err != nil {
-		panic(err)
-	}
-	fmt.Printf("%T\n", scope)
-	// Output:
-	// momento.Permissions
+	// tvm: invalid scope: 21 permissions (Momento accepts at most 20 per token)
 }
 
 // Scopes decode strictly from YAML (and JSON): unknown fields are refused
@@ -75,10 +68,10 @@ permissions:
 // Templates are filled from the verified identity only. A value that could
 // widen the scope, such as the subject "*", is refused.
 func ExampleScope_Expand() {
-	tmpl := tvm.NewScope(
-		tvm.TopicPublishSubscribe("{custom:tenant}", tvm.Topic("user-{sub}")),
-		tvm.CacheKeyPrefixReadWrite("{custom:tenant}", "{sub}/"),
-	)
+	tmpl := tvm.Scope{
+		{Role: tvm.PublishSubscribe, Cache: "{custom:tenant}", Topic: "user-{sub}"},
+		{Role: tvm.ReadWrite, Cache: "{custom:tenant}", KeyPrefix: "{sub}/"},
+	}
 	alice := tvm.Identity{Subject: "alice", Claims: map[string]any{"custom:tenant": "acme"}}
 	s, err := tmpl.Expand(alice)
 	fmt.Println(s, err)
@@ -94,21 +87,24 @@ func ExampleScope_Expand() {
 	// tvm: invalid scope: permissions[0].cache: placeholder {custom:tenant}: claim missing
 }
 
-// GroupScopes reproduces Momento's Cognito example: read-write users
+// NewGroupScopes reproduces Momento's Cognito example: read-write users
 // publish and subscribe, read-only users only subscribe, everyone else is
 // refused (403). Nothing the client sends can change the group.
-func ExampleGroupScopes() {
-	scopes := tvm.GroupScopes(
+func ExampleNewGroupScopes() {
+	scopes, err := tvm.NewGroupScopes(
 		tvm.GroupRule{
 			Group: "ReadWriteUserGroup",
-			Scope: tvm.NewScope(tvm.TopicPublishSubscribe("default-cache", tvm.AllTopics)),
+			Scope: tvm.Scope{{Role: tvm.PublishSubscribe, Cache: "default-cache", Topic: tvm.All}},
 			TTL:   15 * time.Minute,
 		},
 		tvm.GroupRule{
 			Group: "ReadOnlyUserGroup",
-			Scope: tvm.NewScope(tvm.TopicSubscribeOnly("default-cache", tvm.AllTopics)),
+			Scope: tvm.Scope{{Role: tvm.SubscribeOnly, Cache: "default-cache", Topic: tvm.All}},
 		},
 	)
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	// The client's headers and query are ignored.
 	r := httptest.NewRequest("GET", "/api/momento/token?cachename=other", nil)
@@ -126,35 +122,61 @@ func ExampleGroupScopes() {
 		}
 		fmt.Println(id.Subject, g.Rule, g.TTL, g.Scope)
 	}
+
+	// Misconfigured rules fail at construction, every problem at once,
+	// each a *tvm.ConfigError naming the rule, permission and field.
+	_, err = tvm.NewGroupScopes(
+		tvm.GroupRule{Group: "Moderators", Scope: tvm.Scope{{Role: tvm.PublishSubscribe, Cache: "chat", Topic: "room 1"}}},
+		tvm.GroupRule{Group: "Moderators", Scope: tvm.Scope{{Role: tvm.SubscribeOnly, Cache: "chat", Topic: tvm.All}}, TTL: 2 * time.Hour},
+	)
+	fmt.Println(err)
 	// Output:
 	// alice group:ReadWriteUserGroup 15m0s topic:publishsubscribe(default-cache/*)
 	// bob group:ReadOnlyUserGroup 0s topic:subscribeonly(default-cache/*)
 	// eve true
+	// GroupScopes.Rules[0].Scope[0].topic: contains whitespace
+	// GroupScopes.Rules[1].Group: duplicate group Moderators (only the first rule could match)
+	// GroupScopes.Rules[1].TTL: must be 0 (the handler's default) or between 1s and 1h0m0s
 }
 
-// A DefaultRule, last, matches every caller; here it gives each caller a
-// private topic named after its verified subject.
-func ExampleDefaultRule() {
-	scopes := tvm.GroupScopes(
-		tvm.GroupRule{Group: "Moderators", Scope: tvm.NewScope(tvm.TopicPublishSubscribe("chat", tvm.AllTopics))},
-		tvm.DefaultRule(tvm.NewScope(
-			tvm.TopicSubscribeOnly("chat", tvm.TopicNamePrefix("room-")),
-			tvm.TopicPublishSubscribe("chat", tvm.Topic("inbox-{sub}")),
-		)).WithTTL(5*time.Minute),
+// A default rule, last, matches every caller; here it gives each caller a
+// private topic named after its verified subject. A default rule alone is
+// a static scope: everyone gets the same.
+func ExampleNewGroupScopes_default() {
+	scopes, err := tvm.NewGroupScopes(
+		tvm.GroupRule{Group: "Moderators", Scope: tvm.Scope{{Role: tvm.PublishSubscribe, Cache: "chat", Topic: tvm.All}}},
+		tvm.GroupRule{
+			Default: true,
+			Scope: tvm.Scope{
+				{Role: tvm.SubscribeOnly, Cache: "chat", TopicPrefix: "room-"},
+				{Role: tvm.PublishSubscribe, Cache: "chat", Topic: "inbox-{sub}"},
+			},
+			TTL: 5 * time.Minute,
+		},
 	)
+	if err != nil {
+		log.Fatal(err)
+	}
 	g, err := scopes.Resolve(context.Background(), tvm.Identity{Subject: "carol"}, nil)
 	fmt.Println(g.Rule, g.TTL, g.Scope, err)
 	// Output:
 	// default 5m0s topic:subscribeonly(chat/room-*) topic:publishsubscribe(chat/inbox-carol) <nil>
 }
 
-// With AllowNarrowing, a caller may ask for less than its identity allows
+// With NewNarrowing, a caller may ask for less than its identity allows
 // (?topic=room-42), never for more.
-func ExampleAllowNarrowing() {
-	scopes := tvm.AllowNarrowing(
-		tvm.StaticScope(tvm.NewScope(tvm.TopicPublishSubscribe("chat", tvm.TopicNamePrefix("room-")))),
-		tvm.NarrowOptions{}, // ?cache= and ?topic=
-	)
+func ExampleNewNarrowing() {
+	rooms, err := tvm.NewGroupScopes(tvm.GroupRule{
+		Default: true,
+		Scope:   tvm.Scope{{Role: tvm.PublishSubscribe, Cache: "chat", TopicPrefix: "room-"}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	scopes, err := tvm.NewNarrowing(rooms, tvm.NarrowOptions{}) // ?cache= and ?topic=
+	if err != nil {
+		log.Fatal(err)
+	}
 	id := tvm.Identity{Subject: "dave"}
 	for _, query := range []string{"", "topic=room-42", "topic=admin", "topic=*", "topic=a&topic=b"} {
 		r := httptest.NewRequest("GET", "/token?"+query, nil)

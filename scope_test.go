@@ -3,6 +3,7 @@ package tvm
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,17 +23,17 @@ func TestPermissionValidate(t *testing.T) {
 		problem string // substring of the problem
 	}{
 		// Valid permissions of every shape.
-		{"topic all/all", TopicPublishSubscribe(AllCaches, AllTopics), "", ""},
-		{"topic one cache all topics", TopicSubscribeOnly("default-cache", AllTopics), "", ""},
-		{"topic one topic", TopicPublishOnly("default-cache", Topic("room-42")), "", ""},
-		{"topic prefix", TopicPublishSubscribe("default-cache", TopicNamePrefix("room-")), "", ""},
-		{"cache all items", CacheReadWrite("default-cache"), "", ""},
-		{"cache all caches", CacheReadOnly(AllCaches), "", ""},
-		{"cache key", CacheKeyWriteOnly("c", "user/42:profile"), "", ""},
-		{"cache key prefix", CacheKeyPrefixReadOnly("c", "user/42/"), "", ""},
-		{"max length name", TopicPublishSubscribe("c", Topic(long)), "", ""},
-		{"unicode letters", TopicPublishSubscribe("c", Topic("salle-été-é")), "", ""},
-		{"email-like and pipes", CacheKeyReadOnly("c", "auth0|alice@example.com"), "", ""},
+		{"topic all/all", Permission{Role: PublishSubscribe, Cache: All, Topic: All}, "", ""},
+		{"topic one cache all topics", Permission{Role: SubscribeOnly, Cache: "default-cache", Topic: All}, "", ""},
+		{"topic one topic", Permission{Role: PublishOnly, Cache: "default-cache", Topic: "room-42"}, "", ""},
+		{"topic prefix", Permission{Role: PublishSubscribe, Cache: "default-cache", TopicPrefix: "room-"}, "", ""},
+		{"cache all items", Permission{Role: ReadWrite, Cache: "default-cache"}, "", ""},
+		{"cache all caches", Permission{Role: ReadOnly, Cache: All}, "", ""},
+		{"cache key", Permission{Role: WriteOnly, Cache: "c", Key: "user/42:profile"}, "", ""},
+		{"cache key prefix", Permission{Role: ReadOnly, Cache: "c", KeyPrefix: "user/42/"}, "", ""},
+		{"max length name", Permission{Role: PublishSubscribe, Cache: "c", Topic: long}, "", ""},
+		{"unicode letters", Permission{Role: PublishSubscribe, Cache: "c", Topic: "salle-été-é"}, "", ""},
+		{"email-like and pipes", Permission{Role: ReadOnly, Cache: "c", Key: "auth0|alice@example.com"}, "", ""},
 
 		// Role.
 		{"missing role", Permission{Cache: "c", Topic: "*"}, "role", "missing"},
@@ -50,35 +51,35 @@ func TestPermissionValidate(t *testing.T) {
 
 		// Cache.
 		{"missing cache", Permission{Role: ReadWrite}, "cache", "empty"},
-		{"blank cache", CacheReadWrite(" "), "cache", "whitespace"},
-		{"cache with wildcard inside", CacheReadWrite("cache-*"), "cache", `"*"`},
+		{"blank cache", Permission{Role: ReadWrite, Cache: " "}, "cache", "whitespace"},
+		{"cache with wildcard inside", Permission{Role: ReadWrite, Cache: "cache-*"}, "cache", `"*"`},
 
 		// Names.
-		{"topic prefix wildcard", TopicPublishSubscribe("c", TopicNamePrefix("*")), "topicPrefix", `"*"`},
-		{"topic with star", TopicPublishSubscribe("c", Topic("room*")), "topic", `"*"`},
-		{"key wildcard", CacheKeyReadOnly("c", "*"), "key", `"*"`},
-		{"key prefix wildcard", CacheKeyPrefixReadOnly("c", "*"), "keyPrefix", `"*"`},
-		{"overlong topic", TopicPublishSubscribe("c", Topic(long+"a")), "topic", "longer than"},
-		{"overlong cache", CacheReadOnly(long + "a"), "cache", "longer than"},
-		{"space in topic", TopicPublishSubscribe("c", Topic("room 42")), "topic", "whitespace"},
-		{"tab in key", CacheKeyReadOnly("c", "a\tb"), "key", "control"},
-		{"newline in cache", CacheReadOnly("c\nINFO fake log line"), "cache", "control"},
-		{"NUL in topic", TopicPublishSubscribe("c", Topic("a\x00")), "topic", "control"},
-		{"DEL in topic", TopicPublishSubscribe("c", Topic("a\x7f")), "topic", "control"},
-		{"no-break space", TopicPublishSubscribe("c", Topic("a\u00a0b")), "topic", "whitespace"},
-		{"zero-width space", TopicPublishSubscribe("c", Topic("a\u200bb")), "topic", "formatting"},
-		{"bidi override", CacheKeyReadOnly("c", "a\u202eb"), "key", "formatting"},
-		{"invalid utf-8", CacheKeyPrefixReadOnly("c", "a\xffb"), "keyPrefix", "UTF-8"},
-		{"unexpanded template", TopicPublishSubscribe("c", Topic("user-{sub}")), "topic", "template"},
-		{"lone brace", CacheKeyPrefixReadWrite("c", "}"), "keyPrefix", "template"},
+		{"topic prefix wildcard", Permission{Role: PublishSubscribe, Cache: "c", TopicPrefix: "*"}, "topicPrefix", `"*"`},
+		{"topic with star", Permission{Role: PublishSubscribe, Cache: "c", Topic: "room*"}, "topic", `"*"`},
+		{"key wildcard", Permission{Role: ReadOnly, Cache: "c", Key: "*"}, "key", `"*"`},
+		{"key prefix wildcard", Permission{Role: ReadOnly, Cache: "c", KeyPrefix: "*"}, "keyPrefix", `"*"`},
+		{"overlong topic", Permission{Role: PublishSubscribe, Cache: "c", Topic: long + "a"}, "topic", "longer than"},
+		{"overlong cache", Permission{Role: ReadOnly, Cache: long + "a"}, "cache", "longer than"},
+		{"space in topic", Permission{Role: PublishSubscribe, Cache: "c", Topic: "room 42"}, "topic", "whitespace"},
+		{"tab in key", Permission{Role: ReadOnly, Cache: "c", Key: "a\tb"}, "key", "control"},
+		{"newline in cache", Permission{Role: ReadOnly, Cache: "c\nINFO fake log line"}, "cache", "control"},
+		{"NUL in topic", Permission{Role: PublishSubscribe, Cache: "c", Topic: "a\x00"}, "topic", "control"},
+		{"DEL in topic", Permission{Role: PublishSubscribe, Cache: "c", Topic: "a\x7f"}, "topic", "control"},
+		{"no-break space", Permission{Role: PublishSubscribe, Cache: "c", Topic: "a\u00a0b"}, "topic", "whitespace"},
+		{"zero-width space", Permission{Role: PublishSubscribe, Cache: "c", Topic: "a\u200bb"}, "topic", "formatting"},
+		{"bidi override", Permission{Role: ReadOnly, Cache: "c", Key: "a\u202eb"}, "key", "formatting"},
+		{"invalid utf-8", Permission{Role: ReadOnly, Cache: "c", KeyPrefix: "a\xffb"}, "keyPrefix", "UTF-8"},
+		{"unexpanded template", Permission{Role: PublishSubscribe, Cache: "c", Topic: "user-{sub}"}, "topic", "template"},
+		{"lone brace", Permission{Role: ReadWrite, Cache: "c", KeyPrefix: "}"}, "keyPrefix", "template"},
 		{"empty topic prefix", Permission{Role: PublishSubscribe, Cache: "c", TopicPrefix: ""}, "topic", "missing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.perm.Validate()
+			err := tt.perm.validate(-1, false)
 			if tt.field == "" {
 				require.NoError(t, err)
-				require.NoError(t, NewScope(tt.perm).Validate())
+				require.NoError(t, Scope{tt.perm}.Validate())
 				return
 			}
 			require.ErrorIs(t, err, ErrInvalidScope)
@@ -89,7 +90,7 @@ func TestPermissionValidate(t *testing.T) {
 			assert.Contains(t, se.Problem, tt.problem)
 
 			// In a scope, the index of the offending permission is named.
-			err = NewScope(CacheReadOnly("ok"), tt.perm).Validate()
+			err = Scope{{Role: ReadOnly, Cache: "ok"}, tt.perm}.Validate()
 			require.ErrorIs(t, err, ErrInvalidScope)
 			require.True(t, errors.As(err, &se))
 			assert.Equal(t, 1, se.Index)
@@ -106,11 +107,30 @@ func TestPermissionValidate(t *testing.T) {
 }
 
 func TestScopeValidateEmpty(t *testing.T) {
-	for _, s := range []Scope{{}, NewScope(), {Permissions: []Permission{}}} {
+	for _, s := range []Scope{nil, {}} {
 		err := s.Validate()
 		require.ErrorIs(t, err, ErrInvalidScope)
 		assert.Contains(t, err.Error(), "empty scope")
-		require.ErrorIs(t, s.ValidateTemplate(), ErrInvalidScope)
+		require.ErrorIs(t, s.validateTemplate(), ErrInvalidScope)
+	}
+}
+
+// TestScopeValidateMaxPermissions: Momento accepts at most 20 permissions
+// in one token.
+func TestScopeValidateMaxPermissions(t *testing.T) {
+	s := make(Scope, 0, MaxPermissions+1)
+	for i := range MaxPermissions {
+		s = append(s, Permission{Role: ReadOnly, Cache: fmt.Sprint("c", i)})
+	}
+	require.NoError(t, s.Validate())
+	require.NoError(t, s.validateTemplate())
+	s = append(s, Permission{Role: ReadOnly, Cache: "one-too-many"})
+	for _, err := range []error{s.Validate(), s.validateTemplate()} {
+		require.ErrorIs(t, err, ErrInvalidScope)
+		var se *ScopeError
+		require.ErrorAs(t, err, &se)
+		assert.Equal(t, -1, se.Index)
+		assert.Contains(t, se.Problem, "21 permissions (Momento accepts at most 20 per token)")
 	}
 }
 
@@ -136,43 +156,40 @@ func TestScopeString(t *testing.T) {
 		want  string
 	}{
 		{Scope{}, "(empty)"},
-		{NewScope(TopicPublishSubscribe("default-cache", AllTopics)), "topic:publishsubscribe(default-cache/*)"},
-		{NewScope(TopicSubscribeOnly(AllCaches, Topic("room-42"))), "topic:subscribeonly(*/room-42)"},
-		{NewScope(TopicPublishOnly("c", TopicNamePrefix("room-"))), "topic:publishonly(c/room-*)"},
-		{NewScope(CacheReadWrite("c")), "cache:readwrite(c)"},
-		{NewScope(CacheKeyReadOnly("c", "k")), "cache:readonly(c/k)"},
-		{NewScope(CacheKeyPrefixWriteOnly("c", "u/")), "cache:writeonly(c/u/*)"},
-		{NewScope(TopicSubscribeOnly("c", AllTopics), CacheReadOnly("c")), "topic:subscribeonly(c/*) cache:readonly(c)"},
+		{Scope{{Role: PublishSubscribe, Cache: "default-cache", Topic: All}}, "topic:publishsubscribe(default-cache/*)"},
+		{Scope{{Role: SubscribeOnly, Cache: All, Topic: "room-42"}}, "topic:subscribeonly(*/room-42)"},
+		{Scope{{Role: PublishOnly, Cache: "c", TopicPrefix: "room-"}}, "topic:publishonly(c/room-*)"},
+		{Scope{{Role: ReadWrite, Cache: "c"}}, "cache:readwrite(c)"},
+		{Scope{{Role: ReadOnly, Cache: "c", Key: "k"}}, "cache:readonly(c/k)"},
+		{Scope{{Role: WriteOnly, Cache: "c", KeyPrefix: "u/"}}, "cache:writeonly(c/u/*)"},
+		{Scope{{Role: SubscribeOnly, Cache: "c", Topic: All}, {Role: ReadOnly, Cache: "c"}}, "topic:subscribeonly(c/*) cache:readonly(c)"},
 		// Hostile or broken values stay on one quoted line.
-		{NewScope(CacheReadOnly("a\nb")), `cache:readonly("a\nb")`},
-		{NewScope(Permission{Role: "x y", Cache: ""}), `"x y"("")`},
-		{NewScope(TopicPublishOnly("c", Topic(") cache:readwrite(*"))), `topic:publishonly(c/") cache:readwrite(*")`},
-		{NewScope(CacheReadOnly(strings.Repeat("a", 100))), `cache:readonly("` + strings.Repeat("a", 64) + `"...)`},
+		{Scope{{Role: ReadOnly, Cache: "a\nb"}}, `cache:readonly("a\nb")`},
+		{Scope{{Role: "x y", Cache: ""}}, `"x y"("")`},
+		{Scope{{Role: PublishOnly, Cache: "c", Topic: ") cache:readwrite(*"}}, `topic:publishonly(c/") cache:readwrite(*")`},
+		{Scope{{Role: ReadOnly, Cache: strings.Repeat("a", 100)}}, `cache:readonly("` + strings.Repeat("a", 64) + `"...)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
 			got := tt.scope.String()
 			assert.Equal(t, tt.want, got)
 			assert.NotContains(t, got, "\n")
-			if len(tt.scope.Permissions) == 1 {
-				assert.Equal(t, got, tt.scope.Permissions[0].String())
-			}
 		})
 	}
 }
 
 func TestRoleKinds(t *testing.T) {
 	for _, r := range []Role{PublishSubscribe, SubscribeOnly, PublishOnly} {
-		assert.True(t, r.IsTopicRole(), r)
-		assert.False(t, r.IsCacheRole(), r)
+		assert.True(t, r.isTopic(), r)
+		assert.False(t, r.isCache(), r)
 	}
 	for _, r := range []Role{ReadWrite, ReadOnly, WriteOnly} {
-		assert.True(t, r.IsCacheRole(), r)
-		assert.False(t, r.IsTopicRole(), r)
+		assert.True(t, r.isCache(), r)
+		assert.False(t, r.isTopic(), r)
 	}
 	for _, r := range []Role{"", "admin", "ReadWrite"} {
-		assert.False(t, r.IsCacheRole(), r)
-		assert.False(t, r.IsTopicRole(), r)
+		assert.False(t, r.isCache(), r)
+		assert.False(t, r.isTopic(), r)
 	}
 }
 
@@ -200,7 +217,7 @@ func TestParseRole(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseRole(tt.in)
+			got, err := parseRole(tt.in)
 			if tt.want == "" {
 				require.ErrorIs(t, err, ErrInvalidScope)
 				assert.Empty(t, got)
@@ -209,23 +226,27 @@ func TestParseRole(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 
-			var r Role
-			require.NoError(t, r.UnmarshalText([]byte(tt.in)))
-			assert.Equal(t, tt.want, r)
+			// Decoding a scope, in JSON and YAML, normalises the role.
+			var fromJSON, fromYAML Scope
+			js, _ := json.Marshal([]map[string]string{{"role": tt.in, "cache": "c"}})
+			require.NoError(t, json.Unmarshal(js, &fromJSON))
+			require.NoError(t, yaml.Unmarshal([]byte("- {role: "+tt.in+", cache: c}"), &fromYAML))
+			assert.Equal(t, Scope{{Role: tt.want, Cache: "c"}}, fromJSON)
+			assert.Equal(t, Scope{{Role: tt.want, Cache: "c"}}, fromYAML)
 		})
 	}
 }
 
 // mixedScope is the scope of testdata/scopes/valid/mixed.yaml and array.json.
-var mixedScope = NewScope(
-	TopicPublishSubscribe("chat", TopicNamePrefix("room-")),
-	TopicSubscribeOnly(AllCaches, Topic("42")),
-	TopicPublishOnly("chat", Topic("announcements")),
-	CacheKeyPrefixReadWrite("chat", "{sub}/"),
-	CacheKeyReadOnly("chat", "motd"),
-	CacheWriteOnly(AllCaches),
-	TopicPublishSubscribe("chat", TopicNamePrefix("room-")),
-)
+var mixedScope = Scope{
+	{Role: PublishSubscribe, Cache: "chat", TopicPrefix: "room-"},
+	{Role: SubscribeOnly, Cache: All, Topic: "42"},
+	{Role: PublishOnly, Cache: "chat", Topic: "announcements"},
+	{Role: ReadWrite, Cache: "chat", KeyPrefix: "{sub}/"},
+	{Role: ReadOnly, Cache: "chat", Key: "motd"},
+	{Role: WriteOnly, Cache: All},
+	{Role: PublishSubscribe, Cache: "chat", TopicPrefix: "room-"},
+}
 
 func decodeScopeFile(t *testing.T, path string) (Scope, error) {
 	t.Helper()
@@ -245,8 +266,8 @@ func TestScopeDecodeValidFixtures(t *testing.T) {
 		file string
 		want Scope
 	}{
-		{"readwrite.json", NewScope(TopicPublishSubscribe("default-cache", AllTopics))},
-		{"readonly.yaml", NewScope(TopicSubscribeOnly("default-cache", AllTopics))},
+		{"readwrite.json", Scope{{Role: PublishSubscribe, Cache: "default-cache", Topic: All}}},
+		{"readonly.yaml", Scope{{Role: SubscribeOnly, Cache: "default-cache", Topic: All}}},
 		{"mixed.yaml", mixedScope},
 		{"array.json", mixedScope},
 	}
@@ -255,7 +276,7 @@ func TestScopeDecodeValidFixtures(t *testing.T) {
 			got, err := decodeScopeFile(t, filepath.Join("testdata", "scopes", "valid", tt.file))
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
-			require.NoError(t, got.ValidateTemplate())
+			require.NoError(t, got.validateTemplate())
 
 			// Round trips through both encodings give the same scope.
 			js, err := json.Marshal(got)
@@ -312,9 +333,9 @@ func TestScopeDecodeJSONEdgeCases(t *testing.T) {
 		want     Scope
 		problem  string // "" means success
 	}{
-		{"empty object decodes (Validate refuses it)", `{}`, Scope{}, ""},
-		{"empty array", `[]`, Scope{Permissions: []Permission{}}, ""},
-		{"empty permissions", `{"permissions": []}`, Scope{Permissions: []Permission{}}, ""},
+		{"empty object decodes (Validate refuses it)", `{}`, nil, ""},
+		{"empty array", `[]`, Scope{}, ""},
+		{"empty permissions", `{"permissions": []}`, Scope{}, ""},
 		{"null scope", `null`, Scope{}, "JSON object or array"},
 		{"string scope", `"readwrite"`, Scope{}, "JSON object or array"},
 		{"null permissions", `{"permissions": null}`, Scope{}, "must be a JSON array"},
@@ -324,6 +345,8 @@ func TestScopeDecodeJSONEdgeCases(t *testing.T) {
 		{"bool value", `[{"role": "readonly", "cache": true}]`, Scope{}, "cache: must be a JSON string"},
 		{"null value", `[{"role": "readonly", "cache": null}]`, Scope{}, "cache: must be a JSON string"},
 		{"second permission bad", `[{"role": "readonly", "cache": "c"}, {"role": "x"}]`, Scope{}, "permissions[1].role"},
+		{"unknown top-level field", `{"permissions": [], "usergroup": "admins"}`, Scope{}, "usergroup: unknown field (want permissions)"},
+		{"wrapped array", `[[{"role": "readonly", "cache": "c"}]]`, Scope{}, "must be a JSON object"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -344,20 +367,37 @@ func TestScopeDecodeJSONEdgeCases(t *testing.T) {
 	var s Scope
 	var syntaxErr *json.SyntaxError
 	require.ErrorAs(t, json.Unmarshal([]byte(`[{"role": "readonly",}]`), &s), &syntaxErr)
+
+	// Called directly (encoding/json refuses trailing data before it gets
+	// there), UnmarshalJSON refuses anything after the scope.
+	for _, in := range []string{`[] []`, `[{"role": "readonly", "cache": "c"}] {"role": "readwrite", "cache": "c"}`, `{"permissions": []} x`} {
+		s = nil
+		err := s.UnmarshalJSON([]byte(in))
+		require.ErrorIs(t, err, ErrInvalidScope, in)
+		assert.Contains(t, err.Error(), "trailing data", in)
+		assert.Nil(t, s, "a refused scope is not stored")
+	}
+	// Nor does it accept an unterminated document.
+	for _, in := range []string{`{"permissions": []`, `{"permissions": [{"role": "readonly", "cache": "c"}]`, `[`} {
+		s = nil
+		require.ErrorIs(t, s.UnmarshalJSON([]byte(in)), ErrInvalidScope, in)
+		assert.Nil(t, s)
+	}
 }
 
 func TestPermissionDecodeInStruct(t *testing.T) {
-	// Permission and Scope decode strictly also when embedded in a larger
+	// A Scope decodes strictly also when embedded in a larger
 	// configuration document.
 	var cfg struct {
-		Scope Scope      `json:"scope" yaml:"scope"`
-		Extra Permission `json:"extra" yaml:"extra"`
+		Scope Scope `json:"scope" yaml:"scope"`
 	}
-	require.NoError(t, json.Unmarshal([]byte(`{"scope": [{"role":"readonly","cache":"c"}], "extra": {"role":"read-only","cache":"d"}}`), &cfg))
-	assert.Equal(t, NewScope(CacheReadOnly("c")), cfg.Scope)
-	assert.Equal(t, CacheReadOnly("d"), cfg.Extra)
+	require.NoError(t, json.Unmarshal([]byte(`{"scope": [{"role":"read-only","cache":"c"}]}`), &cfg))
+	assert.Equal(t, Scope{{Role: ReadOnly, Cache: "c"}}, cfg.Scope)
+	err := json.Unmarshal([]byte(`{"scope": {"permissions": [{"role":"readonly","cache":"c","Cache":"d"}]}}`), &cfg)
+	require.ErrorIs(t, err, ErrInvalidScope)
+	assert.Contains(t, err.Error(), "permissions[0].Cache: unknown field")
 
-	err := yaml.Unmarshal([]byte("scope:\n  - role: readonly\n    cache: c\n    topic: t\n    admin: yes\n"), &cfg)
+	err = yaml.Unmarshal([]byte("scope:\n  - role: readonly\n    cache: c\n    topic: t\n    admin: yes\n"), &cfg)
 	require.ErrorIs(t, err, ErrInvalidScope)
 	assert.Contains(t, err.Error(), "admin: unknown field")
 }

@@ -17,37 +17,37 @@ func TestScopeValidateTemplate(t *testing.T) {
 		field   string // "" means valid
 		problem string
 	}{
-		{"subject topic", TopicPublishSubscribe("c", Topic("user-{sub}")), "", ""},
-		{"whole field", TopicPublishSubscribe("c", Topic("{sub}")), "", ""},
-		{"claim cache", CacheReadOnly("{custom:tenant}-cache"), "", ""},
-		{"namespaced claim", CacheReadOnly("{https://example.com/tenant}"), "", ""},
-		{"dotted claim name", CacheReadOnly("{a.b}"), "", ""},
-		{"key prefix with slash", CacheKeyPrefixReadWrite("c", "{sub}/"), "", ""},
-		{"topic prefix with colon", TopicPublishSubscribe("c", TopicNamePrefix("user-{sub}:")), "", ""},
-		{"two placeholders with delimiter", CacheKeyReadOnly("c", "{tenant}/{sub}"), "", ""},
-		{"delimiter anywhere after", CacheKeyPrefixReadOnly("c", "{sub}-inbox/"), "", ""},
-		{"wildcard topic unaffected", TopicPublishSubscribe("{tenant}", AllTopics), "", ""},
-		{"no placeholder", CacheKeyPrefixReadOnly("c", "shared-"), "", ""},
+		{"subject topic", Permission{Role: PublishSubscribe, Cache: "c", Topic: "user-{sub}"}, "", ""},
+		{"whole field", Permission{Role: PublishSubscribe, Cache: "c", Topic: "{sub}"}, "", ""},
+		{"claim cache", Permission{Role: ReadOnly, Cache: "{custom:tenant}-cache"}, "", ""},
+		{"namespaced claim", Permission{Role: ReadOnly, Cache: "{https://example.com/tenant}"}, "", ""},
+		{"dotted claim name", Permission{Role: ReadOnly, Cache: "{a.b}"}, "", ""},
+		{"key prefix with slash", Permission{Role: ReadWrite, Cache: "c", KeyPrefix: "{sub}/"}, "", ""},
+		{"topic prefix with colon", Permission{Role: PublishSubscribe, Cache: "c", TopicPrefix: "user-{sub}:"}, "", ""},
+		{"two placeholders with delimiter", Permission{Role: ReadOnly, Cache: "c", Key: "{tenant}/{sub}"}, "", ""},
+		{"delimiter anywhere after", Permission{Role: ReadOnly, Cache: "c", KeyPrefix: "{sub}-inbox/"}, "", ""},
+		{"wildcard topic unaffected", Permission{Role: PublishSubscribe, Cache: "{tenant}", Topic: All}, "", ""},
+		{"no placeholder", Permission{Role: ReadOnly, Cache: "c", KeyPrefix: "shared-"}, "", ""},
 
-		{"prefix ending with placeholder", TopicPublishSubscribe("c", TopicNamePrefix("user-{sub}")), "topicPrefix", "delimiter"},
-		{"key prefix without delimiter", CacheKeyPrefixReadOnly("c", "{sub}-x"), "keyPrefix", "delimiter"},
-		{"adjacent placeholders", CacheKeyReadOnly("c", "{tenant}{sub}"), "key", "separated"},
-		{"placeholders separated by dash", TopicPublishOnly("c", Topic("{tenant}-{sub}")), "topic", "separated"},
-		{"unterminated", TopicPublishSubscribe("c", Topic("user-{sub")), "topic", "unterminated"},
-		{"nested", TopicPublishSubscribe("c", Topic("{a{b}}")), "topic", "unterminated"},
-		{"lone close", TopicPublishSubscribe("c", Topic("user-}")), "topic", "unbalanced"},
-		{"empty placeholder", TopicPublishSubscribe("c", Topic("user-{}")), "topic", "empty placeholder"},
-		{"space in placeholder", TopicPublishSubscribe("c", Topic("{ sub }")), "topic", "whitespace"},
-		{"star in placeholder", TopicPublishSubscribe("c", Topic("{*}")), "topic", `"*"`},
-		{"overlong placeholder", TopicPublishSubscribe("c", Topic("{"+strings.Repeat("a", 129)+"}")), "topic", "placeholder name longer"},
-		{"star literal", TopicPublishSubscribe("c", Topic("{sub}*")), "topic", `"*"`},
-		{"space literal", CacheKeyReadOnly("c", "{sub} x"), "key", "whitespace"},
-		{"too long even with short values", CacheKeyReadOnly("c", strings.Repeat("a", MaxNameLength)+"{sub}"), "key", "even with one-byte values"},
+		{"prefix ending with placeholder", Permission{Role: PublishSubscribe, Cache: "c", TopicPrefix: "user-{sub}"}, "topicPrefix", "delimiter"},
+		{"key prefix without delimiter", Permission{Role: ReadOnly, Cache: "c", KeyPrefix: "{sub}-x"}, "keyPrefix", "delimiter"},
+		{"adjacent placeholders", Permission{Role: ReadOnly, Cache: "c", Key: "{tenant}{sub}"}, "key", "separated"},
+		{"placeholders separated by dash", Permission{Role: PublishOnly, Cache: "c", Topic: "{tenant}-{sub}"}, "topic", "separated"},
+		{"unterminated", Permission{Role: PublishSubscribe, Cache: "c", Topic: "user-{sub"}, "topic", "unterminated"},
+		{"nested", Permission{Role: PublishSubscribe, Cache: "c", Topic: "{a{b}}"}, "topic", "unterminated"},
+		{"lone close", Permission{Role: PublishSubscribe, Cache: "c", Topic: "user-}"}, "topic", "unbalanced"},
+		{"empty placeholder", Permission{Role: PublishSubscribe, Cache: "c", Topic: "user-{}"}, "topic", "empty placeholder"},
+		{"space in placeholder", Permission{Role: PublishSubscribe, Cache: "c", Topic: "{ sub }"}, "topic", "whitespace"},
+		{"star in placeholder", Permission{Role: PublishSubscribe, Cache: "c", Topic: "{*}"}, "topic", `"*"`},
+		{"overlong placeholder", Permission{Role: PublishSubscribe, Cache: "c", Topic: "{" + strings.Repeat("a", 129) + "}"}, "topic", "placeholder name longer"},
+		{"star literal", Permission{Role: PublishSubscribe, Cache: "c", Topic: "{sub}*"}, "topic", `"*"`},
+		{"space literal", Permission{Role: ReadOnly, Cache: "c", Key: "{sub} x"}, "key", "whitespace"},
+		{"too long even with short values", Permission{Role: ReadOnly, Cache: "c", Key: strings.Repeat("a", MaxNameLength) + "{sub}"}, "key", "even with one-byte values"},
 		{"topic on cache role", Permission{Role: ReadOnly, Cache: "c", Topic: "{sub}"}, "topic", "cache permission"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := NewScope(tt.perm).ValidateTemplate()
+			err := Scope{tt.perm}.validateTemplate()
 			if tt.field == "" {
 				require.NoError(t, err)
 				return
@@ -105,59 +105,58 @@ func TestScopeExpand(t *testing.T) {
 		in, want Permission
 		problem  string // substring of the error; "" means success
 	}{
-		{"subject topic", alice, TopicPublishSubscribe("chat", Topic("user-{sub}")),
-			TopicPublishSubscribe("chat", Topic("user-3f1c9a2e-7b4d-4e8f-9a6b-1c2d3e4f5a6b")), ""},
-		{"subject key prefix", alice, CacheKeyPrefixReadWrite("chat", "{sub}/"),
-			CacheKeyPrefixReadWrite("chat", "3f1c9a2e-7b4d-4e8f-9a6b-1c2d3e4f5a6b/"), ""},
-		{"cognito custom claim cache", alice, CacheReadOnly("{custom:tenant}-cache"), CacheReadOnly("acme-cache"), ""},
-		{"namespaced claim", alice, TopicSubscribeOnly("{https://example.com/team}", AllTopics), TopicSubscribeOnly("blue", AllTopics), ""},
-		{"email value", alice, CacheKeyReadOnly("c", "{email}"), CacheKeyReadOnly("c", "alice+chat@example.com"), ""},
-		{"unicode value", alice, CacheKeyReadOnly("c", "u/{cognito:username}"), CacheKeyReadOnly("c", "u/Zoë"), ""},
-		{"combining mark", alice, CacheKeyReadOnly("c", "{decomposed}"), CacheKeyReadOnly("c", "Zoe\u0308"), ""},
-		{"auth0 pipe", alice, TopicPublishOnly("c", Topic("{auth0}")), TopicPublishOnly("c", Topic("auth0|abc123")), ""},
-		{"dotted claim is top level", alice, CacheKeyReadOnly("c", "{a.b}"), CacheKeyReadOnly("c", "flat"), ""},
-		{"two placeholders", alice, CacheKeyPrefixReadWrite("c", "{custom:tenant}/{sub}/"),
-			CacheKeyPrefixReadWrite("c", "acme/3f1c9a2e-7b4d-4e8f-9a6b-1c2d3e4f5a6b/"), ""},
-		{"sub is the subject, not the claim", alice, CacheKeyReadOnly("c", "{sub}"), CacheKeyReadOnly("c", alice.Subject), ""},
-		{"max length value", alice, CacheKeyReadOnly("c", "{maxlen}"), CacheKeyReadOnly("c", strings.Repeat("x", MaxNameLength)), ""},
-		{"dots are plain characters", alice, CacheKeyReadOnly("c", "{dots}"), CacheKeyReadOnly("c", ".."), ""},
-		{"no placeholder", alice, TopicPublishSubscribe(AllCaches, AllTopics), TopicPublishSubscribe(AllCaches, AllTopics), ""},
+		{"subject topic", alice, Permission{Role: PublishSubscribe, Cache: "chat", Topic: "user-{sub}"},
+			Permission{Role: PublishSubscribe, Cache: "chat", Topic: "user-3f1c9a2e-7b4d-4e8f-9a6b-1c2d3e4f5a6b"}, ""},
+		{"subject key prefix", alice, Permission{Role: ReadWrite, Cache: "chat", KeyPrefix: "{sub}/"},
+			Permission{Role: ReadWrite, Cache: "chat", KeyPrefix: "3f1c9a2e-7b4d-4e8f-9a6b-1c2d3e4f5a6b/"}, ""},
+		{"cognito custom claim cache", alice, Permission{Role: ReadOnly, Cache: "{custom:tenant}-cache"}, Permission{Role: ReadOnly, Cache: "acme-cache"}, ""},
+		{"namespaced claim", alice, Permission{Role: SubscribeOnly, Cache: "{https://example.com/team}", Topic: All}, Permission{Role: SubscribeOnly, Cache: "blue", Topic: All}, ""},
+		{"email value", alice, Permission{Role: ReadOnly, Cache: "c", Key: "{email}"}, Permission{Role: ReadOnly, Cache: "c", Key: "alice+chat@example.com"}, ""},
+		{"unicode value", alice, Permission{Role: ReadOnly, Cache: "c", Key: "u/{cognito:username}"}, Permission{Role: ReadOnly, Cache: "c", Key: "u/Zoë"}, ""},
+		{"combining mark", alice, Permission{Role: ReadOnly, Cache: "c", Key: "{decomposed}"}, Permission{Role: ReadOnly, Cache: "c", Key: "Zoe\u0308"}, ""},
+		{"auth0 pipe", alice, Permission{Role: PublishOnly, Cache: "c", Topic: "{auth0}"}, Permission{Role: PublishOnly, Cache: "c", Topic: "auth0|abc123"}, ""},
+		{"dotted claim is top level", alice, Permission{Role: ReadOnly, Cache: "c", Key: "{a.b}"}, Permission{Role: ReadOnly, Cache: "c", Key: "flat"}, ""},
+		{"two placeholders", alice, Permission{Role: ReadWrite, Cache: "c", KeyPrefix: "{custom:tenant}/{sub}/"},
+			Permission{Role: ReadWrite, Cache: "c", KeyPrefix: "acme/3f1c9a2e-7b4d-4e8f-9a6b-1c2d3e4f5a6b/"}, ""},
+		{"sub is the subject, not the claim", alice, Permission{Role: ReadOnly, Cache: "c", Key: "{sub}"}, Permission{Role: ReadOnly, Cache: "c", Key: alice.Subject}, ""},
+		{"max length value", alice, Permission{Role: ReadOnly, Cache: "c", Key: "{maxlen}"}, Permission{Role: ReadOnly, Cache: "c", Key: strings.Repeat("x", MaxNameLength)}, ""},
+		{"dots are plain characters", alice, Permission{Role: ReadOnly, Cache: "c", Key: "{dots}"}, Permission{Role: ReadOnly, Cache: "c", Key: ".."}, ""},
+		{"no placeholder", alice, Permission{Role: PublishSubscribe, Cache: All, Topic: All}, Permission{Role: PublishSubscribe, Cache: All, Topic: All}, ""},
 
-		{"missing claim", alice, CacheReadOnly("{custom:region}"), Permission{}, "placeholder {custom:region}: claim missing"},
-		{"nil claims", Identity{Subject: "bob"}, CacheReadOnly("{custom:tenant}"), Permission{}, "claim missing"},
-		{"no nested lookup", alice, CacheReadOnly("{a}"), Permission{}, "not a string"},
-		{"number claim", alice, CacheReadOnly("{number}"), Permission{}, "not a string"},
-		{"list claim", alice, CacheReadOnly("{list}"), Permission{}, "not a string"},
-		{"null claim", alice, CacheReadOnly("{null}"), Permission{}, "not a string"},
-		{"empty claim", alice, CacheReadOnly("{empty}"), Permission{}, "value is empty"},
-		{"empty subject", Identity{}, TopicPublishSubscribe("c", Topic("user-{sub}")), Permission{}, "no subject"},
-		{"star claim", alice, TopicPublishSubscribe("c", Topic("{star}")), Permission{}, `holds "*"`},
-		{"star subject", Identity{Subject: "*"}, TopicPublishSubscribe("c", Topic("{sub}")), Permission{}, `holds "*"`},
-		{"star subject in cache", Identity{Subject: "*"}, CacheReadWrite("{sub}"), Permission{}, `holds "*"`},
-		{"slash", alice, TopicPublishSubscribe("c", Topic("user-{slash}")), Permission{}, `holds '/'`},
-		{"slash subject escaping key prefix", Identity{Subject: "alice/../bob"}, CacheKeyPrefixReadWrite("c", "{sub}/"), Permission{}, `holds '/'`},
-		{"colon", alice, CacheKeyPrefixReadWrite("c", "{colon}:"), Permission{}, `holds ':'`},
-		{"brace", alice, TopicPublishSubscribe("c", Topic("{brace}")), Permission{}, `holds "{" or "}"`},
-		{"space", alice, TopicPublishSubscribe("c", Topic("{space}")), Permission{}, "whitespace"},
-		{"newline", alice, TopicPublishSubscribe("c", Topic("{newline}")), Permission{}, "control"},
-		{"NUL", alice, TopicPublishSubscribe("c", Topic("{nul}")), Permission{}, "control"},
-		{"zero-width space", alice, TopicPublishSubscribe("c", Topic("{zwsp}")), Permission{}, "other than letters"},
-		{"bidi override", alice, TopicPublishSubscribe("c", Topic("{bidi}")), Permission{}, "other than letters"},
-		{"overlong value", alice, TopicPublishSubscribe("c", Topic("{long}")), Permission{}, "longer than"},
-		{"overlong result", alice, TopicPublishSubscribe("c", Topic("user-{maxlen}")), Permission{}, "longer than"},
-		{"invalid utf-8", alice, TopicPublishSubscribe("c", Topic("{badutf8}")), Permission{}, "UTF-8"},
-		{"hash", alice, TopicPublishSubscribe("c", Topic("{hash}")), Permission{}, `holds '#'`},
-		{"percent encoding", alice, TopicPublishSubscribe("c", Topic("{percent}")), Permission{}, `holds '%'`},
-		{"question mark", alice, TopicPublishSubscribe("c", Topic("{question}")), Permission{}, `holds '?'`},
-		{"backslash", alice, TopicPublishSubscribe("c", Topic("{backslash}")), Permission{}, `holds '\\'`},
-		{"bad template", alice, TopicPublishSubscribe("c", Topic("{sub")), Permission{}, "unterminated"},
-		{"prefix template without delimiter", alice, TopicPublishSubscribe("c", TopicNamePrefix("{prefix-tenant-with-trailer}")), Permission{}, "delimiter"},
+		{"missing claim", alice, Permission{Role: ReadOnly, Cache: "{custom:region}"}, Permission{}, "placeholder {custom:region}: claim missing"},
+		{"nil claims", Identity{Subject: "bob"}, Permission{Role: ReadOnly, Cache: "{custom:tenant}"}, Permission{}, "claim missing"},
+		{"no nested lookup", alice, Permission{Role: ReadOnly, Cache: "{a}"}, Permission{}, "not a string"},
+		{"number claim", alice, Permission{Role: ReadOnly, Cache: "{number}"}, Permission{}, "not a string"},
+		{"list claim", alice, Permission{Role: ReadOnly, Cache: "{list}"}, Permission{}, "not a string"},
+		{"null claim", alice, Permission{Role: ReadOnly, Cache: "{null}"}, Permission{}, "not a string"},
+		{"empty claim", alice, Permission{Role: ReadOnly, Cache: "{empty}"}, Permission{}, "value is empty"},
+		{"empty subject", Identity{}, Permission{Role: PublishSubscribe, Cache: "c", Topic: "user-{sub}"}, Permission{}, "no subject"},
+		{"star claim", alice, Permission{Role: PublishSubscribe, Cache: "c", Topic: "{star}"}, Permission{}, `holds "*"`},
+		{"star subject", Identity{Subject: "*"}, Permission{Role: PublishSubscribe, Cache: "c", Topic: "{sub}"}, Permission{}, `holds "*"`},
+		{"star subject in cache", Identity{Subject: "*"}, Permission{Role: ReadWrite, Cache: "{sub}"}, Permission{}, `holds "*"`},
+		{"slash", alice, Permission{Role: PublishSubscribe, Cache: "c", Topic: "user-{slash}"}, Permission{}, `holds '/'`},
+		{"slash subject escaping key prefix", Identity{Subject: "alice/../bob"}, Permission{Role: ReadWrite, Cache: "c", KeyPrefix: "{sub}/"}, Permission{}, `holds '/'`},
+		{"colon", alice, Permission{Role: ReadWrite, Cache: "c", KeyPrefix: "{colon}:"}, Permission{}, `holds ':'`},
+		{"brace", alice, Permission{Role: PublishSubscribe, Cache: "c", Topic: "{brace}"}, Permission{}, `holds "{" or "}"`},
+		{"space", alice, Permission{Role: PublishSubscribe, Cache: "c", Topic: "{space}"}, Permission{}, "whitespace"},
+		{"newline", alice, Permission{Role: PublishSubscribe, Cache: "c", Topic: "{newline}"}, Permission{}, "control"},
+		{"NUL", alice, Permission{Role: PublishSubscribe, Cache: "c", Topic: "{nul}"}, Permission{}, "control"},
+		{"zero-width space", alice, Permission{Role: PublishSubscribe, Cache: "c", Topic: "{zwsp}"}, Permission{}, "other than letters"},
+		{"bidi override", alice, Permission{Role: PublishSubscribe, Cache: "c", Topic: "{bidi}"}, Permission{}, "other than letters"},
+		{"overlong value", alice, Permission{Role: PublishSubscribe, Cache: "c", Topic: "{long}"}, Permission{}, "longer than"},
+		{"overlong result", alice, Permission{Role: PublishSubscribe, Cache: "c", Topic: "user-{maxlen}"}, Permission{}, "longer than"},
+		{"invalid utf-8", alice, Permission{Role: PublishSubscribe, Cache: "c", Topic: "{badutf8}"}, Permission{}, "UTF-8"},
+		{"hash", alice, Permission{Role: PublishSubscribe, Cache: "c", Topic: "{hash}"}, Permission{}, `holds '#'`},
+		{"percent encoding", alice, Permission{Role: PublishSubscribe, Cache: "c", Topic: "{percent}"}, Permission{}, `holds '%'`},
+		{"question mark", alice, Permission{Role: PublishSubscribe, Cache: "c", Topic: "{question}"}, Permission{}, `holds '?'`},
+		{"backslash", alice, Permission{Role: PublishSubscribe, Cache: "c", Topic: "{backslash}"}, Permission{}, `holds '\\'`},
+		{"bad template", alice, Permission{Role: PublishSubscribe, Cache: "c", Topic: "{sub"}, Permission{}, "unterminated"},
+		{"prefix template without delimiter", alice, Permission{Role: PublishSubscribe, Cache: "c", TopicPrefix: "{prefix-tenant-with-trailer}"}, Permission{}, "delimiter"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := NewScope(CacheReadOnly("fixed"), tt.in)
-			before := NewScope(in.Permissions...)
-			before.Permissions = append([]Permission(nil), in.Permissions...)
+			in := Scope{{Role: ReadOnly, Cache: "fixed"}, tt.in}
+			before := slices.Clone(in)
 
 			got, err := in.Expand(tt.id)
 			assert.Equal(t, before, in, "Expand must not modify its receiver")
@@ -165,7 +164,7 @@ func TestScopeExpand(t *testing.T) {
 				require.ErrorIs(t, err, ErrInvalidScope)
 				assert.Contains(t, err.Error(), tt.problem)
 				assert.Contains(t, err.Error(), "permissions[1].")
-				assert.Empty(t, got.Permissions)
+				assert.Empty(t, got)
 				// The error never repeats an offending value.
 				for _, v := range tt.id.Claims {
 					if s, ok := v.(string); ok && len(s) > 3 && !strings.Contains(s, "{") {
@@ -175,9 +174,9 @@ func TestScopeExpand(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, NewScope(CacheReadOnly("fixed"), tt.want), got)
+			assert.Equal(t, Scope{{Role: ReadOnly, Cache: "fixed"}, tt.want}, got)
 			require.NoError(t, got.Validate())
-			assert.False(t, got.IsTemplate())
+			assert.False(t, got.isTemplate())
 		})
 	}
 }
@@ -186,10 +185,10 @@ func TestScopeExpand(t *testing.T) {
 // either fails or yields a literal topic and a prefix under the subject's
 // own delimiter-terminated namespace.
 func TestScopeExpandNeverWidens(t *testing.T) {
-	tmpl := NewScope(
-		TopicPublishSubscribe("chat", Topic("user-{sub}")),
-		CacheKeyPrefixReadWrite("chat", "{sub}/"),
-	)
+	tmpl := Scope{
+		{Role: PublishSubscribe, Cache: "chat", Topic: "user-{sub}"},
+		{Role: ReadWrite, Cache: "chat", KeyPrefix: "{sub}/"},
+	}
 	subjects := []string{"*", "**", "a*", "{sub}", "}", "{", "", " ", "/", "a/", "../x", "a:b", "\x00", "\t", "\u2028",
 		"\u00a0", "a\u200d", strings.Repeat("a", 300), "%2A", "ok-user_1.2@x", "Ünïcødé"}
 	for _, sub := range subjects {
@@ -198,8 +197,8 @@ func TestScopeExpandNeverWidens(t *testing.T) {
 			require.ErrorIs(t, err, ErrInvalidScope, "%q", sub)
 			continue
 		}
-		require.Len(t, got.Permissions, 2)
-		topic, prefix := got.Permissions[0], got.Permissions[1]
+		require.Len(t, got, 2)
+		topic, prefix := got[0], got[1]
 		assert.Equal(t, "user-"+sub, topic.Topic, "%q", sub)
 		assert.Empty(t, topic.TopicPrefix)
 		assert.NotEqual(t, All, topic.Topic)
@@ -211,9 +210,9 @@ func TestScopeExpandNeverWidens(t *testing.T) {
 }
 
 func TestScopeIsTemplate(t *testing.T) {
-	assert.False(t, NewScope(TopicPublishSubscribe("c", AllTopics)).IsTemplate())
-	assert.True(t, NewScope(CacheReadOnly("c"), CacheKeyPrefixReadOnly("c", "{sub}/")).IsTemplate())
-	assert.True(t, NewScope(CacheReadOnly("{x")).IsTemplate())
+	assert.False(t, Scope{{Role: PublishSubscribe, Cache: "c", Topic: All}}.isTemplate())
+	assert.True(t, Scope{{Role: ReadOnly, Cache: "c"}, {Role: ReadOnly, Cache: "c", KeyPrefix: "{sub}/"}}.isTemplate())
+	assert.True(t, Scope{{Role: ReadOnly, Cache: "{x"}}.isTemplate())
 }
 
 // TestScopeExpandFastPath checks that a scope without placeholders expands
@@ -226,21 +225,21 @@ func TestScopeExpandFastPath(t *testing.T) {
 		name  string
 		scope Scope
 	}{
-		{"static mixed", Scope{Permissions: []Permission{
-			TopicPublishSubscribe(All, Topic("news")),
-			TopicSubscribeOnly("c", TopicNamePrefix("room/")),
-			CacheReadWrite("c"),
-			CacheKeyReadOnly("c", "k1"),
-			CacheKeyPrefixWriteOnly("c", "user/"),
-		}}},
-		{"single wildcard", Scope{Permissions: []Permission{TopicPublishSubscribe(All, Topic(All))}}},
+		{"static mixed", Scope{
+			{Role: PublishSubscribe, Cache: All, Topic: "news"},
+			{Role: SubscribeOnly, Cache: "c", TopicPrefix: "room/"},
+			{Role: ReadWrite, Cache: "c"},
+			{Role: ReadOnly, Cache: "c", Key: "k1"},
+			{Role: WriteOnly, Cache: "c", KeyPrefix: "user/"},
+		}},
+		{"single wildcard", Scope{{Role: PublishSubscribe, Cache: All, Topic: All}}},
 		{"empty scope", Scope{}},
-		{"invalid name", Scope{Permissions: []Permission{TopicPublishSubscribe("c", Topic("a b"))}}},
-		{"missing role", Scope{Permissions: []Permission{{Cache: "c"}}}},
-		{"lone closing brace", Scope{Permissions: []Permission{TopicPublishSubscribe("c", Topic("a}"))}}},
-		{"template", Scope{Permissions: []Permission{TopicPublishSubscribe("c", TopicNamePrefix("{tenant}/{sub}/"))}}},
-		{"bad template", Scope{Permissions: []Permission{TopicPublishSubscribe("c", Topic("{sub"))}}},
-		{"unfillable template", Scope{Permissions: []Permission{TopicPublishSubscribe("c", Topic("{team}"))}}},
+		{"invalid name", Scope{{Role: PublishSubscribe, Cache: "c", Topic: "a b"}}},
+		{"missing role", Scope{{Cache: "c"}}},
+		{"lone closing brace", Scope{{Role: PublishSubscribe, Cache: "c", Topic: "a}"}}},
+		{"template", Scope{{Role: PublishSubscribe, Cache: "c", TopicPrefix: "{tenant}/{sub}/"}}},
+		{"bad template", Scope{{Role: PublishSubscribe, Cache: "c", Topic: "{sub"}}},
+		{"unfillable template", Scope{{Role: PublishSubscribe, Cache: "c", Topic: "{team}"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -259,9 +258,9 @@ func TestScopeExpandFastPath(t *testing.T) {
 	}
 
 	// Spare capacity, as a scope built with append has.
-	static := Scope{Permissions: make([]Permission, 0, 8)}
-	static.Permissions = append(static.Permissions, tests[0].scope.Permissions...)
-	orig := Scope{Permissions: slices.Clone(static.Permissions)}
+	static := make(Scope, 0, 8)
+	static = append(static, tests[0].scope...)
+	orig := slices.Clone(static)
 	allocs := testing.AllocsPerRun(100, func() {
 		if _, err := static.Expand(id); err != nil {
 			t.Fatal(err)
@@ -271,8 +270,8 @@ func TestScopeExpandFastPath(t *testing.T) {
 
 	got, err := static.Expand(id)
 	require.NoError(t, err)
-	assert.Equal(t, len(got.Permissions), cap(got.Permissions), "capacity capped so append copies")
-	_ = append(got.Permissions, CacheReadOnly("other"))
+	assert.Equal(t, len(got), cap(got), "capacity capped so append copies")
+	_ = append(got, Permission{Role: ReadOnly, Cache: "other"})
 	assert.Equal(t, orig, static, "the caller's scope is unchanged")
-	assert.Equal(t, Permission{}, static.Permissions[:len(static.Permissions)+1][len(static.Permissions)], "nothing appended into the caller's spare capacity")
+	assert.Equal(t, Permission{}, static[:len(static)+1][len(static)], "nothing appended into the caller's spare capacity")
 }

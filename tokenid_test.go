@@ -76,17 +76,17 @@ func TestQueryTokenID(t *testing.T) {
 		want    string
 		wantErr error
 	}{
-		{"open, chosen name", MethodOpen, AnonymousSubject, "name=alice", "alice", nil},
-		{"open, unicode name", MethodOpen, AnonymousSubject, "name=zo%C3%AB", "zoë", nil},
-		{"open, no parameter", MethodOpen, AnonymousSubject, "other=x", AnonymousSubject, nil},
-		{"open, repeated", MethodOpen, AnonymousSubject, "name=a&name=b", "", ErrBadRequest},
-		{"open, empty", MethodOpen, AnonymousSubject, "name=", "", ErrBadRequest},
-		{"open, too long", MethodOpen, AnonymousSubject, "name=" + strings.Repeat("n", MaxTokenIDLength+1), "", ErrBadRequest},
-		{"open, control character", MethodOpen, AnonymousSubject, "name=a%0Ab", "", ErrBadRequest},
-		{"open, bidi override", MethodOpen, AnonymousSubject, "name=a%E2%80%AEb", "", ErrBadRequest},
-		{"basic ignores the parameter", MethodBasic, "bob", "name=alice", "bob", nil},
+		{"open, chosen name", MethodOpen, "anonymous", "name=alice", "alice", nil},
+		{"open, unicode name", MethodOpen, "anonymous", "name=zo%C3%AB", "zoë", nil},
+		{"open, no parameter", MethodOpen, "anonymous", "other=x", "anonymous", nil},
+		{"open, repeated", MethodOpen, "anonymous", "name=a&name=b", "", ErrBadRequest},
+		{"open, empty", MethodOpen, "anonymous", "name=", "", ErrBadRequest},
+		{"open, too long", MethodOpen, "anonymous", "name=" + strings.Repeat("n", MaxTokenIDLength+1), "", ErrBadRequest},
+		{"open, control character", MethodOpen, "anonymous", "name=a%0Ab", "", ErrBadRequest},
+		{"open, bidi override", MethodOpen, "anonymous", "name=a%E2%80%AEb", "", ErrBadRequest},
+		{"basic ignores the parameter", "basic", "bob", "name=alice", "bob", nil},
 		{"jwt ignores the parameter", "jwt", "user-1", "name=admin", "user-1", nil},
-		{"context ignores the parameter", MethodContext, "user-2", "name=admin", "user-2", nil},
+		{"context ignores the parameter", "context", "user-2", "name=admin", "user-2", nil},
 		{"no method ignores the parameter", "", "user-3", "name=admin", "user-3", nil},
 	}
 	for _, tt := range tests {
