@@ -430,7 +430,8 @@ func TestIntegrationUpstreamFailures(t *testing.T) {
 		code   string
 	}{
 		{"unavailable", momentolocal.Fault{Method: "GenerateDisposableToken", Code: codes.Unavailable, Count: 1}, 503, tvm.CodeUpstreamUnavailable},
-		{"resource exhausted", momentolocal.Fault{Method: "GenerateDisposableToken", Code: codes.ResourceExhausted, Count: 1}, 503, tvm.CodeUpstreamUnavailable},
+		// Momento's auth quota: its own outcome, not "unavailable".
+		{"resource exhausted", momentolocal.Fault{Method: "GenerateDisposableToken", Code: codes.ResourceExhausted, Count: 1}, 503, tvm.CodeUpstreamThrottled},
 		{"permission denied", momentolocal.Fault{Method: "GenerateDisposableToken", Code: codes.PermissionDenied, Count: 1}, 502, tvm.CodeUpstreamRejected},
 		{"slow", momentolocal.Fault{Method: "GenerateDisposableToken", Latency: 5 * time.Second, Count: 1}, 504, tvm.CodeUpstreamTimeout},
 	}

@@ -83,7 +83,7 @@ func NewMomentoVendor(cfg MomentoVendorConfig) (*MomentoVendor, error) {
 	provider := cfg.CredentialProvider
 	desc := "credential provider"
 	switch key := strings.TrimSpace(cfg.APIKey); {
-	case key != "" && !isNil(provider):
+	case cfg.APIKey != "" && !isNil(provider):
 		probs.add("MomentoVendorConfig.APIKey", "set either APIKey or CredentialProvider, not both")
 	case !isNil(provider):
 		if cfg.Endpoint != "" {

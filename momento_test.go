@@ -307,7 +307,12 @@ func TestMomentoVendorMapsSDKErrors(t *testing.T) {
 		{"bad request", nil, momento.NewMomentoError(momento.BadRequestError, "bad", nil), ErrUpstreamRejected, momento.BadRequestError, nil, "", 1},
 		{"not found", nil, momento.NewMomentoError(momento.CacheNotFoundError, "no cache", nil), ErrUpstreamRejected, momento.CacheNotFoundError, nil, "", 1},
 		{"server unavailable", nil, momento.NewMomentoError(momento.ServerUnavailableError, "unavailable", nil), ErrUpstreamUnavailable, momento.ServerUnavailableError, nil, "", 3},
-		{"limit exceeded", nil, momento.NewMomentoError(momento.LimitExceededError, "Request rate limit exceeded", nil), ErrUpstreamUnavailable, momento.LimitExceededError, nil, "", 3},
+		// Momento's auth quota (5 operations per second per account):
+		// throttled, never retried within the request.
+		{"limit exceeded", nil, momento.NewMomentoError(momento.LimitExceededError, "Request rate limit exceeded", nil), ErrUpstreamThrottled, momento.LimitExceededError, nil, "rate limit", 1},
+		{"SDK double conversion: limit exceeded", nil, momento.NewMomentoError(momento.ClientSdkError, "SDK Failed to process the request.",
+			momento.NewMomentoError(momento.LimitExceededError, "Request rate limit exceeded", errors.New("rpc error: code = ResourceExhausted"))),
+			ErrUpstreamThrottled, momento.LimitExceededError, nil, "rate limit", 1},
 		{"internal", nil, momento.NewMomentoError(momento.InternalServerError, "oops", nil), ErrUpstreamUnavailable, momento.InternalServerError, nil, "", 3},
 		{"connection", nil, momento.NewMomentoError(momento.ConnectionError, "connection refused", nil), ErrUpstreamUnavailable, momento.ConnectionError, nil, "", 3},
 		{"unknown", nil, momento.NewMomentoError(momento.UnknownServiceError, "?", nil), ErrUpstreamUnavailable, momento.UnknownServiceError, nil, "", 3},
