@@ -202,7 +202,7 @@ func TestGRPCWebErrors(t *testing.T) {
 	}{
 		{"no key", "", "t", "16", "no api key"},
 		{"forged key", "abc.def.ghi", "t", "16", "invalid api key"},
-		{"subscribe-only publishes", readOnly, "t", "7", "insufficient permissions"},
+		{"subscribe-only publishes", readOnly, "t", "7", "Insufficient permissions"},
 		{"empty topic", srv.RootAPIKey(), "", "3", "topic name is required"},
 	}
 	for _, tc := range tests {
@@ -230,9 +230,10 @@ func TestGRPCWebErrors(t *testing.T) {
 	assert.Equal(t, "5", code)
 	assert.Contains(t, msg, `"caf%C3%A9" not found`)
 
-	// Unknown method: a trailers-only answer.
-	resp := webPost(t, ctx, srv, "/cache_client.Scs/ListCaches", publishRequest(t, "t", "x"), srv.RootAPIKey(), "", true)
+	// Unknown method: a trailers-only UNIMPLEMENTED answer naming it.
+	resp := webPost(t, ctx, srv, "/cache_client.Scs/DictionaryFetch", publishRequest(t, "t", "x"), srv.RootAPIKey(), "", true)
 	assert.Equal(t, "12", resp.Header.Get("grpc-status"))
+	assert.Contains(t, resp.Header.Get("grpc-message"), "/cache_client.Scs/DictionaryFetch")
 
 	// Not gRPC-Web.
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL()+"/cache_client.pubsub.Pubsub/Publish", strings.NewReader("{}"))

@@ -43,15 +43,22 @@ func requireNode(t *testing.T) string {
 // runNode runs one Node test file against srv and fails t if it fails.
 func runNode(t *testing.T, node string, srv *momentolocal.Server, file string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", file)
-	cmd.Dir = nodeTestDir
-	cmd.Env = append(os.Environ(),
+	runNodeEnv(t, node, file,
 		"MOMENTOLOCAL_ADDR="+srv.Addr(),
 		"MOMENTOLOCAL_URL="+srv.URL(),
 		"MOMENTOLOCAL_ROOT_KEY="+srv.RootAPIKey(),
 	)
+}
+
+// runNodeEnv runs one Node test file with env added to the environment
+// and fails t if it fails.
+func runNodeEnv(t *testing.T, node, file string, env ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", file)
+	cmd.Dir = nodeTestDir
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("node --test %s failed: %v\n%s", file, err, out)
