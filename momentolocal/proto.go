@@ -249,6 +249,7 @@ func setInt(m protoreflect.Message, name string, v int64) {
 func setMessage(m protoreflect.Message, name string, v protoreflect.Message) {
 	m.Set(field(m, name), protoreflect.ValueOfMessage(v))
 }
+
 // setNew sets field name of m to a new empty message of its type and
 // returns it (for oneof results such as _SetIfResponse.stored).
 func setNew(m protoreflect.Message, name string) protoreflect.Message {
