@@ -75,10 +75,10 @@ func (r *restartable) controlServer(t *testing.T) *httptest.Server {
 	return cs
 }
 
-// TestNodeSDKMomentoBehaviour runs nodetest/momento.test.cjs: the
-// behaviour the Node SDK expects of Momento (token limits, the quota, the
-// cache and control planes, topic limits and discontinuities, v2 keys over
-// TLS), in one node process.
+// TestNodeSDKMomentoBehaviour runs nodetest/momento.test.cjs and
+// momento-web.test.cjs: the behaviour the Node and web SDKs expect of
+// Momento (token limits, the quota, the cache and control planes, topic
+// limits and discontinuities, v2 keys over TLS), in one `node --test`.
 func TestNodeSDKMomentoBehaviour(t *testing.T) {
 	node := requireNode(t)
 	srv, err := momentolocal.Start(momentolocal.Config{})
@@ -92,8 +92,11 @@ func TestNodeSDKMomentoBehaviour(t *testing.T) {
 	quota := startServer(t, momentolocal.Config{TokenQuota: 3, RequireAPIKey: true, Now: clock.Now})
 	r.clock = clock
 	cs := r.controlServer(t)
+	web := startServer(t, momentolocal.Config{})
 
 	env := []string{
+		"MOMENTOLOCAL_WEB_URL=" + web.URL(),
+		"MOMENTOLOCAL_WEB_ROOT_KEY=" + web.RootAPIKey(),
 		"MOMENTOLOCAL_ADDR=" + srv.Addr(),
 		"MOMENTOLOCAL_ROOT_KEY=" + srv.RootAPIKey(),
 		"MOMENTOLOCAL_CONTROL=" + cs.URL,
@@ -115,10 +118,11 @@ func TestNodeSDKMomentoBehaviour(t *testing.T) {
 		t.Cleanup(func() {
 			if !t.Failed() {
 				assert.Contains(t, tokenRequestsByID(tlsSrv), "node-v2", "the v2 key vended over TLS")
+				assert.Contains(t, tokenRequestsByID(tlsSrv), "web-v2", "the v2 key vended over https")
 			}
 		})
 	}
-	runNodeEnvHosts(t, node, hosts, []string{"momento.test.cjs"}, env...)
+	runNodeEnvHosts(t, node, hosts, []string{"momento.test.cjs", "momento-web.test.cjs"}, env...)
 
 	reqs := tokenRequestsByID(r.current())
 	assert.Equal(t, 25*time.Hour, reqs["node-25h"].ValidFor)

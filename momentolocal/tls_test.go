@@ -45,8 +45,7 @@ type testCA struct {
 }
 
 // newTestCA makes a CA and a server certificate valid for an hour for
-// 127.0.0.1, ::1, localhost, testHostDomain and its cache., control. and
-// token. names.
+// 127.0.0.1, ::1, localhost and testHostNames.
 func newTestCA(t testing.TB) *testCA {
 	t.Helper()
 	dir := t.TempDir()
@@ -76,9 +75,8 @@ func newTestCA(t testing.TB) *testCA {
 		NotAfter:     now.Add(time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames: []string{"localhost", testHostDomain,
-			"cache." + testHostDomain, "control." + testHostDomain, "token." + testHostDomain},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:     append([]string{"localhost"}, testHostNames...),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
 	require.NoError(t, err)
