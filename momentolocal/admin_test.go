@@ -43,11 +43,12 @@ func TestAdminHandlerRefusesLoopbackProxies(t *testing.T) {
 	assert.NotContains(t, string(body), srv.AdminSecret(), "the secret is never echoed")
 	assert.Empty(t, srv.Faults().List())
 
-	// The same proxy with its Host rewritten to the loopback target is
-	// still refused: it forwards X-Forwarded-For.
-	rewriting := httputil.NewSingleHostReverseProxy(target)
-	director := rewriting.Director
-	rewriting.Director = func(r *http.Request) { director(r); r.Host = target.Host }
+	// A proxy that rewrites Host to the loopback target is still refused:
+	// it forwards X-Forwarded-For.
+	rewriting := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(target) // Host becomes 127.0.0.1:port
+		pr.SetXForwarded()
+	}}
 	proxy2 := httptest.NewServer(rewriting)
 	t.Cleanup(proxy2.Close)
 	req, err = http.NewRequest(http.MethodGet, proxy2.URL+"/token-requests", nil)

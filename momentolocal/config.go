@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -148,6 +149,9 @@ func (cfg Config) withDefaults() (Config, []byte, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if strings.Contains(cfg.Endpoint, "/") || strings.ContainsAny(cfg.Endpoint, " \t\r\n") {
+		return cfg, nil, fmt.Errorf("%w: Endpoint must be a host name with an optional port, without a scheme or path", ErrInvalidConfig)
 	}
 	if cfg.TLS != nil && len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil && cfg.TLS.GetConfigForClient == nil {
 		return cfg, nil, fmt.Errorf("%w: TLS needs a certificate (Certificates or GetCertificate)", ErrInvalidConfig)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -318,6 +319,11 @@ func TestStartRejectsBadConfig(t *testing.T) {
 		"empty cache name":      {Caches: []string{""}},
 		"wildcard cache name":   {Caches: []string{"*"}},
 		"short signing key":     {SigningKey: []byte("short")},
+		"endpoint with scheme":  {Endpoint: "https://momento.test"},
+		"endpoint with path":    {Endpoint: "momento.test/x"},
+		"negative quota":        {TokenQuota: -1},
+		"TLS without a cert":    {TLS: &tls.Config{}},
+		"short admin secret":    {AdminSecret: "0123456789"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			srv, err := momentolocal.Start(cfg)

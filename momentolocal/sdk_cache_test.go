@@ -32,6 +32,7 @@ var setIfCalls = map[string]setIfCall{
 		return ok, err
 	},
 	"SetIfNotExists": func(ctx context.Context, cc momento.CacheClient, key string) (bool, error) {
+		//lint:ignore SA1019 the deprecated method is still in the SDK; it sends SetIf absent.
 		r, err := cc.SetIfNotExists(ctx, &momento.SetIfNotExistsRequest{CacheName: testCache, Key: momento.String(key), Value: momento.String("new")})
 		_, ok := r.(*responses.SetIfNotExistsStored)
 		return ok, err
