@@ -111,9 +111,10 @@ const (
 	OpPublish Operation = iota + 1
 	// OpSubscribe subscribes to a topic.
 	OpSubscribe
-	// OpRead reads a cache item (Get).
+	// OpRead reads cache items (Get, GetBatch, KeysExist, ItemGetTtl).
 	OpRead
-	// OpWrite writes a cache item (Set, Delete, Increment).
+	// OpWrite writes cache items (Set, SetBatch, SetIf, Delete, Increment,
+	// UpdateTtl).
 	OpWrite
 )
 
