@@ -2,6 +2,11 @@ package tvm_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"io"
 	"log/slog"
@@ -11,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/tvmgo/tvm"
+	"github.com/tvmgo/tvm/jwtauth"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -38,13 +45,9 @@ var benchStubVendor = vendorFunc(func(_ context.Context, g tvm.Grant) (tvm.Token
 // that answers at once, so its figure is the handler's own overhead;
 // "momentolocal" adds the real SDK's gRPC round trip to the in-process
 // emulator on 127.0.0.1. "reuse" (the default) hands the same token again
-// after the first request; "no-reuse" vends on every request.
-//
-// TODO(jwtauth): the cases "jwt-rs256/stub", "jwt-es256/stub" and
-// "jwt-rs256/momentolocal" (tvm.NewJWT with RS256 and ES256 static keys,
-// GroupsClaim "cognito:groups") are left out until package jwtauth lands;
-// put them back with its authenticator. Their figures are in
-// BENCHMARKS.md.
+// after the first request; "no-reuse" vends on every request. The "jwt"
+// cases verify RS256 or ES256 tokens with jwtauth from static keys
+// (GroupsClaim "cognito:groups").
 //
 //	go test -run '^$' -bench Handler -benchmem ./
 func BenchmarkHandler(b *testing.B) {
@@ -57,6 +60,40 @@ func BenchmarkHandler(b *testing.B) {
 		b.Fatal(err)
 	}
 
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	jwtAuth, err := jwtauth.New(jwtauth.Config{
+		Issuer:      "https://idp.bench/",
+		Audience:    []string{"bench"},
+		Algorithms:  []string{"RS256", "ES256"},
+		Keys:        map[string]crypto.PublicKey{"rsa": &rsaKey.PublicKey, "ec": &ecKey.PublicKey},
+		GroupsClaim: "cognito:groups",
+		Logger:      logger,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = jwtAuth.Close() })
+	claims := jwt.MapClaims{
+		"iss": "https://idp.bench/", "aud": "bench", "sub": "user-123456",
+		"iat": time.Now().Unix(), "exp": time.Now().Add(2 * time.Hour).Unix(),
+		"cognito:groups": []string{"ReadWriteUserGroup"},
+	}
+	sign := func(m jwt.SigningMethod, key crypto.Signer, kid string) string {
+		t := jwt.NewWithClaims(m, claims)
+		t.Header["kid"] = kid
+		s, err := t.SignedString(key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return "Bearer " + s
+	}
 	basicAuth := func(cost int) tvm.Authenticator {
 		h, err := bcrypt.GenerateFromPassword([]byte("bench-password"), cost)
 		if err != nil {
@@ -92,7 +129,10 @@ func BenchmarkHandler(b *testing.B) {
 		{"open/stub/no-log", tvm.Open(), "", benchStubVendor, quiet},
 		{"basic-cost4/stub", basicAuth(bcrypt.MinCost), basicHeader, benchStubVendor, nil},
 		{"basic-cost10/stub", basicAuth(bcrypt.DefaultCost), basicHeader, benchStubVendor, nil},
+		{"jwt-rs256/stub", jwtAuth, sign(jwt.SigningMethodRS256, rsaKey, "rsa"), benchStubVendor, nil},
+		{"jwt-es256/stub", jwtAuth, sign(jwt.SigningMethodES256, ecKey, "ec"), benchStubVendor, nil},
 		{"open/momentolocal", tvm.Open(), "", localVendor, nil},
+		{"jwt-rs256/momentolocal", jwtAuth, sign(jwt.SigningMethodRS256, rsaKey, "rsa"), localVendor, nil},
 	}
 	for _, c := range cases {
 		for _, reuse := range []struct {

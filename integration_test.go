@@ -2,11 +2,14 @@ package tvm_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,10 +20,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/momentohq/client-sdk-go/auth"
 	"github.com/momentohq/client-sdk-go/config"
 	"github.com/momentohq/client-sdk-go/config/logger"
 	"github.com/tvmgo/tvm"
+	"github.com/tvmgo/tvm/jwtauth"
 	"github.com/tvmgo/tvm/momentolocal"
 	"go.uber.org/goleak"
 	"golang.org/x/crypto/bcrypt"
@@ -114,41 +119,6 @@ func itBasic(t testing.TB, headers bool, users ...tvm.User) *tvm.BasicAuthentica
 		t.Fatal(err)
 	}
 	return a
-}
-
-// itBearer is an in-test authenticator of bearer tokens: it accepts exactly
-// the tokens it maps, as their identities (ExpiresAt, Groups, Claims
-// included), and refuses any other bearer token with ErrInvalidCredentials.
-// It stands in for the JWT authenticator where the JWT is incidental to
-// the test.
-//
-// TODO(jwtauth): where a test uses itBearer, the real JWT authenticator
-// (package jwtauth) comes back once it lands.
-type itBearer map[string]tvm.Identity
-
-func (b itBearer) Authenticate(r *http.Request) (tvm.Identity, error) {
-	authz := r.Header.Values("Authorization")
-	if len(authz) == 0 {
-		return tvm.Identity{}, fmt.Errorf("%w: no bearer token", tvm.ErrNoCredentials)
-	}
-	tok, ok := strings.CutPrefix(authz[0], "Bearer ")
-	id, known := b[tok]
-	if len(authz) != 1 || !ok || !known {
-		return tvm.Identity{}, fmt.Errorf("%w: unknown bearer token", tvm.ErrInvalidCredentials)
-	}
-	return id, nil
-}
-
-// itJWTShaped returns a random string shaped like a signed JWT, for the
-// bearer tokens of itBearer (a secret that must never be logged).
-func itJWTShaped(t testing.TB, sub string) string {
-	t.Helper()
-	sig := make([]byte, 32)
-	if _, err := rand.Read(sig); err != nil {
-		t.Fatal(err)
-	}
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(`{"alg":"RS256","kid":"k1"}`)) + "." + enc([]byte(`{"sub":"`+sub+`"}`)) + "." + enc(sig)
 }
 
 type itTokenBody struct {
@@ -292,25 +262,45 @@ func TestIntegrationBasicGroupScopes(t *testing.T) {
 	}
 }
 
-// TestIntegrationBearerIdentity: what a verified bearer credential carries
-// (groups, claims, expiry) decides the scope, the templates and the token's
-// lifetime; unknown bearer tokens vend nothing.
-//
-// TODO(jwtauth): this was TestIntegrationJWT, with tvm.NewJWT verifying
-// RS256 and ES256 tokens from static keys (GroupsClaim "cognito:groups")
-// and refusing a token signed by an unknown key under a known kid, an
-// expired token and alg "none". Those refusals are the JWT authenticator's
-// own and are left out here until package jwtauth lands; put the real
-// authenticator back in place of itBearer then.
-func TestIntegrationBearerIdentity(t *testing.T) {
-	srv, v := itLocal(t)
-	now := time.Now()
-	readWrite, noGroup := itJWTShaped(t, "u-123"), itJWTShaped(t, "u-456")
-	auth := itBearer{
-		readWrite: {Subject: "u-123", Method: "jwt", Groups: []string{"ReadWriteUserGroup"},
-			Claims: map[string]any{"sub": "u-123"}, ExpiresAt: now.Add(5 * time.Minute)},
-		noGroup: {Subject: "u-456", Method: "jwt", ExpiresAt: now.Add(2 * time.Hour)},
+// itSign signs claims with key under kid.
+func itSign(t testing.TB, method jwt.SigningMethod, key crypto.Signer, kid string, claims jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(method, claims)
+	tok.Header["kid"] = kid
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return s
+}
+
+// TestIntegrationJWT: jwtauth verifies RS256 and ES256 tokens from static
+// keys; the verified groups ("cognito:groups"), subject and expiry decide
+// the scope, the templates and the token's lifetime; hostile tokens vend
+// nothing and get the Bearer challenge.
+func TestIntegrationJWT(t *testing.T) {
+	srv, v := itLocal(t)
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const iss, aud = "https://idp.example.test/", "chat-app"
+	auth, err := jwtauth.New(jwtauth.Config{
+		Issuer:      iss,
+		Audience:    []string{aud},
+		Algorithms:  []string{"RS256", "ES256"},
+		Keys:        map[string]crypto.PublicKey{"rsa-1": &rsaKey.PublicKey, "ec-1": &ecKey.PublicKey},
+		GroupsClaim: "cognito:groups",
+		Logger:      itQuietLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = auth.Close() })
 	h := itHandler(t, tvm.Config{
 		Authenticator: auth,
 		Scopes: itScopes(t,
@@ -322,28 +312,46 @@ func TestIntegrationBearerIdentity(t *testing.T) {
 		),
 		Vendor: v,
 	})
+	now := time.Now()
+	claims := func(sub string, exp time.Duration, groups ...string) jwt.MapClaims {
+		return jwt.MapClaims{"iss": iss, "aud": aud, "sub": sub, "iat": now.Unix(), "exp": now.Add(exp).Unix(), "cognito:groups": groups}
+	}
 
-	// Read-write group, credential expiring in 5 minutes: the token lives
-	// at most as long as the credential.
+	// RS256, read-write group, token expiring in 5 minutes: the token lives
+	// at most as long as the JWT.
+	readWrite := itSign(t, jwt.SigningMethodRS256, rsaKey, "rsa-1", claims("u-123", 5*time.Minute, "ReadWriteUserGroup"))
 	body := itGet(t, h, "/token", http.Header{"Authorization": {"Bearer " + readWrite}, "Usergroup": {"admins"}})
 	itCheckRequest(t, srv, 1, "u-123", 5*time.Minute, 2*time.Second,
 		momentolocal.Permission{Role: "publishsubscribe", Cache: "default-cache", Topic: "*"},
 		momentolocal.Permission{Role: "publishsubscribe", Cache: "chat", Topic: "user-u-123"})
 	itCheckToken(t, srv, body, srv.TokenRequests()[0].ValidFor)
 
-	// No group: the default rule, and the credential outlives the default TTL.
-	itGet(t, h, "/token", http.Header{"Authorization": {"Bearer " + noGroup}})
+	// ES256, no group: the default rule, and the JWT outlives the default TTL.
+	tok := itSign(t, jwt.SigningMethodES256, ecKey, "ec-1", claims("u-456", 2*time.Hour))
+	itGet(t, h, "/token", http.Header{"Authorization": {"Bearer " + tok}})
 	itCheckRequest(t, srv, 2, "u-456", itDefaultTTL, 0,
 		momentolocal.Permission{Role: "subscribeonly", Cache: "default-cache", TopicPrefix: "public-"})
 
-	// Unknown bearer tokens vend nothing, and get the Bearer challenge.
-	for _, bad := range []string{itJWTShaped(t, "u-123"), readWrite + "x", "", "eyJhbGciOiJub25lIn0.e30."} {
+	// Hostile tokens vend nothing, and get the Bearer challenge with
+	// error="invalid_token".
+	attacker, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, bad := range map[string]string{
+		"unknown key, known kid": itSign(t, jwt.SigningMethodRS256, attacker, "rsa-1", claims("u-123", time.Hour, "ReadWriteUserGroup")),
+		"expired":                itSign(t, jwt.SigningMethodRS256, rsaKey, "rsa-1", claims("u-123", -time.Hour, "ReadWriteUserGroup")),
+		"alg none":               "eyJhbGciOiJub25lIiwia2lkIjoicnNhLTEifQ." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"u-123","iss":"`+iss+`","aud":"`+aud+`","exp":9999999999}`)) + ".",
+		"alg none, no kid":       "eyJhbGciOiJub25lIn0.e30.",
+		"altered signature":      readWrite + "x",
+		"empty":                  "",
+	} {
 		r := httptest.NewRequest(http.MethodGet, "/token", nil)
 		r.Header.Set("Authorization", "Bearer "+bad)
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
-		if w.Code != http.StatusUnauthorized || w.Header().Get("WWW-Authenticate") != `Bearer realm="tvm", error="invalid_token"` {
-			t.Errorf("%q: status %d, WWW-Authenticate %q", bad, w.Code, w.Header().Get("WWW-Authenticate"))
+		if w.Code != http.StatusUnauthorized || w.Header().Get("WWW-Authenticate") != `Bearer error="invalid_token"` {
+			t.Errorf("%s: status %d, WWW-Authenticate %q", name, w.Code, w.Header().Get("WWW-Authenticate"))
 		}
 	}
 	if n := len(srv.TokenRequests()); n != 2 {

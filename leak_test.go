@@ -3,22 +3,28 @@ package tvm_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/momentohq/client-sdk-go/auth"
 	"github.com/momentohq/client-sdk-go/config"
 	"github.com/momentohq/client-sdk-go/config/logger"
 	"github.com/momentohq/client-sdk-go/momento"
 	"github.com/tvmgo/tvm"
+	"github.com/tvmgo/tvm/jwtauth"
 	"github.com/tvmgo/tvm/momentolocal"
 	"google.golang.org/grpc/codes"
 )
@@ -57,21 +63,18 @@ func (l lkSDKLogger) Warn(m string, a ...any)  { l.log.Warn(fmt.Sprintf(m, a...)
 func (l lkSDKLogger) Error(m string, a ...any) { l.log.Error(fmt.Sprintf(m, a...)) }
 
 // TestSecretsNeverLeak runs every path of the token service — success and
-// reuse, bad password, good and refused bearer tokens, rate limits,
-// upstream 502/503/504 (with fault messages that echo the API key, and the
-// vendor's retry lines), a wrong API key, a shared rate limiter that cannot
-// reach Momento, a closed vendor, a client that goes away, and recovered
-// panics whose values hold secrets — with every logger (the handler's, the
-// vendor's, the emulator's and the Momento SDK's) writing JSON at debug
-// level into one buffer. No API key, vended token (the SDK string and its
-// inner api_key), password, Basic credential or bearer token may appear in
-// the logs, in an error body or in a response header.
-//
-// TODO(jwtauth): the bearer tokens go through the in-test itBearer, not the
-// JWT authenticator: its own paths (a bad signature, an expired token, an
-// unknown kid triggering a JWKS refresh from a loopback JWKS server, alg
-// "none") and its logger ("component":"jwt") are left out until package
-// jwtauth lands; put tvm.NewJWT's replacement back for jwtH then.
+// reuse, bad password, a good JWT, a bad signature, altered and expired
+// JWTs, alg "none", unknown key ids (a JWKS refresh from a loopback JWKS
+// server, and the rate-limited one after it), a JWKS that is down when the
+// JWT authenticator starts, rate limits, upstream 502/503/504 (with fault
+// messages that echo the API key, and the vendor's retry lines), a wrong
+// API key, a shared rate limiter that cannot reach Momento, a closed
+// vendor, a client that goes away, and recovered panics whose values hold
+// secrets — with every logger (the handler's, the vendor's, the JWT
+// authenticator's, the emulator's and the Momento SDK's) writing JSON at
+// debug level into one buffer. No API key, vended token (the SDK string and
+// its inner api_key), password, Basic credential or JWT may appear in the
+// logs, in an error body or in a response header.
 func TestSecretsNeverLeak(t *testing.T) {
 	rlGoleak(t)
 	var sink lkSyncBuffer
@@ -128,15 +131,59 @@ func TestSecretsNeverLeak(t *testing.T) {
 		tvm.User{Username: "bob", PasswordHash: bobPassword},
 	)
 
-	// Bearer tokens shaped like JWTs (TODO(jwtauth): signed and verified by
-	// the JWT authenticator, with its JWKS on loopback).
-	goodJWT := itJWTShaped(t, "carol")
-	bearer := itBearer{goodJWT: {Subject: "carol", Method: "jwt", ExpiresAt: time.Now().Add(time.Hour)}}
+	// JWT issuer with a JWKS on loopback, down (503) when the authenticator
+	// starts: its first fetch fails and is logged.
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attacker, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks := fmt.Sprintf(`{"keys":[{"kty":"RSA","kid":"k1","alg":"RS256","use":"sig","n":%q,"e":%q}]}`,
+		base64.RawURLEncoding.EncodeToString(key.N.Bytes()), base64.RawURLEncoding.EncodeToString(big.NewInt(int64(key.E)).Bytes()))
+	var jwksDown atomic.Bool
+	var jwksHits atomic.Int64
+	jwksDown.Store(true)
+	jwksSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		jwksHits.Add(1)
+		if jwksDown.Load() {
+			http.Error(w, "identity provider down", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(jwks))
+	}))
+	t.Cleanup(jwksSrv.Close)
+	const iss, aud = "https://idp.leak.test/", "leak-app"
+	jwtCtx, jwtCancel := context.WithCancel(context.Background())
+	t.Cleanup(jwtCancel)
+	jwtAuth, err := jwtauth.New(jwtauth.Config{Issuer: iss, Audience: []string{aud}, Algorithms: []string{"RS256"},
+		JWKSURL: jwksSrv.URL, Context: jwtCtx, Logger: log.With("component", "jwt"),
+		// One refresh for unknown kids in the whole run, however slow it is.
+		UnknownKIDRefreshInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = jwtAuth.Close() })
+	if n := jwksHits.Load(); n != 1 {
+		t.Fatalf("jwtauth.New fetched the JWKS %d times, want 1", n)
+	}
+	jwksDown.Store(false)
+	sign := func(k *rsa.PrivateKey, kid, sub string, exp time.Duration) string {
+		return itSign(t, jwt.SigningMethodRS256, k, kid, jwt.MapClaims{"iss": iss, "aud": aud, "sub": sub,
+			"iat": time.Now().Unix(), "exp": time.Now().Add(exp).Unix()})
+	}
+	goodJWT := sign(key, "k1", "carol", time.Hour)
+	unknownKID := sign(attacker, "kid-random-1", "mallory", time.Hour) // unknown kid: JWKS refresh
 	badJWTs := []string{
-		itJWTShaped(t, "carol"),   // another signature
-		itJWTShaped(t, "mallory"), // unknown subject
-		goodJWT + "x",             // altered
-		"eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"carol"}`)) + ".",
+		sign(attacker, "k1", "carol", time.Hour), // bad signature
+		sign(key, "k1", "carol", -time.Hour),     // expired
+		unknownKID,
+		sign(attacker, "kid-random-2", "mallory", time.Hour), // unknown kid, refresh rate-limited
+		goodJWT + "x",                                        // altered
+		"eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"carol","iss":"`+iss+`","aud":"`+aud+`"}`)) + ".",
 	}
 
 	scopes := itScopes(t,
@@ -167,7 +214,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	basicH := handler(basic, vendor, func(c *tvm.Config) { c.RateLimit = memLimiter })
-	jwtH := handler(bearer, vendor, func(c *tvm.Config) { c.RateLimit = sharedLimiter })
+	jwtH := handler(jwtAuth, vendor, func(c *tvm.Config) { c.RateLimit = sharedLimiter })
 	noReuseH := handler(basic, retryingVendor, func(c *tvm.Config) { c.Reuse.Disabled = true })
 	closedH := handler(basic, closedVendor, nil)
 	wrongKeyH := handler(basic, wrongKeyVendor, nil)
@@ -235,6 +282,13 @@ func TestSecretsNeverLeak(t *testing.T) {
 	do(basicH, bobHeaders, 200)
 	do(basicH, alice, 200)
 	do(basicH, alice, 429)
+	// The first JWT names a kid the authenticator does not know (it has no
+	// keys yet: its first fetch failed): it fetches the JWKS again, now
+	// served, and refuses the token; the good JWT then verifies.
+	do(jwtH, map[string]string{"Authorization": "Bearer " + unknownKID}, 401)
+	if n := jwksHits.Load(); n != 2 {
+		t.Errorf("an unknown kid made %d JWKS fetches in all, want 2", n)
+	}
 	do(jwtH, map[string]string{"Authorization": "Bearer " + goodJWT}, 200)
 	do(noReuseH, bobHeaders, 200)
 	// Authentication failures.
@@ -283,6 +337,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	do(jwtH, map[string]string{"Authorization": "Bearer " + goodJWT}, 200)
 	srv.Faults().Remove(id)
+	if n := jwksHits.Load(); n != 2 {
+		t.Errorf("%d JWKS fetches in all, want 2 (unknown kids within the rate limit fetch nothing)", n)
+	}
 	// Recovered panics.
 	do(panicVendorH, alice, 500)
 	do(panicVendorNoReuseH, alice, 500)
@@ -290,7 +347,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 	logs := sink.String()
 	for _, want := range []string{`"status":429`, `"status":499`, `"status":500`, `"status":502`, `"status":503`, `"status":504`, "panic serving token request",
-		"panic in the vendor", "rate limiter cannot reach Momento", "retrying the vend", `"component":"emulator"`} {
+		"panic in the vendor", "rate limiter cannot reach Momento", "retrying the vend", `"component":"emulator"`,
+		`"component":"jwt"`, "JWKS fetch failed"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the run did not log %s: the test misses a path", want)
 		}

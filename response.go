@@ -182,9 +182,10 @@ func writeErrorJSON(w http.ResponseWriter, _ *http.Request, e *ErrorResponse) {
 	_, _ = w.Write(append(body, '\n'))
 }
 
-// fixedHeaderValues are the values of the headers every answer carries;
-// setFixedHeaders shares their backing array between requests, read-only.
-var fixedHeaderValues = [...]string{"no-store", "no-cache", "nosniff", "Origin"}
+// fixedHeaderValues are the values of the headers every answer carries
+// (and the success's Content-Type); setFixedHeaders and writeToken share
+// their backing array between requests, read-only.
+var fixedHeaderValues = [...]string{"no-store", "no-cache", "nosniff", "Origin", "application/json"}
 
 // setFixedHeaders sets the headers of every answer: no caching, no
 // sniffing, Vary: Origin. The canonical keys are assigned directly and the
@@ -207,7 +208,7 @@ func setFixedHeaders(hdr http.Header) {
 func writeToken(w http.ResponseWriter, tok Token) {
 	body := appendTokenResponse(make([]byte, 0, len(tok.AuthToken)+64), tok)
 	hdr := w.Header()
-	hdr["Content-Type"] = []string{"application/json"}
+	hdr["Content-Type"] = fixedHeaderValues[4:5:5]
 	hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)

@@ -1,9 +1,12 @@
 package momentolocal
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -64,8 +67,15 @@ func parseCode(s string) (codes.Code, error) {
 }
 
 // AdminHandler returns an HTTP handler to inspect and inject faults at run
-// time, for a standalone emulator. Serve it on a loopback address only; it
-// also refuses any request whose client address is not loopback.
+// time, for a standalone emulator. Serve it on a loopback address only.
+//
+// Every request must carry "Authorization: Bearer <AdminSecret()>" (401
+// otherwise). Requests from a non-loopback client, with a Host that does
+// not name a loopback address or localhost, or carrying a header that
+// proxies and tunnels add (Forwarded, X-Forwarded-*, X-Real-IP, Via,
+// CF-Connecting-IP, ...) are refused with 403: a reverse proxy or tunnel
+// on the same host connects from 127.0.0.1, so the peer address alone
+// proves nothing. The secret is never logged or echoed.
 //
 //	GET    /faults              list the rules (JSON array)
 //	POST   /faults              add a rule: {"method":"Publish","code":"UNAVAILABLE","count":3,
@@ -160,13 +170,71 @@ func (s *Server) AdminHandler() http.Handler {
 		writeJSON(w, http.StatusOK, out)
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !isLoopback(r.RemoteAddr) {
-			writeJSONError(w, http.StatusForbidden, "the admin endpoint only answers loopback clients")
+		w.Header().Set("Cache-Control", "no-store")
+		if msg := refuseAdminRequest(r); msg != "" {
+			writeJSONError(w, http.StatusForbidden, msg)
 			return
 		}
-		w.Header().Set("Cache-Control", "no-store")
+		if !s.adminAuthorized(r) {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			writeJSONError(w, http.StatusUnauthorized, "the admin endpoint requires Authorization: Bearer <admin secret>")
+			return
+		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// AdminSecret returns the secret that AdminHandler requires as a bearer
+// token: Config.AdminSecret, or a random one chosen by Start. Print it for
+// the person running a standalone emulator; never log it.
+func (s *Server) AdminSecret() string { return s.adminSecret }
+
+// forwardingHeaders are headers that reverse proxies, load balancers and
+// tunnels add to what they forward (canonical form).
+var forwardingHeaders = []string{
+	"Forwarded", "Via", "X-Real-Ip", "True-Client-Ip", "Cf-Connecting-Ip", "Cf-Ray",
+	"X-Client-Ip", "X-Cluster-Client-Ip", "Fastly-Client-Ip", "X-Original-Forwarded-For",
+}
+
+// refuseAdminRequest returns why r may not reach the admin endpoint, or "".
+func refuseAdminRequest(r *http.Request) string {
+	if !isLoopback(r.RemoteAddr) {
+		return "the admin endpoint only answers loopback clients"
+	}
+	if !isLoopbackHost(r.Host) {
+		return "the admin endpoint only answers requests for a loopback Host"
+	}
+	for name := range r.Header {
+		if strings.HasPrefix(name, "X-Forwarded-") || slices.Contains(forwardingHeaders, name) {
+			return "the admin endpoint does not answer forwarded requests (" + name + ")"
+		}
+	}
+	return ""
+}
+
+// adminAuthorized reports whether r carries the admin secret as a bearer
+// token, comparing in constant time.
+func (s *Server) adminAuthorized(r *http.Request) bool {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.adminSecret)) == 1
+}
+
+// isLoopbackHost reports whether a Host header names localhost or a
+// loopback IP address, with or without a port.
+func isLoopbackHost(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

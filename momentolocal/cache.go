@@ -32,22 +32,29 @@ type cacheItem struct {
 
 func newCacheStore() *cacheStore { return &cacheStore{items: map[string]cacheItem{}} }
 
+// getLocked returns the live item under key, dropping it if it expired.
+// c.mu must be held.
+func (c *cacheStore) getLocked(key string, now time.Time) (cacheItem, bool) {
+	it, ok := c.items[key]
+	if !ok {
+		return cacheItem{}, false
+	}
+	if !now.Before(it.expires) {
+		delete(c.items, key)
+		return cacheItem{}, false
+	}
+	return it, true
+}
+
 // get returns the live value of key.
 func (c *cacheStore) get(key string, now time.Time) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	it, ok := c.items[key]
-	if !ok {
-		return nil, false
-	}
-	if !now.Before(it.expires) {
-		delete(c.items, key)
-		return nil, false
-	}
-	return it.value, true
+	it, ok := c.getLocked(key, now)
+	return it.value, ok
 }
 
-// set stores value under key until now+ttl. c.mu must be held.
+// setLocked stores value under key until now+ttl. c.mu must be held.
 func (c *cacheStore) setLocked(key string, value []byte, now time.Time, ttl time.Duration) {
 	c.items[key] = cacheItem{value: value, expires: now.Add(ttl)}
 	c.writes++
@@ -60,43 +67,77 @@ func (c *cacheStore) setLocked(key string, value []byte, now time.Time, ttl time
 	}
 }
 
-// cacheRequest authenticates and authorizes a cache call on the cache named
-// in the "cache" metadata and the key in the request's cache_key.
-func (s *Server) cacheRequest(ctx context.Context, req *dynamicpb.Message, op Operation) (*cacheStore, string, error) {
+// flush removes every item.
+func (c *cacheStore) flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.items)
+}
+
+// cacheAccess authenticates a data-plane cache call on the cache named in
+// the "cache" metadata and checks that the caller may perform op on every
+// key (PERMISSION_DENIED otherwise, for the whole call), then finds the
+// cache (NOT_FOUND). Keys must not be empty.
+func (s *Server) cacheAccess(ctx context.Context, op Operation, keys ...[]byte) (*cacheStore, error) {
 	p, err := s.authenticate(ctx)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	names := md.Get("cache")
 	if len(names) != 1 || names[0] == "" {
-		return nil, "", status.Error(codes.InvalidArgument, `the "cache" metadata must name the cache`)
+		return nil, status.Error(codes.InvalidArgument, `the "cache" metadata must name the cache`)
 	}
 	cache := names[0]
-	key := string(getBytes(req, "cache_key"))
-	if key == "" {
-		return nil, "", status.Error(codes.InvalidArgument, "cache_key must not be empty")
+	for _, k := range keys {
+		if len(k) == 0 {
+			return nil, status.Error(codes.InvalidArgument, "cache_key must not be empty")
+		}
+		if !p.allows(Request{Op: op, Cache: cache, Key: string(k)}) {
+			return nil, status.Errorf(codes.PermissionDenied, "Insufficient permissions to %s this key of cache %q", op, cache)
+		}
 	}
-	if !p.allows(Request{Op: op, Cache: cache, Key: key}) {
-		return nil, "", status.Errorf(codes.PermissionDenied, "insufficient permissions to %s this key of cache %q", op, cache)
+	store := s.cache(cache)
+	if store == nil {
+		return nil, status.Errorf(codes.NotFound, "cache %q not found", cache)
 	}
-	store, ok := s.caches[cache]
-	if !ok {
-		return nil, "", status.Errorf(codes.NotFound, "cache %q not found", cache)
-	}
-	return store, key, nil
+	return store, nil
 }
 
-// ttlFrom reads a positive ttl_milliseconds.
-func ttlFrom(req *dynamicpb.Message) (time.Duration, error) {
-	ms := getUint(req, "ttl_milliseconds")
+// cacheRequest is cacheAccess for a request with one cache_key; it
+// returns the key too.
+func (s *Server) cacheRequest(ctx context.Context, req *dynamicpb.Message, op Operation) (*cacheStore, string, error) {
+	key := getBytes(req, "cache_key")
+	store, err := s.cacheAccess(ctx, op, key)
+	return store, string(key), err
+}
+
+// ttlFrom reads a ttl_milliseconds (or another millisecond field): positive
+// and at most Momento's maximum item TTL (INVALID_ARGUMENT otherwise).
+func ttlFrom(req *dynamicpb.Message, name string) (time.Duration, error) {
+	ms := getUint(req, name)
 	if ms == 0 {
-		return 0, status.Error(codes.InvalidArgument, "ttl_milliseconds must be positive")
+		return 0, status.Errorf(codes.InvalidArgument, "%s must be positive", name)
 	}
-	if ms > uint64(math.MaxInt64/int64(time.Millisecond)) {
-		return 0, status.Error(codes.InvalidArgument, "ttl_milliseconds is too large")
+	if ms > uint64(maxItemTTL/time.Millisecond) {
+		return 0, status.Errorf(codes.InvalidArgument, "%s exceeds the maximum item TTL of %s (%d seconds)",
+			name, maxItemTTL, int64(maxItemTTL/time.Second))
 	}
 	return time.Duration(ms) * time.Millisecond, nil
+}
+
+// itemFrom reads and checks the value and TTL of a _SetRequest-like
+// message whose key has been authorized.
+func itemFrom(req *dynamicpb.Message, key string) ([]byte, time.Duration, error) {
+	ttl, err := ttlFrom(req, "ttl_milliseconds")
+	if err != nil {
+		return nil, 0, err
+	}
+	value := getBytes(req, "cache_body")
+	if err := checkItemSize([]byte(key), value); err != nil {
+		return nil, 0, err
+	}
+	return append([]byte(nil), value...), ttl, nil
 }
 
 // cacheGet implements /cache_client.Scs/Get.
@@ -105,14 +146,19 @@ func (s *Server) cacheGet(ctx context.Context, req *dynamicpb.Message) (proto.Me
 	if err != nil {
 		return nil, err
 	}
-	resp := dynamicpb.NewMessage(s.desc.getResp)
-	if v, ok := store.get(key, s.now()); ok {
+	return s.getResponse(store, key, s.now()), nil
+}
+
+// getResponse builds the _GetResponse for key.
+func (s *Server) getResponse(store *cacheStore, key string, now time.Time) *dynamicpb.Message {
+	resp := s.desc.newMsg("cache_client._GetResponse")
+	if v, ok := store.get(key, now); ok {
 		setEnum(resp, "result", s.desc.cacheResult, "Hit")
 		setBytes(resp, "cache_body", v)
 	} else {
 		setEnum(resp, "result", s.desc.cacheResult, "Miss")
 	}
-	return resp, nil
+	return resp
 }
 
 // cacheSet implements /cache_client.Scs/Set.
@@ -121,15 +167,14 @@ func (s *Server) cacheSet(ctx context.Context, req *dynamicpb.Message) (proto.Me
 	if err != nil {
 		return nil, err
 	}
-	ttl, err := ttlFrom(req)
+	value, ttl, err := itemFrom(req, key)
 	if err != nil {
 		return nil, err
 	}
-	value := append([]byte(nil), getBytes(req, "cache_body")...)
 	store.mu.Lock()
 	store.setLocked(key, value, s.now(), ttl)
 	store.mu.Unlock()
-	resp := dynamicpb.NewMessage(s.desc.setResp)
+	resp := s.desc.newMsg("cache_client._SetResponse")
 	setEnum(resp, "result", s.desc.cacheResult, "Ok")
 	return resp, nil
 }
@@ -143,7 +188,7 @@ func (s *Server) cacheDelete(ctx context.Context, req *dynamicpb.Message) (proto
 	store.mu.Lock()
 	delete(store.items, key)
 	store.mu.Unlock()
-	return dynamicpb.NewMessage(s.desc.deleteResp), nil
+	return s.desc.newMsg("cache_client._DeleteResponse"), nil
 }
 
 // cacheIncrement implements /cache_client.Scs/Increment: the item holds a
@@ -154,7 +199,7 @@ func (s *Server) cacheIncrement(ctx context.Context, req *dynamicpb.Message) (pr
 	if err != nil {
 		return nil, err
 	}
-	ttl, err := ttlFrom(req)
+	ttl, err := ttlFrom(req, "ttl_milliseconds")
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +209,7 @@ func (s *Server) cacheIncrement(ctx context.Context, req *dynamicpb.Message) (pr
 	store.mu.Lock()
 	defer store.mu.Unlock()
 	var current int64
-	if it, ok := store.items[key]; ok && now.Before(it.expires) {
+	if it, ok := store.getLocked(key, now); ok {
 		current, err = strconv.ParseInt(string(it.value), 10, 64)
 		if err != nil {
 			return nil, status.Error(codes.FailedPrecondition, "the value to increment is not a base-10 64-bit integer")
@@ -175,7 +220,7 @@ func (s *Server) cacheIncrement(ctx context.Context, req *dynamicpb.Message) (pr
 	}
 	current += amount
 	store.setLocked(key, []byte(strconv.FormatInt(current, 10)), now, ttl)
-	resp := dynamicpb.NewMessage(s.desc.incrResp)
+	resp := s.desc.newMsg("cache_client._IncrementResponse")
 	setInt(resp, "value", current)
 	return resp, nil
 }

@@ -2,6 +2,7 @@ package momentolocal
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
@@ -43,6 +44,11 @@ func (s *Server) acceptLoop() {
 			return
 		}
 		delay = 0
+		if s.tlsCfg != nil {
+			// The handshake happens on the router's first read, under
+			// its deadline.
+			c = tls.Server(c, s.tlsCfg)
+		}
 		tc := s.track(c)
 		if tc == nil {
 			_ = c.Close()
@@ -57,7 +63,9 @@ func (s *Server) acceptLoop() {
 }
 
 // route reads as much of the connection's first bytes as needed to tell
-// HTTP/2 from HTTP/1.1, then hands it over with those bytes replayed.
+// HTTP/2 from HTTP/1.1 (after the TLS handshake, with Config.TLS), then
+// hands it over with those bytes replayed. Both servers see a connection
+// that is already decrypted.
 func (s *Server) route(c *trackedConn) {
 	_ = c.SetReadDeadline(time.Now().Add(prefaceTimeout))
 	buf := make([]byte, 0, len(http2Preface))

@@ -129,8 +129,8 @@ func TestFaultValidation(t *testing.T) {
 	srv := startServer(t, momentolocal.Config{})
 	f := srv.Faults()
 	for name, fault := range map[string]momentolocal.Fault{
-		"unknown method":      {Method: "ListCaches", Code: codes.Internal},
-		"unknown full method": {Method: "/cache_client.Scs/ListCaches", Code: codes.Internal},
+		"unknown method":      {Method: "DictionaryFetch", Code: codes.Internal},
+		"unknown full method": {Method: "/cache_client.Scs/DictionaryFetch", Code: codes.Internal},
 		"no effect":           {Method: "Get"},
 		"negative latency":    {Latency: -time.Second},
 		"bad fraction":        {Code: codes.Internal, Fraction: 1.5},
@@ -165,11 +165,14 @@ func TestFaultGRPCWeb(t *testing.T) {
 	assert.Equal(t, "injected fault", msg)
 }
 
-// adminDo sends one request to the admin handler as a loopback client.
-func adminDo(t *testing.T, h http.Handler, method, path, body string) (*httptest.ResponseRecorder, map[string]any) {
+// adminDo sends one request to srv's admin handler as a loopback client
+// with the admin secret.
+func adminDo(t *testing.T, srv *momentolocal.Server, h http.Handler, method, path, body string) (*httptest.ResponseRecorder, map[string]any) {
 	t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.RemoteAddr = "127.0.0.1:40000"
+	req.Host = "127.0.0.1:9000"
+	req.Header.Set("Authorization", "Bearer "+srv.AdminSecret())
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	var obj map[string]any
@@ -185,13 +188,13 @@ func TestAdminHandler(t *testing.T) {
 	c := newRawClient(t, srv.Addr(), srv.RootAPIKey())
 	ctx := ctxT(t)
 
-	rec, obj := adminDo(t, h, http.MethodPost, "/faults", `{"method":"Get","code":"PERMISSION_DENIED","count":1,"message":"nope"}`)
+	rec, obj := adminDo(t, srv, h, http.MethodPost, "/faults", `{"method":"Get","code":"PERMISSION_DENIED","count":1,"message":"nope"}`)
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
 	id := int(obj["id"].(float64))
-	rec, _ = adminDo(t, h, http.MethodPost, "/faults", `{"method":"Publish","latency":"10ms","code":"14"}`)
+	rec, _ = adminDo(t, srv, h, http.MethodPost, "/faults", `{"method":"Publish","latency":"10ms","code":"14"}`)
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
 
-	rec, _ = adminDo(t, h, http.MethodGet, "/faults", "")
+	rec, _ = adminDo(t, srv, h, http.MethodGet, "/faults", "")
 	require.Equal(t, http.StatusOK, rec.Code)
 	var list []map[string]any
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &list))
@@ -205,20 +208,20 @@ func TestAdminHandler(t *testing.T) {
 	assert.Equal(t, codes.PermissionDenied, status.Code(err))
 	assert.Equal(t, "nope", status.Convert(err).Message())
 	require.NoError(t, c.get(t, ctx, testCache, "k"))
-	rec, _ = adminDo(t, h, http.MethodDelete, "/faults/"+strconv.Itoa(id), "")
+	rec, _ = adminDo(t, srv, h, http.MethodDelete, "/faults/"+strconv.Itoa(id), "")
 	assert.Equal(t, http.StatusNotFound, rec.Code, "a spent rule is gone")
 
 	assert.Equal(t, codes.Unavailable, status.Code(c.publish(t, ctx, testCache, "t", "x")))
-	rec, _ = adminDo(t, h, http.MethodDelete, "/faults", "")
+	rec, _ = adminDo(t, srv, h, http.MethodDelete, "/faults", "")
 	assert.Equal(t, http.StatusNoContent, rec.Code)
 	require.NoError(t, c.publish(t, ctx, testCache, "t", "x"))
 
-	rec, obj = adminDo(t, h, http.MethodPost, "/connections/close", "")
+	rec, obj = adminDo(t, srv, h, http.MethodPost, "/connections/close", "")
 	assert.Equal(t, http.StatusOK, rec.Code)
 	assert.GreaterOrEqual(t, obj["closed"], float64(1))
 
 	_ = token(t, srv, pubSubAll, utils.ExpiresInMinutes(5), "alice")
-	rec, _ = adminDo(t, h, http.MethodGet, "/token-requests", "")
+	rec, _ = adminDo(t, srv, h, http.MethodGet, "/token-requests", "")
 	assert.Equal(t, http.StatusOK, rec.Code)
 	assert.JSONEq(t, `[{"tokenId":"alice","validForSeconds":300,"permissions":[{"role":"publishsubscribe","cache":"default-cache","topic":"*"}]}]`, rec.Body.String())
 
@@ -237,7 +240,7 @@ func TestAdminHandler(t *testing.T) {
 		"wrong method":   {http.MethodPut, "/faults", `{}`, 405},
 		"too large body": {http.MethodPost, "/faults", `{"message":"` + strings.Repeat("a", 70<<10) + `"}`, 400},
 	} {
-		rec, _ := adminDo(t, h, tc.method, tc.path, tc.body)
+		rec, _ := adminDo(t, srv, h, tc.method, tc.path, tc.body)
 		assert.Equal(t, tc.want, rec.Code, name)
 	}
 	assert.Empty(t, srv.Faults().List(), "refused requests add nothing")

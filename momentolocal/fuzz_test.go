@@ -19,7 +19,7 @@ func FuzzPermissionsFromProto(f *testing.F) {
 		f.Fatal(err)
 	}
 	// Seeds: a valid request with one permission of each kind.
-	req := dynamicpb.NewMessage(d.genTokenReq)
+	req := dynamicpb.NewMessage(d.msg("token._GenerateDisposableTokenRequest"))
 	perms := getMessageOrNew(req, "permissions")
 	explicit := getMessageOrNew(perms, "explicit")
 	list := explicit.Mutable(field(explicit, "permissions")).List()
@@ -45,7 +45,7 @@ func FuzzPermissionsFromProto(f *testing.F) {
 	f.Add([]byte{0x1a, 0x02, 0x08, 0x00}) // permissions{super_user}
 
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m := dynamicpb.NewMessage(d.genTokenReq)
+		m := dynamicpb.NewMessage(d.msg("token._GenerateDisposableTokenRequest"))
 		if proto.Unmarshal(b, m) != nil {
 			return
 		}

@@ -44,8 +44,9 @@ var corsAllowedHeaders = []string{
 	"read-concern", "runtime-version", "x-grpc-web", "x-user-agent",
 }
 
-// corsExposedHeaders are the response headers the web SDK reads.
-const corsExposedHeaders = "grpc-status, grpc-message"
+// corsExposedHeaders are the response headers the web SDK reads ("err"
+// names the limit of a RESOURCE_EXHAUSTED answer).
+const corsExposedHeaders = "grpc-status, grpc-message, err"
 
 // serveHTTP serves gRPC-Web calls and their CORS preflights.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
@@ -77,7 +78,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	m, ok := s.methods[r.URL.Path]
 	if !ok {
-		writeWebStatus(w, false, status.New(codes.Unimplemented, "unknown method "+r.URL.Path))
+		writeWebStatus(w, false, status.New(codes.Unimplemented, unimplementedMessage(r.URL.Path)))
 		return
 	}
 	text, ok := webContentType(r.Header.Get("Content-Type"))
@@ -129,7 +130,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		err = s.callStream(ctx, m, req, send)
 	}
 	st = status.Convert(err)
-	_ = writeFrame(w, text, frameTrailer, trailerBlock(st))
+	_ = writeFrame(w, text, frameTrailer, trailerBlock(st, errCause(err)))
 	_ = rc.Flush()
 }
 
@@ -203,7 +204,7 @@ func setWebHeaders(w http.ResponseWriter, text bool) {
 
 // readWebRequest reads and decodes the single request message.
 func (s *Server) readWebRequest(r *http.Request, m *method, text bool) (*dynamicpb.Message, *status.Status) {
-	limit := int64(maxMessageSize + frameHeader)
+	limit := int64(maxWireMessage + frameHeader)
 	if text {
 		limit = limit*4/3 + 8
 	}
@@ -307,9 +308,14 @@ func writeFrame(w io.Writer, text bool, flag byte, payload []byte) error {
 	return err
 }
 
-// trailerBlock is the payload of a trailer frame.
-func trailerBlock(st *status.Status) []byte {
-	return fmt.Appendf(nil, "grpc-status: %d\r\ngrpc-message: %s\r\n", st.Code(), encodeGrpcMessage(st.Message()))
+// trailerBlock is the payload of a trailer frame, with the "err" metadata
+// when cause is set.
+func trailerBlock(st *status.Status, cause string) []byte {
+	b := fmt.Appendf(nil, "grpc-status: %d\r\ngrpc-message: %s\r\n", st.Code(), encodeGrpcMessage(st.Message()))
+	if cause != "" {
+		b = fmt.Appendf(b, "err: %s\r\n", cause)
+	}
+	return b
 }
 
 // writeWebStatus answers a call that failed before it started with a

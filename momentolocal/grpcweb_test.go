@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -202,7 +203,7 @@ func TestGRPCWebErrors(t *testing.T) {
 	}{
 		{"no key", "", "t", "16", "no api key"},
 		{"forged key", "abc.def.ghi", "t", "16", "invalid api key"},
-		{"subscribe-only publishes", readOnly, "t", "7", "insufficient permissions"},
+		{"subscribe-only publishes", readOnly, "t", "7", "Insufficient permissions"},
 		{"empty topic", srv.RootAPIKey(), "", "3", "topic name is required"},
 	}
 	for _, tc := range tests {
@@ -230,9 +231,10 @@ func TestGRPCWebErrors(t *testing.T) {
 	assert.Equal(t, "5", code)
 	assert.Contains(t, msg, `"caf%C3%A9" not found`)
 
-	// Unknown method: a trailers-only answer.
-	resp := webPost(t, ctx, srv, "/cache_client.Scs/ListCaches", publishRequest(t, "t", "x"), srv.RootAPIKey(), "", true)
+	// Unknown method: a trailers-only UNIMPLEMENTED answer naming it.
+	resp := webPost(t, ctx, srv, "/cache_client.Scs/DictionaryFetch", publishRequest(t, "t", "x"), srv.RootAPIKey(), "", true)
 	assert.Equal(t, "12", resp.Header.Get("grpc-status"))
+	assert.Contains(t, resp.Header.Get("grpc-message"), "/cache_client.Scs/DictionaryFetch")
 
 	// Not gRPC-Web.
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL()+"/cache_client.pubsub.Pubsub/Publish", strings.NewReader("{}"))
@@ -317,6 +319,11 @@ func TestStartRejectsBadConfig(t *testing.T) {
 		"empty cache name":      {Caches: []string{""}},
 		"wildcard cache name":   {Caches: []string{"*"}},
 		"short signing key":     {SigningKey: []byte("short")},
+		"endpoint with scheme":  {Endpoint: "https://momento.test"},
+		"endpoint with path":    {Endpoint: "momento.test/x"},
+		"negative quota":        {TokenQuota: -1},
+		"TLS without a cert":    {TLS: &tls.Config{}},
+		"short admin secret":    {AdminSecret: "0123456789"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			srv, err := momentolocal.Start(cfg)

@@ -43,20 +43,41 @@ func requireNode(t *testing.T) string {
 // runNode runs one Node test file against srv and fails t if it fails.
 func runNode(t *testing.T, node string, srv *momentolocal.Server, file string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", file)
-	cmd.Dir = nodeTestDir
-	cmd.Env = append(os.Environ(),
+	runNodeEnv(t, node, file,
 		"MOMENTOLOCAL_ADDR="+srv.Addr(),
 		"MOMENTOLOCAL_URL="+srv.URL(),
 		"MOMENTOLOCAL_ROOT_KEY="+srv.RootAPIKey(),
 	)
+}
+
+// runNodeEnv runs one Node test file with env added to the environment
+// and fails t if it fails.
+func runNodeEnv(t *testing.T, node, file string, env ...string) {
+	t.Helper()
+	runNodeEnvHosts(t, node, "", []string{file}, env...)
+}
+
+// runNodeEnvHosts runs Node test files with env added to the environment;
+// with hosts set, in a private mount namespace where that file is
+// /etc/hosts (see hostsNamespace). It fails t if they fail.
+func runNodeEnvHosts(t *testing.T, node, hosts string, files []string, env ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	args := append([]string{"--test", "--test-reporter=spec"}, files...)
+	cmd := exec.CommandContext(ctx, node, args...)
+	if hosts != "" {
+		// sh -c 'mount --bind HOSTS /etc/hosts && exec node ...'
+		script := `mount --bind "$0" /etc/hosts && exec "$@"`
+		cmd = exec.CommandContext(ctx, "unshare", append([]string{"-m", "--propagation", "private", "sh", "-c", script, hosts, node}, args...)...)
+	}
+	cmd.Dir = nodeTestDir
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("node --test %s failed: %v\n%s", file, err, out)
+		t.Fatalf("node --test %v failed: %v\n%s", files, err, out)
 	}
-	t.Logf("node --test %s:\n%s", file, out)
+	t.Logf("node --test %v:\n%s", files, out)
 }
 
 // tokenRequestsByID indexes the emulator's token requests by token id.

@@ -111,9 +111,10 @@ const (
 	OpPublish Operation = iota + 1
 	// OpSubscribe subscribes to a topic.
 	OpSubscribe
-	// OpRead reads a cache item (Get).
+	// OpRead reads cache items (Get, GetBatch, KeysExist, ItemGetTtl).
 	OpRead
-	// OpWrite writes a cache item (Set, Delete, Increment).
+	// OpWrite writes cache items (Set, SetBatch, SetIf, Delete, Increment,
+	// UpdateTtl).
 	OpWrite
 )
 
@@ -227,15 +228,37 @@ func permissionsFromProto(m protoreflect.Message) ([]Permission, error) {
 	if list.Len() == 0 {
 		return nil, errors.New("at least one permission is required")
 	}
+	if list.Len() > maxTokenPermissions {
+		return nil, fmt.Errorf("a disposable token may have at most %d permissions, not %d", maxTokenPermissions, list.Len())
+	}
 	out := make([]Permission, 0, list.Len())
+	seen := make(map[string]int, list.Len())
 	for i := 0; i < list.Len(); i++ {
 		p, err := permissionFromProto(list.Get(i).Message())
 		if err != nil {
 			return nil, fmt.Errorf("permission %d: %w", i, err)
 		}
+		sel := p.selector()
+		if j, dup := seen[sel]; dup {
+			return nil, fmt.Errorf("permissions %d and %d select the same resources (duplicate or conflicting)", j, i)
+		}
+		seen[sel] = i
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// selector identifies what p selects, whatever its role: two permissions
+// of a token with the same selector are duplicates (same role) or
+// conflicts (different roles), which Momento refuses.
+func (p Permission) selector() string {
+	kind := "cache"
+	if isTopicRole(p.Role) {
+		kind = "topic"
+	}
+	// The lengths keep the encoding unambiguous for any bytes.
+	return fmt.Sprintf("%s|%d:%s|%d:%s|%d:%s|%d:%s|%d:%s", kind, len(p.Cache), p.Cache,
+		len(p.Topic), p.Topic, len(p.TopicPrefix), p.TopicPrefix, len(p.Key), p.Key, len(p.KeyPrefix), p.KeyPrefix)
 }
 
 // permissionFromProto converts one permission_messages.PermissionsType.

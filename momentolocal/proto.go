@@ -19,15 +19,10 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 )
 
-// Full gRPC method names served by the emulator.
+// Full names of the methods whose names other code refers to.
 const (
 	methodGenerateDisposableToken = "/token.Token/GenerateDisposableToken"
-	methodPublish                 = "/cache_client.pubsub.Pubsub/Publish"
 	methodSubscribe               = "/cache_client.pubsub.Pubsub/Subscribe"
-	methodGet                     = "/cache_client.Scs/Get"
-	methodSet                     = "/cache_client.Scs/Set"
-	methodDelete                  = "/cache_client.Scs/Delete"
-	methodIncrement               = "/cache_client.Scs/Increment"
 )
 
 // unaryFunc handles one unary call. req is a dynamicpb message of the
@@ -48,61 +43,73 @@ type method struct {
 	stream   streamFunc // set for server-streaming methods
 }
 
-// descriptors holds the message descriptors the emulator uses, looked up once
-// from the SDK's registered files.
+// descriptors holds the message descriptors the emulator uses, looked up
+// from the SDK's registered files. The ones used on hot paths have fields;
+// the others are found by name.
 type descriptors struct {
+	byName map[string]protoreflect.MessageDescriptor
+	err    error // the first lookup failure
+
 	// token.proto
-	genTokenReq, genTokenResp protoreflect.MessageDescriptor
+	genTokenResp protoreflect.MessageDescriptor
 	// cachepubsub.proto
 	publishReq, subscribeReq, subscriptionItem, topicItem, topicValue,
 	discontinuity, heartbeat protoreflect.MessageDescriptor
 	// common.proto
 	empty protoreflect.MessageDescriptor
 	// cacheclient.proto
-	getReq, getResp, setReq, setResp, deleteReq, deleteResp, incrReq, incrResp protoreflect.MessageDescriptor
-	cacheResult                                                                protoreflect.EnumDescriptor
+	cacheResult protoreflect.EnumDescriptor
 }
 
-// loadDescriptors finds the descriptors the emulator needs. It fails when the
-// linked SDK does not register them (a different SDK version than the one
-// the emulator was written against).
-func loadDescriptors() (*descriptors, error) {
-	var d descriptors
-	var firstErr error
-	msg := func(name string) protoreflect.MessageDescriptor {
-		desc, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name))
-		if err != nil {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("momentolocal: descriptor %s not registered by the Momento SDK: %w", name, err)
-			}
-			return nil
-		}
-		md, ok := desc.(protoreflect.MessageDescriptor)
-		if !ok && firstErr == nil {
-			firstErr = fmt.Errorf("momentolocal: %s is not a message", name)
-		}
+// msg returns the message descriptor named name, recording a failure in
+// d.err (a different SDK version than the emulator was written against).
+func (d *descriptors) msg(name string) protoreflect.MessageDescriptor {
+	if md, ok := d.byName[name]; ok {
 		return md
 	}
-	d.genTokenReq = msg("token._GenerateDisposableTokenRequest")
-	d.genTokenResp = msg("token._GenerateDisposableTokenResponse")
-	d.publishReq = msg("cache_client.pubsub._PublishRequest")
-	d.subscribeReq = msg("cache_client.pubsub._SubscriptionRequest")
-	d.subscriptionItem = msg("cache_client.pubsub._SubscriptionItem")
-	d.topicItem = msg("cache_client.pubsub._TopicItem")
-	d.topicValue = msg("cache_client.pubsub._TopicValue")
-	d.discontinuity = msg("cache_client.pubsub._Discontinuity")
-	d.heartbeat = msg("cache_client.pubsub._Heartbeat")
-	d.empty = msg("common._Empty")
-	d.getReq = msg("cache_client._GetRequest")
-	d.getResp = msg("cache_client._GetResponse")
-	d.setReq = msg("cache_client._SetRequest")
-	d.setResp = msg("cache_client._SetResponse")
-	d.deleteReq = msg("cache_client._DeleteRequest")
-	d.deleteResp = msg("cache_client._DeleteResponse")
-	d.incrReq = msg("cache_client._IncrementRequest")
-	d.incrResp = msg("cache_client._IncrementResponse")
-	if firstErr != nil {
-		return nil, firstErr
+	desc, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name))
+	if err != nil {
+		if d.err == nil {
+			d.err = fmt.Errorf("momentolocal: descriptor %s not registered by the Momento SDK: %w", name, err)
+		}
+		return nil
+	}
+	md, ok := desc.(protoreflect.MessageDescriptor)
+	if !ok {
+		if d.err == nil {
+			d.err = fmt.Errorf("momentolocal: %s is not a message", name)
+		}
+		return nil
+	}
+	d.byName[name] = md
+	return md
+}
+
+// newMsg returns a new message of a type looked up before Start returned
+// (every method's input and output). After Start, byName is read-only.
+func (d *descriptors) newMsg(name string) *dynamicpb.Message {
+	md, ok := d.byName[name]
+	if !ok {
+		panic("momentolocal: message " + name + " was not loaded at start")
+	}
+	return dynamicpb.NewMessage(md)
+}
+
+// loadDescriptors finds the descriptors the emulator needs on hot paths.
+// Start also looks up every method's messages and fails if any is missing.
+func loadDescriptors() (*descriptors, error) {
+	d := &descriptors{byName: map[string]protoreflect.MessageDescriptor{}}
+	d.genTokenResp = d.msg("token._GenerateDisposableTokenResponse")
+	d.publishReq = d.msg("cache_client.pubsub._PublishRequest")
+	d.subscribeReq = d.msg("cache_client.pubsub._SubscriptionRequest")
+	d.subscriptionItem = d.msg("cache_client.pubsub._SubscriptionItem")
+	d.topicItem = d.msg("cache_client.pubsub._TopicItem")
+	d.topicValue = d.msg("cache_client.pubsub._TopicValue")
+	d.discontinuity = d.msg("cache_client.pubsub._Discontinuity")
+	d.heartbeat = d.msg("cache_client.pubsub._Heartbeat")
+	d.empty = d.msg("common._Empty")
+	if d.err != nil {
+		return nil, d.err
 	}
 	ed, err := protoregistry.GlobalFiles.FindDescriptorByName("cache_client.ECacheResult")
 	if err != nil {
@@ -113,7 +120,7 @@ func loadDescriptors() (*descriptors, error) {
 		return nil, fmt.Errorf("momentolocal: cache_client.ECacheResult is not an enum")
 	}
 	d.cacheResult = enum
-	return &d, nil
+	return d, nil
 }
 
 // serviceDescs builds hand-written grpc.ServiceDescs for methods, grouped by
@@ -233,12 +240,25 @@ func setBytes(m protoreflect.Message, name string, v []byte) {
 func setUint(m protoreflect.Message, name string, v uint64) {
 	m.Set(field(m, name), protoreflect.ValueOfUint64(v))
 }
+func setUint32(m protoreflect.Message, name string, v uint32) {
+	m.Set(field(m, name), protoreflect.ValueOfUint32(v))
+}
 func setInt(m protoreflect.Message, name string, v int64) {
 	m.Set(field(m, name), protoreflect.ValueOfInt64(v))
 }
 func setMessage(m protoreflect.Message, name string, v protoreflect.Message) {
 	m.Set(field(m, name), protoreflect.ValueOfMessage(v))
 }
+
+// setNew sets field name of m to a new empty message of its type and
+// returns it (for oneof results such as _SetIfResponse.stored).
+func setNew(m protoreflect.Message, name string) protoreflect.Message {
+	fd := field(m, name)
+	v := dynamicpb.NewMessage(fd.Message())
+	m.Set(fd, protoreflect.ValueOfMessage(v))
+	return v
+}
+
 func setEnum(m protoreflect.Message, name string, ed protoreflect.EnumDescriptor, value string) {
 	ev := ed.Values().ByName(protoreflect.Name(value))
 	if ev == nil {

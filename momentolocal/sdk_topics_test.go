@@ -39,6 +39,22 @@ func TestGoSDKTopics(t *testing.T) {
 	t.Run("ResumeFromSequenceNumber", testSubscribeResumeFromSequenceNumber)
 	t.Run("Heartbeats", testSubscriptionHeartbeats)
 	t.Run("SubscriptionSurvivesRestart", testTopicsSubscriptionSurvivesRestart)
+	t.Run("PayloadLimit", testTopicsPayloadLimit)
+}
+
+// testTopicsPayloadLimit: a topic message is at most 4 KB (public-dev-docs
+// docs/topics/limits.mdx); over it, LIMIT_EXCEEDED with the metadata the
+// SDK reads ("err: request_size_limit_exceeded").
+func testTopicsPayloadLimit(t *testing.T) {
+	srv := startServer(t, momentolocal.Config{})
+	tc := topicClient(t, srv, srv.RootAPIKey())
+	require.NoError(t, publish(ctxT(t), tc, "t", momento.Bytes(make([]byte, 4096))))
+	err := publish(ctxT(t), tc, "t", momento.String(strings.Repeat("x", 4097)))
+	require.Error(t, err)
+	assert.Equal(t, momento.LimitExceededError, momentoErrorCode(err), "%v", err)
+	var me momento.MomentoError
+	require.ErrorAs(t, err, &me)
+	assert.True(t, strings.HasPrefix(me.Message(), "Request size limit exceeded for this account"), me.Message())
 }
 
 // runWithoutRace runs the tests matching pattern in a child `go test`

@@ -8,21 +8,16 @@ import (
 	"net"
 	"strings"
 	"time"
+	"unicode/utf16"
 
 	"github.com/golang-jwt/jwt/v5"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 )
-
-// MaxTokenValidity is the longest lifetime Momento accepts for a disposable
-// token; GenerateDisposableToken refuses longer ones.
-const MaxTokenValidity = time.Hour
-
-// MaxTokenIDLength is the longest token id GenerateDisposableToken accepts.
-const MaxTokenIDLength = 64
 
 // TokenRequest is one GenerateDisposableToken request the emulator accepted,
 // as it arrived on the wire.
@@ -48,6 +43,7 @@ const (
 // HS256 JWTs signed with the server's secret: self-contained (the
 // permissions travel in the key) and unforgeable without the secret.
 type keyClaims struct {
+	Type    string      `json:"t,omitempty"` // "g" in v2 api keys
 	Kind    string      `json:"knd"`
 	TokenID string      `json:"tid,omitempty"`
 	Perms   []claimPerm `json:"perms,omitempty"`
@@ -137,6 +133,20 @@ func (s *Server) makeRootKey() (string, error) {
 	})
 }
 
+// makeRootKeyV2 builds the root api key in the shape of Momento's v2 api
+// keys: a JWT whose claims hold "t": "g" and no endpoint, which SDKs pair
+// with an endpoint. Deterministic for a given secret.
+func (s *Server) makeRootKeyV2() (string, error) {
+	return s.signKey(&keyClaims{
+		Type: "g",
+		Kind: kindRoot,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:  issuer,
+			Subject: "root",
+		},
+	})
+}
+
 // verifyKey verifies an api key signed by this server and returns its
 // principal. Any failure is errBadKey, without detail that could help forge.
 func (s *Server) verifyKey(key string) (*principal, error) {
@@ -195,39 +205,41 @@ func authorizationFrom(ctx context.Context) string {
 }
 
 // generateDisposableToken implements /token.Token/GenerateDisposableToken.
+// In order: the caller (a disposable token: PERMISSION_DENIED; with
+// RequireAPIKey, anything but a root key: UNAUTHENTICATED), the quota
+// (RESOURCE_EXHAUSTED), then the request (INVALID_ARGUMENT).
 func (s *Server) generateDisposableToken(ctx context.Context, req *dynamicpb.Message) (proto.Message, error) {
+	presented := authorizationFrom(ctx)
+	if presented == "" {
+		presented = getString(req, "auth_token")
+	}
+	if p, err := s.verifyKey(presented); err == nil && !p.root {
+		return nil, status.Error(codes.PermissionDenied, "Insufficient permissions: a disposable token cannot generate disposable tokens")
+	}
 	if s.cfg.RequireAPIKey {
-		presented := authorizationFrom(ctx)
-		if presented == "" {
-			presented = getString(req, "auth_token")
-		}
 		if presented == "" {
 			return nil, status.Error(codes.Unauthenticated, errNoKey.Error())
 		}
-		if subtle.ConstantTimeCompare([]byte(presented), []byte(s.rootKey)) != 1 {
+		if !s.isRootKey(presented) {
 			return nil, status.Error(codes.Unauthenticated, errBadKey.Error())
 		}
 	}
+	if !s.quota.allow(s.now()) {
+		return nil, limitExceeded(causeOperationsRate,
+			"too many operations: the token service allows %d operations per second for this account", s.cfg.TokenQuota)
+	}
 
-	expires := getMessage(req, "expires")
-	if expires == nil {
-		return nil, status.Error(codes.InvalidArgument, "expires is required: disposable tokens must expire")
-	}
-	secs := getUint(expires, "valid_for_seconds")
-	validFor := time.Duration(secs) * time.Second
-	if secs == 0 {
-		return nil, status.Error(codes.InvalidArgument, "expires.valid_for_seconds must be positive")
-	}
-	if validFor > MaxTokenValidity {
-		return nil, status.Errorf(codes.InvalidArgument, "disposable tokens must expire within %s", MaxTokenValidity)
+	validFor, err := tokenValidity(getMessage(req, "expires"))
+	if err != nil {
+		return nil, err
 	}
 	perms, err := permissionsFromProto(getMessage(req, "permissions"))
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "invalid permissions: %v", err)
 	}
 	tokenID := getString(req, "token_id")
-	if len(tokenID) > MaxTokenIDLength {
-		return nil, status.Errorf(codes.InvalidArgument, "token_id is longer than %d bytes", MaxTokenIDLength)
+	if utf16Len(tokenID) > MaxTokenIDLength {
+		return nil, status.Errorf(codes.InvalidArgument, "token_id must be at most %d characters (UTF-16 code units)", MaxTokenIDLength)
 	}
 
 	now := s.now()
@@ -257,9 +269,44 @@ func (s *Server) generateDisposableToken(ctx context.Context, req *dynamicpb.Mes
 
 	resp := dynamicpb.NewMessage(s.desc.genTokenResp)
 	setString(resp, "api_key", key)
-	setString(resp, "endpoint", s.addr)
+	setString(resp, "endpoint", s.endpoint)
 	setUint(resp, "valid_until", uint64(exp.Unix()))
 	return resp, nil
+}
+
+// tokenValidity reads the request's expiry: required, positive, at most
+// MaxTokenValidity.
+func tokenValidity(expires protoreflect.Message) (time.Duration, error) {
+	if expires == nil {
+		return 0, status.Error(codes.InvalidArgument, "expires is required: disposable tokens must expire")
+	}
+	secs := getUint(expires, "valid_for_seconds")
+	if secs == 0 {
+		return 0, status.Error(codes.InvalidArgument, "expires.valid_for_seconds must be positive")
+	}
+	validFor := time.Duration(secs) * time.Second
+	if validFor > MaxTokenValidity {
+		return 0, status.Errorf(codes.InvalidArgument, "disposable tokens must expire within %s (%d seconds)",
+			MaxTokenValidity, int64(MaxTokenValidity/time.Second))
+	}
+	return validFor, nil
+}
+
+// isRootKey reports whether key is one of the root keys, in constant time.
+func (s *Server) isRootKey(key string) bool {
+	v1 := subtle.ConstantTimeCompare([]byte(key), []byte(s.rootKey))
+	v2 := subtle.ConstantTimeCompare([]byte(key), []byte(s.rootKeyV2))
+	return v1|v2 == 1
+}
+
+// utf16Len is the length of s in UTF-16 code units, as JavaScript counts
+// string length.
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
 }
 
 // host returns the host part of the server's address.

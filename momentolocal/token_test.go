@@ -194,19 +194,26 @@ func TestGenerateDisposableTokenRequireAPIKey(t *testing.T) {
 	_, err = vend(t, newAuthClient(t, otherCP), scope, utils.ExpiresInMinutes(1), "wrong")
 	assert.Equal(t, momento.AuthenticationError, momentoErrorCode(err), "%v", err)
 
-	// A disposable token cannot vend tokens.
+	// A disposable token cannot vend tokens: it is authenticated, but
+	// lacks the permission (as Momento answers).
 	tok, err := vend(t, newAuthClient(t, cp), scope, utils.ExpiresInMinutes(1), "disposable")
 	require.NoError(t, err)
 	dcp, err := srv.CredentialProviderFor(tok.ApiKey)
 	require.NoError(t, err)
 	_, err = vend(t, newAuthClient(t, dcp), scope, utils.ExpiresInMinutes(1), "by-disposable")
-	assert.Equal(t, momento.AuthenticationError, momentoErrorCode(err), "%v", err)
+	assert.Equal(t, momento.PermissionError, momentoErrorCode(err), "%v", err)
+
+	// The v2-shaped root key is accepted too.
+	v2, err := srv.CredentialProviderFor(srv.RootAPIKeyV2())
+	require.NoError(t, err)
+	_, err = vend(t, newAuthClient(t, v2), scope, utils.ExpiresInMinutes(1), "v2")
+	require.NoError(t, err)
 
 	var ids []string
 	for _, r := range srv.TokenRequests() {
 		ids = append(ids, r.TokenID)
 	}
-	assert.Equal(t, []string{"ok", "disposable"}, ids)
+	assert.Equal(t, []string{"ok", "disposable", "v2"}, ids)
 }
 
 func TestRootAPIKeyParsesWithStringProvider(t *testing.T) {

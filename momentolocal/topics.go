@@ -44,17 +44,22 @@ type topicMsg struct {
 // it: when it is full the message is dropped for this subscriber, who later
 // sees a discontinuity.
 type subscriber struct {
-	ch chan *topicMsg
+	ch   chan *topicMsg
+	gone chan struct{} // closed when the topic's cache is deleted
 }
 
 func newTopicHub(s *Server) *topicHub {
 	return &topicHub{s: s, topics: map[topicKey]*topic{}}
 }
 
-// get returns the topic, creating it if needed.
+// get returns the topic, creating it if needed, or nil when its cache no
+// longer exists. Checking under h.mu orders it with deleteCache.
 func (h *topicHub) get(cache, name string) *topic {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.s.cache(cache) == nil {
+		return nil
+	}
 	k := topicKey{cache, name}
 	t, ok := h.topics[k]
 	if !ok {
@@ -71,9 +76,36 @@ func (h *topicHub) get(cache, name string) *topic {
 	return t
 }
 
+// deleteCache forgets every topic of a deleted cache and ends its
+// subscriptions.
+func (h *topicHub) deleteCache(cache string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k, t := range h.topics {
+		if k.cache != cache {
+			continue
+		}
+		delete(h.topics, k)
+		t.mu.Lock()
+		for sub := range t.subs {
+			close(sub.gone)
+			delete(t.subs, sub)
+		}
+		t.mu.Unlock()
+	}
+}
+
+// errCacheGone answers calls on a cache deleted meanwhile.
+func errCacheGone(cache string) error {
+	return status.Errorf(codes.NotFound, "cache %q not found", cache)
+}
+
 // publish appends a message to the topic and offers it to every subscriber.
 func (h *topicHub) publish(cache, name string, value protoreflect.Message, publisherID string) error {
 	t := h.get(cache, name)
+	if t == nil {
+		return errCacheGone(cache)
+	}
 	d := h.s.desc
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -108,9 +140,11 @@ func (h *topicHub) publish(cache, name string, value protoreflect.Message, publi
 	return nil
 }
 
-// gap describes a discontinuity to announce at the start of a subscription.
+// gap describes a discontinuity to announce at the start of a
+// subscription: the last number the subscriber had, and the number after
+// which items resume (what the SDKs store as their last seen number).
 type gap struct {
-	last, next, page uint64
+	last, resumeAfter, page uint64
 }
 
 // subscribe registers a subscriber and returns the messages to replay
@@ -119,9 +153,12 @@ type gap struct {
 // replay and the live messages neither overlap nor leave a hole.
 func (h *topicHub) subscribe(cache, name string, resumeAt, page uint64) (*subscriber, *topic, []*topicMsg, *gap) {
 	t := h.get(cache, name)
+	if t == nil {
+		return nil, nil, nil, nil
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	sub := &subscriber{ch: make(chan *topicMsg, h.s.cfg.SubscriberBuffer)}
+	sub := &subscriber{ch: make(chan *topicMsg, h.s.cfg.SubscriberBuffer), gone: make(chan struct{})}
 	t.subs[sub] = struct{}{}
 
 	if resumeAt == 0 {
@@ -134,13 +171,13 @@ func (h *topicHub) subscribe(cache, name string, resumeAt, page uint64) (*subscr
 	if page != 0 && page != t.page {
 		// The topic was reset since the subscriber's page: everything
 		// retained is new to it.
-		return sub, t, clone(t.history), &gap{last: resumeAt - 1, next: oldest, page: t.page}
+		return sub, t, clone(t.history), &gap{last: resumeAt - 1, resumeAfter: oldest - 1, page: t.page}
 	}
 	if resumeAt >= t.next {
 		return sub, t, nil, nil // nothing published since
 	}
 	if resumeAt < oldest {
-		return sub, t, clone(t.history), &gap{last: resumeAt - 1, next: oldest, page: t.page}
+		return sub, t, clone(t.history), &gap{last: resumeAt - 1, resumeAfter: oldest - 1, page: t.page}
 	}
 	i := int(resumeAt - oldest)
 	return sub, t, clone(t.history[i:]), nil
@@ -169,9 +206,9 @@ func (s *Server) topicRequest(ctx context.Context, req *dynamicpb.Message, op Op
 		return nil, "", "", status.Error(codes.InvalidArgument, "topic name is required")
 	}
 	if !p.allows(Request{Op: op, Cache: cache, Topic: name}) {
-		return nil, "", "", status.Errorf(codes.PermissionDenied, "insufficient permissions to %s topic %q of cache %q", op, name, cache)
+		return nil, "", "", status.Errorf(codes.PermissionDenied, "Insufficient permissions to %s topic %q of cache %q", op, name, cache)
 	}
-	if _, ok := s.caches[cache]; !ok {
+	if s.cache(cache) == nil {
 		return nil, "", "", status.Errorf(codes.NotFound, "cache %q not found", cache)
 	}
 	return p, cache, name, nil
@@ -187,7 +224,18 @@ func (s *Server) publish(ctx context.Context, req *dynamicpb.Message) (proto.Mes
 	if value == nil || whichOneof(value, "kind") == "" {
 		return nil, status.Error(codes.InvalidArgument, "a value (text or binary) is required")
 	}
+	size := len(getBytes(value, "binary"))
+	if whichOneof(value, "kind") == "text" {
+		size = len(getString(value, "text")) // bytes of UTF-8
+	}
+	if size > maxTopicPayload {
+		return nil, limitExceeded(causeRequestSize,
+			"topic message payload of %d bytes exceeds the request limit of %d bytes (4 KB)", size, maxTopicPayload)
+	}
 	if err := s.topics.publish(cache, name, value, p.tokenID); err != nil {
+		if status.Code(err) == codes.NotFound {
+			return nil, err
+		}
 		return nil, status.Error(codes.Internal, err.Error())
 	}
 	return dynamicpb.NewMessage(s.desc.empty), nil
@@ -203,13 +251,16 @@ func (s *Server) subscribe(ctx context.Context, req *dynamicpb.Message, send fun
 	}
 	sub, t, replay, g := s.topics.subscribe(cache, name,
 		getUint(req, "resume_at_topic_sequence_number"), getUint(req, "sequence_page"))
+	if sub == nil {
+		return errCacheGone(cache)
+	}
 	defer t.unsubscribe(sub)
 
 	if err := send(s.heartbeatMsg); err != nil {
 		return err
 	}
 	if g != nil {
-		if err := send(s.discontinuity(g.last, g.next, g.page)); err != nil {
+		if err := send(s.discontinuity(g.last, g.resumeAfter, g.page)); err != nil {
 			return err
 		}
 	}
@@ -229,6 +280,8 @@ func (s *Server) subscribe(ctx context.Context, req *dynamicpb.Message, send fun
 			return status.FromContextError(ctx.Err()).Err()
 		case <-s.done:
 			return status.Error(codes.Unavailable, "momentolocal is shutting down")
+		case <-sub.gone:
+			return errCacheGone(cache)
 		case <-ticker.C:
 			if err := send(s.heartbeatMsg); err != nil {
 				return err
@@ -236,7 +289,7 @@ func (s *Server) subscribe(ctx context.Context, req *dynamicpb.Message, send fun
 		case m := <-sub.ch:
 			if last != 0 && m.seq != last+1 {
 				// Messages were dropped because this subscriber was slow.
-				if err := send(s.discontinuity(last, m.seq, t.page)); err != nil {
+				if err := send(s.discontinuity(last, m.seq-1, t.page)); err != nil {
 					return err
 				}
 			}
@@ -255,10 +308,14 @@ func (s *Server) newHeartbeat() proto.Message {
 	return item
 }
 
-func (s *Server) discontinuity(last, next, page uint64) proto.Message {
+// discontinuity builds a discontinuity item. new_topic_sequence is the
+// number after which items resume, as the proto describes it and as both
+// JS SDKs read it (they store it as their last seen number and resume at
+// it + 1, src/internal/pubsub-client.ts), not the next number delivered.
+func (s *Server) discontinuity(last, resumeAfter, page uint64) proto.Message {
 	d := dynamicpb.NewMessage(s.desc.discontinuity)
 	setUint(d, "last_topic_sequence", last)
-	setUint(d, "new_topic_sequence", next)
+	setUint(d, "new_topic_sequence", resumeAfter)
 	setUint(d, "new_sequence_page", page)
 	item := dynamicpb.NewMessage(s.desc.subscriptionItem)
 	setMessage(item, "discontinuity", d)

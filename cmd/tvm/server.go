@@ -257,7 +257,7 @@ func printBanner(w io.Writer, cfg *Config, addr, opsAddr string, emu *momentoloc
 		fmt.Fprintf(w, "tvm: momento emulator (momentolocal) on %s, caches %s; gRPC and gRPC-Web, plaintext\n",
 			emu.Addr(), strings.Join(emu.Config().Caches, ", "))
 		if admin {
-			fmt.Fprintf(w, "tvm: emulator fault injection at http://%s%s/\n", opsAddr, adminPrefix)
+			fmt.Fprintf(w, "tvm: emulator fault injection at http://%s%s/ (Authorization: Bearer %s)\n", opsAddr, adminPrefix, emu.AdminSecret())
 		}
 	} else {
 		fmt.Fprintln(w, "tvm: vending real Momento tokens (MOMENTO_API_KEY)")
