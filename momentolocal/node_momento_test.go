@@ -4,9 +4,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvmgo/tvm/internal/testenv"
 	"github.com/tvmgo/tvm/momentolocal"
 )
 
@@ -104,16 +102,16 @@ func TestNodeSDKMomentoBehaviour(t *testing.T) {
 		"MOMENTOLOCAL_QUOTA_ROOT_KEY=" + quota.RootAPIKey(),
 	}
 	var hosts string
-	if h, ok := hostsNamespace(t); ok {
+	if h, ok := testenv.Hosts(t, testHostNames...); ok {
 		hosts = h
-		ca := newTestCA(t)
-		tlsSrv := startWithEndpoint(t, momentolocal.Config{TLS: serverTLS(t, ca.dir), RequireAPIKey: true})
+		ca := testenv.NewCA(t, testHostNames...)
+		tlsSrv := startWithEndpoint(t, momentolocal.Config{TLS: testenv.ServerTLS(t, ca.Dir), RequireAPIKey: true})
 		env = append(env,
 			"MOMENTOLOCAL_TLS_ENDPOINT="+tlsSrv.Endpoint(),
 			"MOMENTOLOCAL_TLS_ROOT_KEY_V2="+tlsSrv.RootAPIKeyV2(),
 			"MOMENTOLOCAL_TLS_ROOT_KEY="+tlsSrv.RootAPIKey(),
-			"NODE_EXTRA_CA_CERTS="+ca.caFile,
-			"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH="+ca.caFile,
+			"NODE_EXTRA_CA_CERTS="+ca.CAFile,
+			"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH="+ca.CAFile,
 		)
 		t.Cleanup(func() {
 			if !t.Failed() {
@@ -172,27 +170,4 @@ var testHostNames = []string{
 	testHostDomain,
 	"cache." + testHostDomain, "control." + testHostDomain, "token." + testHostDomain,
 	"web.cache." + testHostDomain, "web.control." + testHostDomain, "web.token." + testHostDomain,
-}
-
-// hostsNamespace writes an /etc/hosts that maps the test host names to
-// 127.0.0.1 and reports whether node can be run with it in a private mount
-// namespace (unshare -m, which needs root). Without it the host-name tests
-// are skipped, except under CI=true where that is a failure.
-func hostsNamespace(t *testing.T) (string, bool) {
-	t.Helper()
-	unshare, err := exec.LookPath("unshare")
-	if err == nil {
-		err = exec.Command(unshare, "-m", "--propagation", "private", "true").Run()
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("unshare -m is needed for the v2-key tests over TLS with host names: %v", err)
-		}
-		t.Logf("skipping the host-name tests: unshare -m does not work here (%v); under CI=true this fails", err)
-		return "", false
-	}
-	hosts := filepath.Join(t.TempDir(), "hosts")
-	content := "127.0.0.1 localhost\n::1 localhost\n127.0.0.1 " + strings.Join(testHostNames, " ") + "\n"
-	require.NoError(t, os.WriteFile(hosts, []byte(content), 0o644))
-	return hosts, true
 }

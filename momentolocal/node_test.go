@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/tvmgo/tvm/internal/testenv"
 	"github.com/tvmgo/tvm/momentolocal"
 )
 
@@ -67,9 +68,7 @@ func runNodeEnvHosts(t *testing.T, node, hosts string, files []string, env ...st
 	args := append([]string{"--test", "--test-reporter=spec"}, files...)
 	cmd := exec.CommandContext(ctx, node, args...)
 	if hosts != "" {
-		// sh -c 'mount --bind HOSTS /etc/hosts && exec node ...'
-		script := `mount --bind "$0" /etc/hosts && exec "$@"`
-		cmd = exec.CommandContext(ctx, "unshare", append([]string{"-m", "--propagation", "private", "sh", "-c", script, hosts, node}, args...)...)
+		cmd = testenv.InNamespace(ctx, hosts, false, node, args...)
 	}
 	cmd.Dir = nodeTestDir
 	cmd.Env = append(os.Environ(), env...)

@@ -3,18 +3,10 @@ package momentolocal_test
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,78 +21,13 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
+	"github.com/tvmgo/tvm/internal/testenv"
 	"github.com/tvmgo/tvm/momentolocal"
 )
 
 // testHostDomain is the base endpoint the TLS tests give the emulator: the
 // SDKs dial cache.<it>, control.<it> and token.<it>.
 const testHostDomain = "momentolocal.test"
-
-// testCA is a throwaway certificate authority and a server certificate for
-// loopback and the test host names, written as PEM files in dir.
-type testCA struct {
-	dir               string
-	caFile            string // the CA certificate, for SSL_CERT_FILE / NODE_EXTRA_CA_CERTS
-	certFile, keyFile string
-}
-
-// newTestCA makes a CA and a server certificate valid for an hour for
-// 127.0.0.1, ::1, localhost and testHostNames.
-func newTestCA(t testing.TB) *testCA {
-	t.Helper()
-	dir := t.TempDir()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "momentolocal test CA"},
-		NotBefore:             now.Add(-time.Minute),
-		NotAfter:              now.Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	require.NoError(t, err)
-	caCert, err := x509.ParseCertificate(caDER)
-	require.NoError(t, err)
-
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: testHostDomain},
-		NotBefore:    now.Add(-time.Minute),
-		NotAfter:     now.Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     append([]string{"localhost"}, testHostNames...),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-	require.NoError(t, err)
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	require.NoError(t, err)
-
-	ca := &testCA{dir: dir, caFile: filepath.Join(dir, "ca.pem"),
-		certFile: filepath.Join(dir, "cert.pem"), keyFile: filepath.Join(dir, "key.pem")}
-	write := func(name, typ string, b []byte) {
-		require.NoError(t, os.WriteFile(name, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600))
-	}
-	write(ca.caFile, "CERTIFICATE", caDER)
-	write(ca.certFile, "CERTIFICATE", der)
-	write(ca.keyFile, "EC PRIVATE KEY", keyDER)
-	return ca
-}
-
-// serverTLS loads the server certificate from dir (as written by newTestCA).
-func serverTLS(t testing.TB, dir string) *tls.Config {
-	t.Helper()
-	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
-	require.NoError(t, err)
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-}
 
 // tlsChildEnv marks the child process of TestTLSWithGoSDK; its value is the
 // directory of the test CA.
@@ -116,10 +43,10 @@ func TestTLSWithGoSDK(t *testing.T) {
 		tlsChild(t, dir)
 		return
 	}
-	ca := newTestCA(t)
+	ca := testenv.NewCA(t, testHostNames...)
 
 	// Without the CA the certificate is refused: TLS is really checked.
-	srv := startServer(t, momentolocal.Config{TLS: serverTLS(t, ca.dir)})
+	srv := startServer(t, momentolocal.Config{TLS: testenv.ServerTLS(t, ca.Dir)})
 	assert.True(t, strings.HasPrefix(srv.URL(), "https://"))
 	assert.False(t, srv.Endpoints().CacheEndpoint.InsecureConnection)
 	conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: x509.NewCertPool()})))
@@ -131,7 +58,7 @@ func TestTLSWithGoSDK(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run", "^TestTLSWithGoSDK$", "-test.count", "1", "-test.v")
-	cmd.Env = append(os.Environ(), tlsChildEnv+"="+ca.dir, "SSL_CERT_FILE="+ca.caFile, "SSL_CERT_DIR="+ca.dir)
+	cmd.Env = append(os.Environ(), tlsChildEnv+"="+ca.Dir, "SSL_CERT_FILE="+ca.CAFile, "SSL_CERT_DIR="+ca.Dir)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "child: %s", out)
 	require.Contains(t, string(out), "--- PASS: TestTLSWithGoSDK", "the child ran the test:\n%s", out)
@@ -141,7 +68,7 @@ func TestTLSWithGoSDK(t *testing.T) {
 // tlsChild is TestTLSWithGoSDK in the child, where the system roots are
 // the test CA.
 func tlsChild(t *testing.T, dir string) {
-	srv := startServer(t, momentolocal.Config{TLS: serverTLS(t, dir), RequireAPIKey: true})
+	srv := startServer(t, momentolocal.Config{TLS: testenv.ServerTLS(t, dir), RequireAPIKey: true})
 	ctx := ctxT(t)
 
 	// The root key (v1 and v2 shapes) over TLS: token service and control
