@@ -162,4 +162,3 @@ func v2KeyType(t *testing.T, key string) string {
 	}
 	return claims.T
 }
-
