@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCheckReportsEveryComponentAtOnce: one run of `tvm check` reports the
+// problems of the keys the binary owns and those the library finds in
+// several components (vendor, authenticator, scope rules, narrowing, rate
+// limit, handler), each under its configuration key, and never echoes a
+// refused value that may be a secret: a plain-text password where a bcrypt
+// hash belongs, or an htpasswd-style "user:password" where a user mapping
+// belongs.
+func TestCheckReportsEveryComponentAtOnce(t *testing.T) {
+	const (
+		password  = "correct-horse-battery-staple"
+		password2 = "tr0ub4dor-and-3"
+	)
+	yaml := `path: /metrics
+tokenId: sideways
+ttl: 2h
+vendTimeout: -1s
+auth:
+  method: basic
+  users:
+    - {username: alice, passwordHash: "` + password + `", groups: [chat]}
+    - "bob:` + password2 + `"
+scopes:
+  - group: chat
+    permissions: [{role: publishsubscribe, cache: chat}]
+narrowing: {keyParam: "a b"}
+cors: {allowedOrigins: ["https://app.example.com/login"]}
+rateLimit: {requestsPerSecond: -1}
+reuse: {minRemaining: 2}
+retry: {attempts: 20}
+log: {level: chatty}
+`
+	path := filepath.Join(t.TempDir(), "tvm.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"check", path}, func(string) string { return "" }, nil, &stdout, &stderr)
+	want := []string{
+		// Decoding.
+		"auth.users[1]: expected a mapping, got a scalar (not shown) (line 9)",
+		// The binary's keys.
+		"path: /metrics is reserved for operations endpoints",
+		"tokenId: must be subject or query:<name>",
+		"log.level: must be debug, info, warn or error",
+		// The library's verdict, component by component.
+		"retry.attempts: must be between 1 and 10",
+		"auth.users[0].passwordHash: not a valid bcrypt hash",
+		`scopes[0].permissions[0].topic: missing (set topic to a name or "*", or set topicPrefix)`,
+		`narrowing.keyParam: must be 1 to 64 letters, digits, "_", "-" or "."`,
+		"rateLimit.requestsPerSecond: must be a positive number",
+		"ttl: must be between 1s and 1h0m0s",
+		"vendTimeout: must not be negative",
+		"reuse.minRemaining: must be between 0 and 1 (exclusive)",
+		"cors.allowedOrigins[0]: https://app.example.com/login is not an origin of the form scheme://host[:port]",
+		"tvm: 13 problems in " + path,
+	}
+	if got := strings.TrimSuffix(stderr.String(), "\n"); code != exitConfig || stdout.Len() != 0 || got != strings.Join(want, "\n") {
+		t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant:\n%s", code, stdout.String(), got, strings.Join(want, "\n"))
+	}
+	for _, secret := range []string{password, password2} {
+		if strings.Contains(stdout.String()+stderr.String(), secret) {
+			t.Errorf("tvm check echoes the password %q", secret)
+		}
+	}
+}
