@@ -57,7 +57,7 @@ var (
 // KnownFields(true), but walks the whole tree itself so that it reports
 // every problem (not only the first), each naming the dotted key path:
 // unknown keys, duplicate keys, wrong kinds, bad durations. Types that
-// implement yaml.Unmarshaler (such as tvm.Permission) decode themselves.
+// implement yaml.Unmarshaler (such as tvm.Scope) decode themselves.
 func decodeStrict(node *yaml.Node, v any) []problem {
 	var probs []problem
 	walk(node, reflect.ValueOf(v).Elem(), "", &probs)
@@ -104,11 +104,18 @@ func walk(n *yaml.Node, v reflect.Value, path string, probs *[]problem) {
 		if err := n.Decode(v.Addr().Interface()); err != nil {
 			var se *tvm.ScopeError
 			if errors.As(err, &se) {
-				k := path
-				if se.Field != "" {
-					k = joinKey(path, se.Field)
+				// A problem in one permission of a scope names it, and its
+				// line.
+				k, line := path, n.Line
+				if se.Index >= 0 {
+					k = fmt.Sprintf("%s[%d]", path, se.Index)
+					if n.Kind == yaml.SequenceNode && se.Index < len(n.Content) {
+						line = n.Content[se.Index].Line
+					}
 				}
-				line := n.Line
+				if se.Field != "" {
+					k = joinKey(k, se.Field)
+				}
 				if strings.HasPrefix(se.Problem, "line ") {
 					line = 0 // the problem names its line already
 				}
