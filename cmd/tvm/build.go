@@ -86,7 +86,7 @@ func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, cach
 	if incomplete || len(probs) > 0 {
 		_ = svc.Close()
 		if len(probs) == 0 {
-			probs = configErrors{{key: "auth", msg: "incomplete configuration"}}
+			return nil, errNoAuthenticator
 		}
 		return nil, probs
 	}
@@ -96,6 +96,11 @@ func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, cach
 	}
 	return svc, nil
 }
+
+// errNoAuthenticator is buildTokenService's error when auth.method names no
+// authenticator it can build (missing, unknown, or without its section):
+// a problem validate reports under its key, so checkBuild drops it.
+var errNoAuthenticator = errors.New("incomplete configuration: no authenticator (see auth.method)")
 
 // unusedResolver stands in for a resolver that failed to build.
 type unusedResolver struct{ tvm.ScopeResolver }
@@ -330,9 +335,11 @@ func checkBuild(cfg *Config) []problem {
 		cache = unusedCacheClient{}
 	}
 	svc, err := buildTokenService(ctx, cfg, checkVendor{}, cache, nil, quiet)
-	if err != nil {
+	switch {
+	case errors.Is(err, errNoAuthenticator): // reported by validate
+	case err != nil:
 		probs = append(probs, asProblems(err)...)
-	} else {
+	default:
 		_ = svc.Close()
 	}
 	return probs
