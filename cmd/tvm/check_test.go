@@ -14,12 +14,13 @@ import (
 // several components (vendor, authenticator, scope rules, narrowing, rate
 // limit, handler), each under its configuration key, and never echoes a
 // refused value that may be a secret: a plain-text password where a bcrypt
-// hash belongs, or an htpasswd-style "user:password" where a user mapping
-// belongs.
+// hash belongs, an htpasswd-style "user:password" where a user mapping
+// belongs, or a password that a missing colon turned into a key.
 func TestCheckReportsEveryComponentAtOnce(t *testing.T) {
 	const (
 		password  = "correct-horse-battery-staple"
 		password2 = "tr0ub4dor-and-3"
+		password3 = "hunter2-is-not-a-hash"
 	)
 	yaml := `path: /metrics
 tokenId: sideways
@@ -30,6 +31,7 @@ auth:
   users:
     - {username: alice, passwordHash: "` + password + `", groups: [chat]}
     - "bob:` + password2 + `"
+    - {username: carol, passwordHash ` + password3 + `}
 scopes:
   - group: chat
     permissions: [{role: publishsubscribe, cache: chat}]
@@ -49,6 +51,7 @@ log: {level: chatty}
 	want := []string{
 		// Decoding.
 		"auth.users[1]: expected a mapping, got a scalar (not shown) (line 9)",
+		`auth.users[2]: unknown key (not shown) (line 10)`,
 		// The binary's keys.
 		"path: /metrics is reserved for operations endpoints",
 		"tokenId: must be subject or query:<name>",
@@ -56,6 +59,7 @@ log: {level: chatty}
 		// The library's verdict, component by component.
 		"retry.attempts: must be between 1 and 10",
 		"auth.users[0].passwordHash: not a valid bcrypt hash",
+		"auth.users[2].passwordHash: not a valid bcrypt hash",
 		`scopes[0].permissions[0].topic: missing (set topic to a name or "*", or set topicPrefix)`,
 		`narrowing.keyParam: must be 1 to 64 letters, digits, "_", "-" or "."`,
 		"rateLimit.requestsPerSecond: must be a positive number",
@@ -63,12 +67,12 @@ log: {level: chatty}
 		"vendTimeout: must not be negative",
 		"reuse.minRemaining: must be between 0 and 1 (exclusive)",
 		"cors.allowedOrigins[0]: https://app.example.com/login is not an origin of the form scheme://host[:port]",
-		"tvm: 13 problems in " + path,
+		"tvm: 15 problems in " + path,
 	}
 	if got := strings.TrimSuffix(stderr.String(), "\n"); code != exitConfig || stdout.Len() != 0 || got != strings.Join(want, "\n") {
 		t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant:\n%s", code, stdout.String(), got, strings.Join(want, "\n"))
 	}
-	for _, secret := range []string{password, password2} {
+	for _, secret := range []string{password, password2, password3} {
 		if strings.Contains(stdout.String()+stderr.String(), secret) {
 			t.Errorf("tvm check echoes the password %q", secret)
 		}
