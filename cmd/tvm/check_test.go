@@ -78,3 +78,41 @@ log: {level: chatty}
 		}
 	}
 }
+
+// TestREADMECheckExample holds the README's `tvm check` example: the YAML
+// block after "For this `tvm.yaml`:" gives exactly the output shown after
+// "`tvm check tvm.yaml` prints:".
+func TestREADMECheckExample(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := func(after, fence string) string {
+		t.Helper()
+		_, rest, ok := strings.Cut(string(b), after)
+		if !ok {
+			t.Fatalf("README has no %q", after)
+		}
+		_, rest, ok = strings.Cut(rest, fence+"\n")
+		if !ok {
+			t.Fatalf("no %s block after %q", fence, after)
+		}
+		body, _, ok := strings.Cut(rest, "```\n")
+		if !ok {
+			t.Fatalf("unterminated block after %q", after)
+		}
+		return body
+	}
+	yaml := block("For this\n`tvm.yaml`:", "```yaml")
+	want := block("`tvm check tvm.yaml` prints:", "```")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tvm.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"check", path}, func(string) string { return "" }, nil, &stdout, &stderr)
+	if got := strings.ReplaceAll(stderr.String(), path, "tvm.yaml"); code != exitConfig || got != want {
+		t.Errorf("exit %d, output:\n%s\nREADME shows:\n%s", code, got, want)
+	}
+}
