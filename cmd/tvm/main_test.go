@@ -447,6 +447,22 @@ func admin(t *testing.T, p *tvmProc, method, path, body string, mod func(*http.R
 	return resp.StatusCode
 }
 
+// faults lists the emulator's fault rules still in force (count-limited
+// rules disappear once spent).
+func faults(t *testing.T, p *tvmProc) []json.RawMessage {
+	t.Helper()
+	resp, err := http.Get(p.url("/admin/momentolocal/faults"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out []json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("faults: %d %v", resp.StatusCode, err)
+	}
+	return out
+}
+
 func scrape(t *testing.T, p *tvmProc) string {
 	t.Helper()
 	resp, err := http.Get(p.url("/metrics"))
@@ -601,8 +617,9 @@ func TestBinaryUpstreamFaults(t *testing.T) {
 		metric  string
 		maxTime time.Duration
 	}{
-		// Three failures: the first call and the two retries (retry.attempts: 3).
-		{`{"method":"GenerateDisposableToken","code":"UNAVAILABLE","count":3}`, 503, "upstream_unavailable", `tvm_upstream_errors_total{kind="unavailable"} 3`, 5 * time.Second},
+		// Three failures: the first call and the two retries (retry.attempts: 3),
+		// all within one vend, which is one upstream error.
+		{`{"method":"GenerateDisposableToken","code":"UNAVAILABLE","count":3}`, 503, "upstream_unavailable", `tvm_upstream_errors_total{kind="unavailable"} 1`, 5 * time.Second},
 		{`{"method":"GenerateDisposableToken","code":"PERMISSION_DENIED","count":1}`, 502, "upstream_rejected", `tvm_upstream_errors_total{kind="rejected"} 1`, 5 * time.Second},
 		{`{"method":"GenerateDisposableToken","latency":"5s","count":1}`, 504, "upstream_timeout", `tvm_upstream_errors_total{kind="timeout"} 1`, 3 * time.Second},
 	}
@@ -620,6 +637,10 @@ func TestBinaryUpstreamFaults(t *testing.T) {
 		}
 		if m := scrape(t, p); !strings.Contains(m, tt.metric) {
 			t.Errorf("metrics lack %s", tt.metric)
+		}
+		// Every faulty call was made: the count-limited rule is spent.
+		if left := faults(t, p); len(left) != 0 {
+			t.Errorf("fault %s: rules left %s", tt.fault, left)
 		}
 	}
 	// Count-limited faults are spent: the next request succeeds.
