@@ -82,11 +82,18 @@ func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, cach
 		hc.Scopes = unusedResolver{}
 	}
 	h, err := tvm.NewHandler(hc)
-	probs = append(probs, libraryProblems(err, "Config", "", handlerFields)...)
+	for _, p := range libraryProblems(err, "Config", "", handlerFields) {
+		// The binary leaves Config.MinTTL to its default (1s), which the
+		// library refuses only when ttl is below it, as reported under ttl:
+		// there is no minTTL key to name.
+		if p.key != "minTTL" {
+			probs = append(probs, p)
+		}
+	}
 	if incomplete || len(probs) > 0 {
 		_ = svc.Close()
 		if len(probs) == 0 {
-			probs = configErrors{{key: "auth", msg: "incomplete configuration"}}
+			return nil, errNoAuthenticator
 		}
 		return nil, probs
 	}
@@ -96,6 +103,11 @@ func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, cach
 	}
 	return svc, nil
 }
+
+// errNoAuthenticator is buildTokenService's error when auth.method names no
+// authenticator it can build (missing, unknown, or without its section):
+// a problem validate reports under its key, so checkBuild drops it.
+var errNoAuthenticator = errors.New("incomplete configuration: no authenticator (see auth.method)")
 
 // unusedResolver stands in for a resolver that failed to build.
 type unusedResolver struct{ tvm.ScopeResolver }
@@ -177,68 +189,83 @@ func buildAuthenticator(ctx context.Context, cfg *Config, log *slog.Logger) (tvm
 }
 
 // buildResolver returns the group rules of cfg.Scopes, narrowed as
-// cfg.Narrowing says.
+// cfg.Narrowing says. The narrowing is judged even when the rules fail.
 func buildResolver(cfg *Config) (tvm.ScopeResolver, error) {
 	rules := make([]tvm.GroupRule, len(cfg.Scopes))
 	for i, r := range cfg.Scopes {
 		rules[i] = tvm.GroupRule{Group: r.Group, Default: r.Default, Scope: r.Permissions, TTL: r.TTL}
 	}
+	var resolver tvm.ScopeResolver = unusedResolver{}
 	groups, err := tvm.NewGroupScopes(rules...)
-	if err != nil {
-		return nil, libraryProblems(err, "GroupScopes", "scopes", scopeFields)
+	probs := libraryProblems(err, "GroupScopes", "scopes", scopeFields)
+	if err == nil {
+		resolver = groups
 	}
-	n := cfg.Narrowing
-	if n == nil {
-		return groups, nil
+	if n := cfg.Narrowing; n != nil {
+		narrowed, err := tvm.NewNarrowing(resolver, tvm.NarrowOptions{
+			CacheParam: n.CacheParam, TopicParam: n.TopicParam,
+			KeyParam: n.KeyParam, KeyPrefixParam: n.KeyPrefixParam,
+		})
+		probs = append(probs, libraryProblems(err, "NarrowOptions", "narrowing", nil)...)
+		if err == nil {
+			resolver = narrowed
+		}
 	}
-	narrowed, err := tvm.NewNarrowing(groups, tvm.NarrowOptions{
-		CacheParam: n.CacheParam, TopicParam: n.TopicParam,
-		KeyParam: n.KeyParam, KeyPrefixParam: n.KeyPrefixParam,
-	})
-	if err != nil {
-		return nil, libraryProblems(err, "NarrowOptions", "narrowing", nil)
+	if len(probs) > 0 {
+		return nil, probs
 	}
-	return narrowed, nil
+	return resolver, nil
 }
 
 // buildRateLimit returns the rate limiter of cfg.RateLimit, nil for none: a
 // per-process token bucket, or with rateLimit.shared a limit counted in
 // Momento through cache, falling back to the token bucket (when configured)
-// while Momento cannot be asked.
+// while Momento cannot be asked. The shared limit is judged even when the
+// token bucket fails.
 func buildRateLimit(cfg *Config, cache momento.CacheClient, log *slog.Logger) (tvm.RateLimiter, error) {
 	r := cfg.RateLimit
 	if r == nil {
 		return nil, nil
 	}
-	var perProcess *tvm.MemoryRateLimiter
+	var (
+		probs      configErrors
+		perProcess tvm.RateLimiter // nil: none configured
+	)
 	if r.Shared == nil || r.RequestsPerSecond != 0 || r.Burst != 0 || r.MaxIdentities != 0 {
 		l, err := tvm.NewMemoryRateLimiter(tvm.MemoryRateLimitConfig{PerSecond: r.RequestsPerSecond, Burst: r.Burst, MaxEntries: r.MaxIdentities})
 		if err != nil {
-			return nil, libraryProblems(err, "MemoryRateLimitConfig", "rateLimit", rateLimitFields)
+			probs = libraryProblems(err, "MemoryRateLimitConfig", "rateLimit", rateLimitFields)
+			perProcess = unusedRateLimiter{}
+		} else {
+			perProcess = l
 		}
-		perProcess = l
 	}
 	s := r.Shared
 	if s == nil {
+		if len(probs) > 0 {
+			return nil, probs
+		}
 		return perProcess, nil
 	}
-	lc := tvm.MomentoRateLimitConfig{
+	l, err := tvm.NewMomentoRateLimiter(tvm.MomentoRateLimitConfig{
 		Client:     cache,
 		CacheName:  s.Cache,
 		Limit:      s.Limit,
 		Window:     s.Window,
 		FailClosed: s.FailClosed,
+		Fallback:   perProcess,
 		Logger:     log,
-	}
-	if perProcess != nil {
-		lc.Fallback = perProcess
-	}
-	l, err := tvm.NewMomentoRateLimiter(lc)
-	if err != nil {
-		return nil, libraryProblems(err, "MomentoRateLimitConfig", "rateLimit.shared", rateLimitFields)
+	})
+	probs = append(probs, libraryProblems(err, "MomentoRateLimitConfig", "rateLimit.shared", rateLimitFields)...)
+	if len(probs) > 0 {
+		return nil, probs
 	}
 	return l, nil
 }
+
+// unusedRateLimiter stands in for a per-process limiter that failed to
+// build, so that the shared one is judged with its fallback.
+type unusedRateLimiter struct{ tvm.RateLimiter }
 
 // buildVendor returns the Momento vendor of cfg with the credentials of
 // provider.
@@ -330,9 +357,11 @@ func checkBuild(cfg *Config) []problem {
 		cache = unusedCacheClient{}
 	}
 	svc, err := buildTokenService(ctx, cfg, checkVendor{}, cache, nil, quiet)
-	if err != nil {
+	switch {
+	case errors.Is(err, errNoAuthenticator): // reported by validate
+	case err != nil:
 		probs = append(probs, asProblems(err)...)
-	} else {
+	default:
 		_ = svc.Close()
 	}
 	return probs

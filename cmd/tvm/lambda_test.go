@@ -43,7 +43,7 @@ func newLambdaFixture(t *testing.T) *lambdaFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vendor, err := tvm.NewMomentoVendorFromProvider(prov)
+	vendor, err := tvm.NewMomentoVendor(tvm.MomentoVendorConfig{CredentialProvider: prov})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,6 +80,7 @@ type bannerWriter struct {
 	base    string // http://127.0.0.1:port
 	ops     string // http://127.0.0.1:port of TVM_OPS_ADDR, if any
 	emuAddr string
+	admin   string // the emulator's admin secret, from the banner
 }
 
 func (w *bannerWriter) Write(p []byte) (int, error) {
@@ -100,6 +101,10 @@ func (w *bannerWriter) Write(p []byte) (int, error) {
 			w.ops = strings.Fields(strings.TrimPrefix(line, "tvm: operations on "))[0]
 		case strings.HasPrefix(line, "tvm: momento emulator (momentolocal) on "):
 			w.emuAddr = strings.TrimSuffix(strings.Fields(strings.TrimPrefix(line, "tvm: momento emulator (momentolocal) on "))[0], ",")
+		case strings.HasPrefix(line, "tvm: emulator fault injection at "):
+			if _, rest, ok := strings.Cut(line, "Authorization: Bearer "); ok {
+				w.admin = strings.TrimSuffix(rest, ")")
+			}
 		case strings.HasPrefix(line, "tvm: try: "):
 			w.once.Do(func() { close(w.ready) })
 		}
@@ -413,11 +418,30 @@ type emuTokenRequest struct {
 	Permissions     []emuPermission `json:"permissions"`
 }
 
+// adminSecret returns the emulator's admin secret, as the banner printed
+// it ("" when the banner announces no admin endpoint).
+func (p *tvmProc) adminSecret() string {
+	p.stdout.mu.Lock()
+	defer p.stdout.mu.Unlock()
+	return p.stdout.admin
+}
+
+// adminGet sends a GET with the admin secret to the emulator's admin
+// endpoint at url.
+func (p *tvmProc) adminGet(url string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+p.adminSecret())
+	return http.DefaultClient.Do(req)
+}
+
 // tokenRequests lists the GenerateDisposableToken requests the embedded
 // emulator received, through the admin endpoint of the tvm listener.
 func tokenRequests(t *testing.T, p *tvmProc) []emuTokenRequest {
 	t.Helper()
-	resp, err := http.Get(p.url("/admin/momentolocal/token-requests"))
+	resp, err := p.adminGet(p.url("/admin/momentolocal/token-requests"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -436,6 +460,7 @@ func admin(t *testing.T, p *tvmProc, method, path, body string, mod func(*http.R
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Header.Set("Authorization", "Bearer "+p.adminSecret())
 	if mod != nil {
 		mod(req)
 	}
@@ -445,6 +470,22 @@ func admin(t *testing.T, p *tvmProc, method, path, body string, mod func(*http.R
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// faults lists the emulator's fault rules still in force (count-limited
+// rules disappear once spent).
+func faults(t *testing.T, p *tvmProc) []json.RawMessage {
+	t.Helper()
+	resp, err := p.adminGet(p.url("/admin/momentolocal/faults"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out []json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("faults: %d %v", resp.StatusCode, err)
+	}
+	return out
 }
 
 func scrape(t *testing.T, p *tvmProc) string {
@@ -594,6 +635,17 @@ func TestBinaryUpstreamFaults(t *testing.T) {
 	if c := admin(t, p, "POST", "/faults", `{"code":"UNAVAILABLE"}`, func(r *http.Request) { r.Header.Set("Sec-Fetch-Site", "cross-site") }); c != 403 {
 		t.Errorf("browser request to admin: %d", c)
 	}
+	// Nor can anything without the secret the banner printed, or through a
+	// loopback proxy or tunnel (a forwarding header).
+	if c := admin(t, p, "POST", "/faults", `{"code":"UNAVAILABLE"}`, func(r *http.Request) { r.Header.Del("Authorization") }); c != 401 {
+		t.Errorf("admin without the secret: %d, want 401", c)
+	}
+	if c := admin(t, p, "POST", "/faults", `{"code":"UNAVAILABLE"}`, func(r *http.Request) { r.Header.Set("X-Forwarded-For", "203.0.113.7") }); c != 403 {
+		t.Errorf("admin through a proxy: %d, want 403", c)
+	}
+	if n := len(faults(t, p)); n != 0 {
+		t.Fatalf("%d faults installed by refused requests", n)
+	}
 	tests := []struct {
 		fault   string
 		status  int
@@ -601,8 +653,9 @@ func TestBinaryUpstreamFaults(t *testing.T) {
 		metric  string
 		maxTime time.Duration
 	}{
-		// Three failures: the first call and the two retries (retry.attempts: 3).
-		{`{"method":"GenerateDisposableToken","code":"UNAVAILABLE","count":3}`, 503, "upstream_unavailable", `tvm_upstream_errors_total{kind="unavailable"} 3`, 5 * time.Second},
+		// Three failures: the first call and the two retries (retry.attempts: 3),
+		// all within one vend, which is one upstream error.
+		{`{"method":"GenerateDisposableToken","code":"UNAVAILABLE","count":3}`, 503, "upstream_unavailable", `tvm_upstream_errors_total{kind="unavailable"} 1`, 5 * time.Second},
 		{`{"method":"GenerateDisposableToken","code":"PERMISSION_DENIED","count":1}`, 502, "upstream_rejected", `tvm_upstream_errors_total{kind="rejected"} 1`, 5 * time.Second},
 		{`{"method":"GenerateDisposableToken","latency":"5s","count":1}`, 504, "upstream_timeout", `tvm_upstream_errors_total{kind="timeout"} 1`, 3 * time.Second},
 	}
@@ -620,6 +673,10 @@ func TestBinaryUpstreamFaults(t *testing.T) {
 		}
 		if m := scrape(t, p); !strings.Contains(m, tt.metric) {
 			t.Errorf("metrics lack %s", tt.metric)
+		}
+		// Every faulty call was made: the count-limited rule is spent.
+		if left := faults(t, p); len(left) != 0 {
+			t.Errorf("fault %s: rules left %s", tt.fault, left)
 		}
 	}
 	// Count-limited faults are spent: the next request succeeds.
@@ -641,7 +698,7 @@ func TestBinaryOpsAddr(t *testing.T) {
 		t.Fatalf("no operations address in the banner:\n%s", p.stdout.String())
 	}
 	status := func(url string) int {
-		resp, err := http.Get(url)
+		resp, err := p.adminGet(url)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
+	"github.com/momentohq/client-sdk-go/momento"
 
 	"github.com/tvmgo/tvm"
 )
@@ -59,11 +60,10 @@ func TestConfigReuseRetryKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := cfg.Reuse; r.Enabled == nil || !*r.Enabled || r.MinRemaining != 0.5 || r.MaxEntries != 10000 {
-		t.Errorf("reuse defaults %+v", r)
-	}
-	if r := cfg.Retry; r.Attempts != 3 || r.BaseDelay != 50*time.Millisecond || r.MaxDelay != time.Second {
-		t.Errorf("retry defaults %+v", r)
+	// Unset, they stay zero: the library defaults them (TestConfigReuse,
+	// TestLibraryDefaultsTakeEffect).
+	if cfg.Reuse != (ReuseConfig{}) || cfg.Retry != (RetryConfig{}) {
+		t.Errorf("reuse %+v, retry %+v: filled in by the binary", cfg.Reuse, cfg.Retry)
 	}
 	cfg, err = ParseConfig([]byte(base + "reuse: {enabled: false, minRemaining: 0.25, maxEntries: 50}\nretry: {attempts: 1, baseDelay: 10ms, maxDelay: 20ms}\n"))
 	if err != nil {
@@ -77,14 +77,17 @@ func TestConfigReuseRetryKeys(t *testing.T) {
 	}
 
 	for _, tt := range []struct{ yaml, want string }{
-		{"reuse: {minRemaining: 1}", "reuse.minRemaining: must be a number between 0 and 1 (exclusive), got 1"},
-		{"reuse: {minRemaining: -0.5}", "reuse.minRemaining: must be a number between 0 and 1 (exclusive), got -0.5"},
-		{"reuse: {maxEntries: -1}", "reuse.maxEntries: must be between 1 and 10000000"},
+		{"reuse: {minRemaining: 1}", "reuse.minRemaining: must be between 0 and 1 (exclusive)"},
+		{"reuse: {minRemaining: -0.5}", "reuse.minRemaining: must be between 0 and 1 (exclusive)"},
+		{"reuse: {maxEntries: -1}", "reuse.maxEntries: must not be negative"},
 		{"reuse: {enabled: maybe}", `reuse.enabled: expected true or false, got "maybe" (line 8)`},
 		{"reuse: {size: 3}", "reuse.size: unknown key (line 8)"},
-		{"retry: {attempts: 11}", "retry.attempts: must be between 1 and 10 (1: no retries)"},
-		{"retry: {baseDelay: -1s}", "retry.baseDelay: must be between 1ms and 1m, got -1s"},
-		{"retry: {baseDelay: 2s, maxDelay: 1s}", "retry.maxDelay: must be between retry.baseDelay and 1m, got 1s"},
+		{"retry: {attempts: 11}", "retry.attempts: must be between 1 and 10"},
+		{"retry: {attempts: -1}", "retry.attempts: must be between 1 and 10"},
+		{"retry: {baseDelay: -1s}", "retry: BaseDelay must be positive and at most MaxDelay"},
+		{"retry: {baseDelay: 2s, maxDelay: 1s}", "retry: BaseDelay must be positive and at most MaxDelay"},
+		// maxDelay's default (1s) is below this baseDelay.
+		{"retry: {baseDelay: 2s}", "retry: BaseDelay must be positive and at most MaxDelay"},
 	} {
 		_, err := ParseConfig([]byte(base + tt.yaml + "\n"))
 		if err == nil || err.Error() != tt.want || !errors.Is(err, tvm.ErrInvalidConfig) {
@@ -140,21 +143,20 @@ func TestMetricsTokenSource(t *testing.T) {
 // bucket: 429 with Retry-After past the burst, per identity (method and
 // subject), bounded, exact under concurrency.
 func TestConfigRateLimit(t *testing.T) {
-	hash, err := bcrypt.GenerateFromPassword([]byte("password"), 10)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// alice's account of testdata/config/basic.yaml (bcrypt cost 10, the
+	// least the library accepts: each comparison costs about 1.5 s under
+	// the race detector).
 	h := perfService(t, `
 auth:
   method: basic
   users:
-    - {username: alice, passwordHash: "`+string(hash)+`"}
+    - {username: alice, passwordHash: "$2a$10$o3jy.peasT5BhJWPX8o21eeMH.5oqb3ZYIZ5FHPidqXk7EUBK7Uim"}
 scopes:
   - default: true
     permissions: [{role: subscribeonly, cache: c, topic: t}]
 rateLimit: {requestsPerSecond: 0.01, burst: 2}
 `, &countingVendor{})
-	auth := "Basic " + "YWxpY2U6cGFzc3dvcmQ=" // alice:password
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:alice-password"))
 	for i := range 2 {
 		if w := perfGet(h, "Authorization", auth); w.Code != http.StatusOK {
 			t.Fatalf("request %d: %d %s", i, w.Code, w.Body)
@@ -190,8 +192,9 @@ rateLimit: {requestsPerSecond: 0.01, burst: 2}
 
 // FuzzParseConfig feeds arbitrary YAML to the configuration loader: it
 // never panics, every refusal wraps tvm.ErrInvalidConfig with one problem
-// per line, and every configuration it accepts builds a handler (what the
-// loader validates and what the library accepts agree).
+// per line, and every configuration it accepts serves: the token service
+// builds around a vendor and answers a request (what the loader accepts
+// and what the library runs agree).
 //
 //	go test -run '^$' -fuzz FuzzParseConfig -fuzztime 60s ./cmd/tvm
 func FuzzParseConfig(f *testing.F) {
@@ -210,6 +213,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(base + "reuse: {enabled: false, minRemaining: 0.9}\nretry: {attempts: 2}\nrateLimit: {requestsPerSecond: 3, burst: 1}\n"))
 	f.Add([]byte("auth: {method: open}\nscopes: [{default: true, permissions: [{role: readwrite, cache: '{sub}', keyPrefix: '{sub}/'}]}]\n"))
 	f.Add([]byte(base + "rateLimit: {requestsPerSecond: 1, burst: 2, shared: {cache: rl, limit: 5, window: 10s}}\n"))
+	f.Add([]byte(base + "narrowing: {keyParam: k}\ncors: {allowedOrigins: ['https://App.example.com']}\nttl: 90s\n"))
 	f.Add([]byte("&a [*a]"))
 	f.Add([]byte("auth: &x {method: *x}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -228,13 +232,35 @@ func FuzzParseConfig(f *testing.F) {
 			}
 			return
 		}
-		// Building reads files and hashes passwords: skip what would make
-		// the fuzzer read arbitrary paths or spend a bcrypt per input.
-		if cfg.Auth.Method == "basic" || (cfg.Auth.JWT != nil && cfg.Auth.JWT.JWKSFile != "") {
+		// A cancelled context: a JWKS URL is not fetched.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if cfg.Auth.Method == "basic" {
+			// ParseConfig built it; building it again costs a bcrypt
+			// hash (1.5 s under the race detector) and proves little.
 			return
 		}
-		if err := checkBuild(cfg); err != nil {
+		shared := cfg.RateLimit != nil && cfg.RateLimit.Shared != nil
+		var cache momento.CacheClient
+		if shared {
+			cache = unusedCacheClient{}
+		}
+		svc, err := buildTokenService(ctx, cfg, &countingVendor{}, cache, newMetrics(), slog.New(slog.DiscardHandler))
+		if err != nil {
 			t.Fatalf("accepted configuration does not build: %v\n%s", err, data)
+		}
+		defer svc.Close()
+		if shared {
+			return // the stand-in cache client cannot count
+		}
+		w := httptest.NewRecorder()
+		svc.handler.ServeHTTP(w, httptest.NewRequest(http.MethodGet, cfg.Path, nil))
+		switch {
+		case w.Code == http.StatusOK, w.Code == http.StatusUnauthorized, w.Code == http.StatusForbidden:
+		case w.Code == http.StatusInternalServerError && strings.Contains(w.Body.String(), tvm.CodeInvalidScope):
+			// a template filled with a value the scope refuses
+		default:
+			t.Fatalf("an accepted configuration answers %d %s\n%s", w.Code, w.Body, data)
 		}
 	})
 }

@@ -65,50 +65,73 @@ func TestParseTime(t *testing.T) {
 }
 
 func TestKeyForField(t *testing.T) {
-	tests := map[string]string{
-		"CognitoConfig.UserPoolID":           "auth.cognito.userPoolId",
-		"CognitoConfig.ClientID":             "auth.cognito.clientId",
-		"JWTConfig.JWKSFile":                 "auth.jwt.jwksFile",
-		"JWTConfig.Issuer":                   "auth.jwt.issuer",
-		"JWTConfig.Algorithms[2]":            "auth.jwt.algorithms[2]",
-		"BasicConfig.Users[1].PasswordHash":  "auth.users[1].passwordHash",
-		"BasicConfig.Realm":                  "auth.realm",
-		"GroupScopes.rules[3].TTL":           "scopes[3].ttl",
-		"GroupScopes":                        "scopes",
-		"CORSOptions.AllowedOrigins":         "cors.allowedOrigins",
-		"Config.TTL":                         "ttl",
-		"SomethingElse.Field":                "SomethingElse.Field",
-		"JWTConfigExtra.X":                   "JWTConfigExtra.X",
-		"BasicConfig.Users[0].Username.Deep": "auth.users[0].username.deep",
+	tests := []struct {
+		field, prefix, key string
+		renames            map[string]string
+		want               string
+	}{
+		{"CognitoConfig.UserPoolID", "CognitoConfig", "auth.cognito", jwtFields, "auth.cognito.userPoolId"},
+		{"CognitoConfig.ClientID", "CognitoConfig", "auth.cognito", jwtFields, "auth.cognito.clientId"},
+		{"Config.JWKSFile", "Config", "auth.jwt", jwtFields, "auth.jwt.jwksFile"},
+		{"Config.JWKSURL", "Config", "auth.jwt", jwtFields, "auth.jwt.jwksURL"},
+		{"Config.Issuer", "Config", "auth.jwt", jwtFields, "auth.jwt.issuer"},
+		{"Config.Algorithms[2]", "Config", "auth.jwt", jwtFields, "auth.jwt.algorithms[2]"},
+		{"BasicConfig.Users[1].PasswordHash", "BasicConfig", "auth", nil, "auth.users[1].passwordHash"},
+		{"BasicConfig.Users[0].Groups[2]", "BasicConfig", "auth", nil, "auth.users[0].groups[2]"},
+		{"BasicConfig.Users", "BasicConfig", "auth", nil, "auth.users"},
+		{"GroupScopes.Rules[3].TTL", "GroupScopes", "scopes", scopeFields, "scopes[3].ttl"},
+		{"GroupScopes.Rules[1].Scope[0].topic", "GroupScopes", "scopes", scopeFields, "scopes[1].permissions[0].topic"},
+		{"GroupScopes.Rules", "GroupScopes", "scopes", scopeFields, "scopes"},
+		{"GroupScopes[0]", "GroupScopes", "scopes", scopeFields, "scopes[0]"},
+		{"GroupScopes", "GroupScopes", "scopes", scopeFields, "scopes"},
+		{"Config.CORS.AllowedOrigins[0]", "Config", "", handlerFields, "cors.allowedOrigins[0]"},
+		{"Config.TTL", "Config", "", handlerFields, "ttl"},
+		{"Config.VendTimeout", "Config", "", handlerFields, "vendTimeout"},
+		{"Config.Reuse.MinRemaining", "Config", "", handlerFields, "reuse.minRemaining"},
+		{"MomentoVendorConfig.Retry.MaxDelay", "MomentoVendorConfig", "", nil, "retry.maxDelay"},
+		{"MemoryRateLimitConfig.PerSecond", "MemoryRateLimitConfig", "rateLimit", rateLimitFields, "rateLimit.requestsPerSecond"},
+		{"MemoryRateLimitConfig.MaxEntries", "MemoryRateLimitConfig", "rateLimit", rateLimitFields, "rateLimit.maxIdentities"},
+		{"MomentoRateLimitConfig.CacheName", "MomentoRateLimitConfig", "rateLimit.shared", rateLimitFields, "rateLimit.shared.cache"},
+		{"NarrowOptions.KeyParam", "NarrowOptions", "narrowing", nil, "narrowing.keyParam"},
+		// Another component's field, or a longer name with the same
+		// start, is left as it is.
+		{"SomethingElse.Field", "BasicConfig", "auth", nil, "SomethingElse.Field"},
+		{"BasicConfigExtra.X", "BasicConfig", "auth", nil, "BasicConfigExtra.X"},
+		{"BasicConfig.Users[0].Username.Deep", "BasicConfig", "auth", nil, "auth.users[0].username.deep"},
 	}
-	for in, want := range tests {
-		if got := keyForField(in); got != want {
-			t.Errorf("keyForField(%q) = %q, want %q", in, got, want)
+	for _, tt := range tests {
+		if got := keyForField(tt.field, tt.prefix, tt.key, tt.renames); got != tt.want {
+			t.Errorf("keyForField(%q, %q, %q) = %q, want %q", tt.field, tt.prefix, tt.key, got, tt.want)
 		}
 	}
 }
 
 func TestLibraryProblems(t *testing.T) {
+	if err := libraryProblems(nil, "CognitoConfig", "auth.cognito", jwtFields); err != nil {
+		t.Errorf("nil error: %v", err)
+	}
 	err := libraryProblems(errors.Join(
 		&tvm.ConfigError{Field: "CognitoConfig.Region", Problem: "required"},
 		&tvm.ConfigError{Field: "CognitoConfig.TokenUse", Problem: "bad"},
-	))
-	if got := err.Error(); got != "auth.cognito.region: required\nauth.cognito.tokenUse: bad" {
+	), "CognitoConfig", "auth.cognito", jwtFields)
+	if got := err.Error(); got != "auth.cognito.region: required\nauth.cognito.tokenUse: bad" || !errors.Is(err, tvm.ErrInvalidConfig) {
 		t.Errorf("joined: %q", got)
 	}
-	err = libraryProblems(fmt.Errorf("tvm: Config.Authenticator: %w", &tvm.ConfigError{Field: "JWTConfig.Issuer", Problem: "required"}))
+	err = libraryProblems(fmt.Errorf("wrapped: %w", &tvm.ConfigError{Field: "Config.Issuer", Problem: "required"}), "Config", "auth.jwt", jwtFields)
 	if got := err.Error(); got != "auth.jwt.issuer: required" {
 		t.Errorf("wrapped: %q", got)
 	}
-	err = libraryProblems(fmt.Errorf("%w: something odd", tvm.ErrInvalidConfig))
-	if got := err.Error(); got != "invalid configuration: something odd" || !errors.Is(err, tvm.ErrInvalidConfig) {
+	// An error that is no *ConfigError is reported under the component's
+	// key, without the library's prefix.
+	err = libraryProblems(fmt.Errorf("%w: something odd", tvm.ErrInvalidConfig), "NarrowOptions", "narrowing", nil)
+	if got := err.Error(); got != "narrowing: invalid configuration: something odd" || !errors.Is(err, tvm.ErrInvalidConfig) {
 		t.Errorf("other: %q", got)
 	}
 }
 
 func TestQueryOrRandomTokenID(t *testing.T) {
 	p := queryOrRandomTokenID("name")
-	open := tvm.Identity{Subject: tvm.AnonymousSubject, Method: tvm.MethodOpen}
+	open := tvm.Identity{Subject: "anonymous", Method: tvm.MethodOpen}
 	req := func(q string) *http.Request { return httptest.NewRequest("GET", "/t"+q, nil) }
 
 	if id, err := p(open, req("?name=alice")); err != nil || id != "alice" {

@@ -57,7 +57,7 @@ var (
 // KnownFields(true), but walks the whole tree itself so that it reports
 // every problem (not only the first), each naming the dotted key path:
 // unknown keys, duplicate keys, wrong kinds, bad durations. Types that
-// implement yaml.Unmarshaler (such as tvm.Permission) decode themselves.
+// implement yaml.Unmarshaler (such as tvm.Scope) decode themselves.
 func decodeStrict(node *yaml.Node, v any) []problem {
 	var probs []problem
 	walk(node, reflect.ValueOf(v).Elem(), "", &probs)
@@ -71,13 +71,26 @@ func joinKey(path, key string) string {
 	return path + "." + key
 }
 
-func kindName(n *yaml.Node) string {
+// mayHoldSecret reports whether a value at path may be a secret written in
+// the wrong place (a password where a user or a hash belongs, e.g. an
+// htpasswd line "alice:pw", or "passwordHash pw" without its colon):
+// problems there never quote a value or an unknown key.
+func mayHoldSecret(path string) bool {
+	return path == "auth.users" || strings.HasPrefix(path, "auth.users[") || strings.HasPrefix(path, "auth.users.")
+}
+
+// kindName describes the value n found at path, quoting a scalar unless
+// it may hold a secret.
+func kindName(n *yaml.Node, path string) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
 	case yaml.SequenceNode:
 		return "a list"
 	case yaml.ScalarNode:
+		if mayHoldSecret(path) {
+			return "a scalar (not shown)"
+		}
 		return fmt.Sprintf("%q", n.Value)
 	default:
 		return "something else"
@@ -104,11 +117,18 @@ func walk(n *yaml.Node, v reflect.Value, path string, probs *[]problem) {
 		if err := n.Decode(v.Addr().Interface()); err != nil {
 			var se *tvm.ScopeError
 			if errors.As(err, &se) {
-				k := path
-				if se.Field != "" {
-					k = joinKey(path, se.Field)
+				// A problem in one permission of a scope names it, and its
+				// line.
+				k, line := path, n.Line
+				if se.Index >= 0 {
+					k = fmt.Sprintf("%s[%d]", path, se.Index)
+					if n.Kind == yaml.SequenceNode && se.Index < len(n.Content) {
+						line = n.Content[se.Index].Line
+					}
 				}
-				line := n.Line
+				if se.Field != "" {
+					k = joinKey(k, se.Field)
+				}
 				if strings.HasPrefix(se.Problem, "line ") {
 					line = 0 // the problem names its line already
 				}
@@ -121,7 +141,7 @@ func walk(n *yaml.Node, v reflect.Value, path string, probs *[]problem) {
 	}
 	if v.Type() == durationType {
 		if n.Kind != yaml.ScalarNode {
-			add("expected a duration such as 15m, got " + kindName(n))
+			add("expected a duration such as 15m, got " + kindName(n, path))
 			return
 		}
 		d, err := time.ParseDuration(n.Value)
@@ -139,7 +159,7 @@ func walk(n *yaml.Node, v reflect.Value, path string, probs *[]problem) {
 		v.Set(nv)
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			add("expected a mapping, got " + kindName(n))
+			add("expected a mapping, got " + kindName(n, path))
 			return
 		}
 		fields := yamlFields(v.Type())
@@ -152,14 +172,20 @@ func walk(n *yaml.Node, v reflect.Value, path string, probs *[]problem) {
 				*probs = append(*probs, problem{key: path, msg: "keys must be plain names", line: k.Line})
 				continue
 			}
+			idx, ok := fields[key]
+			shown, hidden := kp, ""
+			if !ok && mayHoldSecret(path) {
+				// Named by its line only; at keeps the problems of the
+				// known keys beside it.
+				shown, hidden = path, " (not shown)"
+			}
 			if seen[key] {
-				*probs = append(*probs, problem{key: kp, msg: "duplicate key", line: k.Line})
+				*probs = append(*probs, problem{key: shown, msg: "duplicate key" + hidden, line: k.Line, at: kp})
 				continue
 			}
 			seen[key] = true
-			idx, ok := fields[key]
 			if !ok {
-				*probs = append(*probs, problem{key: kp, msg: "unknown key" + suggest(key, fields), line: k.Line})
+				*probs = append(*probs, problem{key: shown, msg: "unknown key" + hidden + suggest(key, fields), line: k.Line, at: kp})
 				continue
 			}
 			walk(val, v.Field(idx), kp, probs)
@@ -173,7 +199,7 @@ func walk(n *yaml.Node, v reflect.Value, path string, probs *[]problem) {
 				v.Set(s)
 				return
 			}
-			add("expected a list, got " + kindName(n))
+			add("expected a list, got " + kindName(n, path))
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -183,28 +209,28 @@ func walk(n *yaml.Node, v reflect.Value, path string, probs *[]problem) {
 		v.Set(s)
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
-			add("expected a string, got " + kindName(n))
+			add("expected a string, got " + kindName(n, path))
 			return
 		}
 		v.SetString(n.Value)
 	case reflect.Bool:
 		var b bool
 		if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
-			add("expected true or false, got " + kindName(n))
+			add("expected true or false, got " + kindName(n, path))
 			return
 		}
 		v.SetBool(b)
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		var i int64
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
-			add("expected an integer, got " + kindName(n))
+			add("expected an integer, got " + kindName(n, path))
 			return
 		}
 		v.SetInt(i)
 	case reflect.Float64:
 		var f float64
 		if n.Kind != yaml.ScalarNode || n.Decode(&f) != nil {
-			add("expected a number, got " + kindName(n))
+			add("expected a number, got " + kindName(n, path))
 			return
 		}
 		v.SetFloat(f)
