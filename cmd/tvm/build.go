@@ -51,6 +51,8 @@ func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, cach
 	probs = append(probs, asProblems(err)...)
 	limiter, err := buildRateLimit(cfg, cache, log)
 	probs = append(probs, asProblems(err)...)
+	vendLimit, err := buildVendLimit(cfg, cache, log)
+	probs = append(probs, asProblems(err)...)
 
 	hc := tvm.Config{
 		Authenticator: authn,
@@ -67,6 +69,12 @@ func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, cach
 		},
 		RateLimit: limiter,
 		Logger:    log,
+	}
+	if vendLimit != nil {
+		hc.VendLimit = vendLimit
+		if cfg.VendLimit.Wait != 0 {
+			hc.VendLimitWait = cfg.VendLimit.Wait
+		}
 	}
 	if m != nil {
 		hc.Vendor = m.vendor(vendor)
@@ -217,66 +225,85 @@ func buildResolver(cfg *Config) (tvm.ScopeResolver, error) {
 	return resolver, nil
 }
 
-// buildRateLimit returns the rate limiter of cfg.RateLimit, nil for none: a
-// per-process token bucket, or with rateLimit.shared a limit counted in
-// Momento through cache, falling back to the token bucket (when configured)
-// while Momento cannot be asked. The shared limit is judged even when the
-// token bucket fails.
+// buildRateLimit returns the rate limiter of cfg.RateLimit, nil for none.
 func buildRateLimit(cfg *Config, cache momento.CacheClient, log *slog.Logger) (tvm.RateLimiter, error) {
 	r := cfg.RateLimit
 	if r == nil {
 		return nil, nil
 	}
-	var (
-		probs      configErrors
-		perProcess tvm.RateLimiter // nil: none configured
-	)
-	if r.Shared == nil || r.RequestsPerSecond != 0 || r.Burst != 0 || r.MaxIdentities != 0 {
-		l, err := tvm.NewMemoryRateLimiter(tvm.MemoryRateLimitConfig{PerSecond: r.RequestsPerSecond, Burst: r.Burst, MaxEntries: r.MaxIdentities})
+	return buildLimiter(tvm.MemoryRateLimitConfig{PerSecond: r.RequestsPerSecond, Burst: r.Burst, MaxEntries: r.MaxIdentities},
+		r.Shared, "rateLimit", cache, log)
+}
+
+// unusedRateLimiter stands in for a rate limiter that failed to build.
+type unusedRateLimiter struct{ tvm.RateLimiter }
+
+// buildVendLimit returns the vend ceiling of cfg.VendLimit, nil for none.
+func buildVendLimit(cfg *Config, cache momento.CacheClient, log *slog.Logger) (tvm.RateLimiter, error) {
+	v := cfg.VendLimit
+	if v == nil {
+		return nil, nil
+	}
+	return buildLimiter(tvm.MemoryRateLimitConfig{PerSecond: v.PerSecond, Burst: v.Burst}, v.Shared, "vendLimit", cache, log)
+}
+
+// buildLimiter returns a per-process token bucket, or with shared a limit
+// counted in Momento through cache, falling back to the token bucket (when
+// configured) while Momento cannot be asked. key is the configuration key
+// of the whole. (The rate limit's keys and the vend ceiling's one key hash
+// to different counters, so both may share a cache.)
+func buildLimiter(perProcess tvm.MemoryRateLimitConfig, shared *SharedRateLimitConfig, key string, cache momento.CacheClient, log *slog.Logger) (tvm.RateLimiter, error) {
+	var probs configErrors
+	var bucket tvm.RateLimiter // nil: none configured
+	if shared == nil || perProcess != (tvm.MemoryRateLimitConfig{}) {
+		l, err := tvm.NewMemoryRateLimiter(perProcess)
 		if err != nil {
-			probs = libraryProblems(err, "MemoryRateLimitConfig", "rateLimit", rateLimitFields)
-			perProcess = unusedRateLimiter{}
+			probs = libraryProblems(err, "MemoryRateLimitConfig", key, rateLimitFields)
+			// A stand-in lets the shared limiter report its own problems too.
+			bucket = unusedRateLimiter{}
 		} else {
-			perProcess = l
+			bucket = l
 		}
 	}
-	s := r.Shared
-	if s == nil {
+	if shared == nil {
 		if len(probs) > 0 {
 			return nil, probs
 		}
-		return perProcess, nil
+		return bucket, nil
 	}
-	l, err := tvm.NewMomentoRateLimiter(tvm.MomentoRateLimitConfig{
+	lc := tvm.MomentoRateLimitConfig{
 		Client:     cache,
-		CacheName:  s.Cache,
-		Limit:      s.Limit,
-		Window:     s.Window,
-		FailClosed: s.FailClosed,
-		Fallback:   perProcess,
+		CacheName:  shared.Cache,
+		Limit:      shared.Limit,
+		Window:     shared.Window,
+		FailClosed: shared.FailClosed,
+		Fallback:   bucket,
 		Logger:     log,
-	})
-	probs = append(probs, libraryProblems(err, "MomentoRateLimitConfig", "rateLimit.shared", rateLimitFields)...)
+	}
+	l, err := tvm.NewMomentoRateLimiter(lc)
+	if err != nil {
+		probs = append(probs, libraryProblems(err, "MomentoRateLimitConfig", key+".shared", rateLimitFields)...)
+	}
 	if len(probs) > 0 {
 		return nil, probs
 	}
 	return l, nil
 }
 
-// unusedRateLimiter stands in for a per-process limiter that failed to
-// build, so that the shared one is judged with its fallback.
-type unusedRateLimiter struct{ tvm.RateLimiter }
-
-// buildVendor returns the Momento vendor of cfg with the credentials of
-// provider.
-func buildVendor(cfg *Config, provider auth.CredentialProvider, log *slog.Logger) (*tvm.MomentoVendor, error) {
+// buildVendor returns the Momento vendor of cfg: with the credentials of
+// provider (the embedded emulator), or with an API key and, for a v2 key,
+// its regional endpoint. Problems name the configuration key or the
+// environment variable, never the key.
+func buildVendor(cfg *Config, provider auth.CredentialProvider, key secret, endpoint string, log *slog.Logger) (*tvm.MomentoVendor, error) {
 	v, err := tvm.NewMomentoVendor(tvm.MomentoVendorConfig{
 		CredentialProvider: provider,
+		APIKey:             string(key),
+		Endpoint:           endpoint,
 		Retry:              tvm.RetryOptions{Attempts: cfg.Retry.Attempts, BaseDelay: cfg.Retry.BaseDelay, MaxDelay: cfg.Retry.MaxDelay},
 		Logger:             log,
 	})
 	if err != nil {
-		return nil, libraryProblems(err, "MomentoVendorConfig", "", nil)
+		return nil, libraryProblems(err, "MomentoVendorConfig", "", vendorFields)
 	}
 	return v, nil
 }
@@ -344,7 +371,7 @@ func checkBuild(cfg *Config) []problem {
 	if err != nil {
 		return configErrors{{msg: err.Error()}}
 	}
-	if v, err := buildVendor(cfg, local, quiet); err != nil {
+	if v, err := buildVendor(cfg, local, "", "", quiet); err != nil {
 		probs = append(probs, asProblems(err)...)
 	} else {
 		_ = v.Close()
@@ -353,7 +380,7 @@ func checkBuild(cfg *Config) []problem {
 		probs = append(probs, checkEmulator(cfg)...)
 	}
 	var cache momento.CacheClient
-	if cfg.RateLimit != nil && cfg.RateLimit.Shared != nil {
+	if sharedCounters(cfg) {
 		cache = unusedCacheClient{}
 	}
 	svc, err := buildTokenService(ctx, cfg, checkVendor{}, cache, nil, quiet)

@@ -47,6 +47,9 @@ type Config struct {
 	CORS CORSConfig `yaml:"cors"`
 	// RateLimit limits requests per verified identity. Nil means no limit.
 	RateLimit *RateLimitConfig `yaml:"rateLimit"`
+	// VendLimit is a ceiling on vends, to stay under Momento's auth quota
+	// (tvm.Config.VendLimit). Nil means none.
+	VendLimit *VendLimitConfig `yaml:"vendLimit"`
 	// Reuse configures token reuse and request coalescing (on by default).
 	Reuse ReuseConfig `yaml:"reuse"`
 	// Retry configures the retries of vends Momento could not serve.
@@ -173,6 +176,24 @@ type SharedRateLimitConfig struct {
 	FailClosed bool `yaml:"failClosed"`
 }
 
+// VendLimitConfig is a ceiling on the calls to Momento's token service of
+// this process (PerSecond) or of every instance (Shared), so that vending
+// stays under Momento's auth quota of 5 operations per second per account
+// (see tvm.Config.VendLimit). Reused and coalesced tokens never count.
+type VendLimitConfig struct {
+	// PerSecond is the ceiling of this process (with Shared: the fallback
+	// while Momento Cache cannot be asked).
+	PerSecond float64 `yaml:"perSecond"`
+	// Burst is how many vends may happen at once after a quiet period.
+	Burst int `yaml:"burst"`
+	// Wait is how long a vend may wait for a slot before it is shed with
+	// 503 (tvm.Config.VendLimitWait).
+	Wait time.Duration `yaml:"wait"`
+	// Shared counts the vends of every instance in a Momento cache: limit
+	// vends per window.
+	Shared *SharedRateLimitConfig `yaml:"shared"`
+}
+
 // ReuseConfig configures token reuse and request coalescing (see
 // tvm.ReuseOptions). Both are on unless enabled is false.
 type ReuseConfig struct {
@@ -201,6 +222,9 @@ type MomentoConfig struct {
 	// Local runs the embedded Momento emulator instead of using
 	// MOMENTO_API_KEY (development only).
 	Local bool `yaml:"local"`
+	// Endpoint is the regional Momento endpoint a v2 API key is used with
+	// (tvm.MomentoVendorConfig.Endpoint); MOMENTO_ENDPOINT sets it too.
+	Endpoint string `yaml:"endpoint"`
 	// Caches are the caches the embedded emulator serves (default: the
 	// emulator's, default-cache).
 	Caches []string `yaml:"caches"`

@@ -145,7 +145,7 @@ func TestLibraryDefaultsTakeEffect(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		vendor, err := buildVendor(cfg, prov, log)
+		vendor, err := buildVendor(cfg, prov, "", "", log)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -39,6 +39,7 @@ type environment struct {
 	lambda     bool   // AWS_LAMBDA_RUNTIME_API is set
 
 	apiKey     secret // MOMENTO_API_KEY
+	endpoint   string // MOMENTO_ENDPOINT: the regional endpoint of a v2 key
 	apiKeyFile string // MOMENTO_API_KEY_FILE
 	// secretID (MOMENTO_API_KEY_SECRET_ID) and parameter
 	// (MOMENTO_API_KEY_PARAMETER) name a Secrets Manager secret or an SSM
@@ -59,6 +60,7 @@ func readEnv(getenv func(string) string) environment {
 		localAddr:     getenv("MOMENTO_LOCAL_ADDR"),
 		lambda:        getenv("AWS_LAMBDA_RUNTIME_API") != "",
 		apiKey:        secret(strings.TrimSpace(getenv("MOMENTO_API_KEY"))),
+		endpoint:      strings.TrimSpace(getenv("MOMENTO_ENDPOINT")),
 		apiKeyFile:    getenv("MOMENTO_API_KEY_FILE"),
 		secretID:      getenv("MOMENTO_API_KEY_SECRET_ID"),
 		parameter:     getenv("MOMENTO_API_KEY_PARAMETER"),
@@ -170,4 +172,74 @@ func (e environment) fromExtension(ctx context.Context, client *http.Client, pat
 		return "", fmt.Errorf("%s: the secret is empty", source)
 	}
 	return secret(v), nil
+}
+
+// momentoEndpoint returns the regional endpoint to use with a v2 API key:
+// MOMENTO_ENDPOINT or momento.endpoint, which must agree when both are set.
+func (e environment) momentoEndpoint(cfg *Config) (string, error) {
+	c := cfg.Momento.Endpoint
+	switch {
+	case e.endpoint != "" && c != "" && e.endpoint != c:
+		return "", configErrors{{key: "momento.endpoint", msg: "differs from MOMENTO_ENDPOINT: set one of them"}}
+	case e.endpoint != "":
+		return e.endpoint, nil
+	}
+	return c, nil
+}
+
+// keySource names where the API key comes from, for messages; "" when no
+// source is set.
+func (e environment) keySource() string {
+	switch {
+	case e.apiKey != "":
+		return "MOMENTO_API_KEY"
+	case e.apiKeyFile != "":
+		return "MOMENTO_API_KEY_FILE"
+	case e.secretID != "":
+		return "MOMENTO_API_KEY_SECRET_ID (Secrets Manager)"
+	case e.parameter != "":
+		return "MOMENTO_API_KEY_PARAMETER (SSM)"
+	}
+	return ""
+}
+
+// describeMomento says, without network and never showing the key, where
+// tokens would come from: the embedded emulator, or which kind of API key
+// and which token endpoint. A key that cannot be used (a v2 key without an
+// endpoint, an endpoint with a scheme, port or path, an unparseable key) is
+// an error naming the variable. A key read from Secrets Manager or SSM at
+// start-up is not read here.
+func describeMomento(cfg *Config, env environment) (string, error) {
+	src := env.keySource()
+	switch {
+	case cfg.Momento.Local && src != "":
+		return "", configErrors{{key: "momento.local", msg: "true, but " + src + " is set in the environment: remove one of them"}}
+	case cfg.Momento.Local:
+		return "the embedded emulator (momento.local)", nil
+	case src == "":
+		return "no API key in the environment (MOMENTO_API_KEY, MOMENTO_API_KEY_FILE, MOMENTO_API_KEY_SECRET_ID, MOMENTO_API_KEY_PARAMETER): the server will not start without one", nil
+	case env.secretID != "" || env.parameter != "":
+		endpoint, err := env.momentoEndpoint(cfg)
+		if err != nil {
+			return "", err
+		}
+		if endpoint == "" {
+			endpoint = "named by the key (v1), or none: a v2 key needs MOMENTO_ENDPOINT"
+		}
+		return "API key from " + src + ", read at start-up, not by check; endpoint " + endpoint, nil
+	}
+	key := env.apiKey
+	if env.apiKeyFile != "" {
+		k, err := readKeyFile(env.apiKeyFile)
+		if err != nil {
+			return "", err
+		}
+		key = k
+	}
+	v, err := momentoVendor(cfg, env, key, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return "", err
+	}
+	defer v.Close()
+	return strings.TrimSuffix(strings.TrimPrefix(v.String(), "tvm.MomentoVendor{"), "}") + " (from " + src + ")", nil
 }

@@ -15,6 +15,9 @@ var (
 	jwtFields       = map[string]string{"JWKSURL": "jwksURL", "JWKSFile": "jwksFile", "UserPoolID": "userPoolId", "ClientID": "clientId"}
 	scopeFields     = map[string]string{"Rules": "", "Scope": "permissions", "TTL": "ttl"}
 	rateLimitFields = map[string]string{"PerSecond": "requestsPerSecond", "MaxEntries": "maxIdentities", "CacheName": "cache"}
+	// The vendor's key and endpoint come from the environment (the
+	// endpoint also from momento.endpoint).
+	vendorFields = map[string]string{"APIKey": "MOMENTO_API_KEY", "Endpoint": "MOMENTO_ENDPOINT"}
 )
 
 // fieldSegment is one segment of a library field path: a name and indexes.

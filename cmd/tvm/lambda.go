@@ -93,11 +93,11 @@ func serveLambda(ctx context.Context, cfg *Config, env environment, log *slog.Lo
 	if key == "" {
 		return errors.New("no Momento API key: set MOMENTO_API_KEY_SECRET_ID (Secrets Manager), MOMENTO_API_KEY_PARAMETER (SSM), MOMENTO_API_KEY or MOMENTO_API_KEY_FILE")
 	}
-	vendor, prov, err := momentoVendor(cfg, key, log)
+	vendor, err := momentoVendor(cfg, env, key, log)
 	if err != nil {
 		return err
 	}
-	cache, err := rateLimitCacheClient(cfg, prov, config.LambdaLatestWithLogger(logger.NewNoopMomentoLoggerFactory()))
+	cache, err := rateLimitCacheClient(cfg, vendor.CredentialProvider(), config.LambdaLatestWithLogger(logger.NewNoopMomentoLoggerFactory()))
 	if err != nil {
 		return err
 	}
@@ -108,40 +108,42 @@ func serveLambda(ctx context.Context, cfg *Config, env environment, log *slog.Lo
 	if err != nil {
 		return err
 	}
-	log.Info("tvm serving API Gateway events", "auth", cfg.Auth.Method, "path", cfg.Path)
+	log.Info("tvm serving API Gateway events", "auth", cfg.Auth.Method, "path", cfg.Path, "momento", vendor.String())
 	lh := newLambdaHandler(lambdaMux(cfg, svc.handler))
 	lambda.StartWithOptions(lh.Invoke, lambda.WithContext(ctx))
 	return nil
 }
 
-// momentoVendor returns the SDK vendor for a Momento API key, and the
-// credential provider it uses (its token endpoint is what /readyz checks).
+// momentoVendor returns the SDK vendor for a Momento API key and, for a
+// v2 key, the regional endpoint of MOMENTO_ENDPOINT or momento.endpoint.
 // Errors never contain the key.
-func momentoVendor(cfg *Config, key secret, log *slog.Logger) (*tvm.MomentoVendor, auth.CredentialProvider, error) {
-	prov, err := auth.NewStringMomentoTokenProvider(string(key))
+func momentoVendor(cfg *Config, env environment, key secret, log *slog.Logger) (*tvm.MomentoVendor, error) {
+	endpoint, err := env.momentoEndpoint(cfg)
 	if err != nil {
-		return nil, nil, errors.New("MOMENTO_API_KEY: not a valid Momento API key")
+		return nil, err
 	}
-	v, err := buildVendor(cfg, prov, log)
-	if err != nil {
-		return nil, nil, err
-	}
-	return v, prov, nil
+	return buildVendor(cfg, nil, key, endpoint, log)
+}
+
+// sharedCounters reports whether cfg keeps counters in Momento Cache
+// (rateLimit.shared or vendLimit.shared).
+func sharedCounters(cfg *Config) bool {
+	return cfg.RateLimit != nil && cfg.RateLimit.Shared != nil || cfg.VendLimit != nil && cfg.VendLimit.Shared != nil
 }
 
 // rateLimitCacheClient returns the Momento cache client that holds the
-// counters of rateLimit.shared, with the vendor's credentials, or nil when
-// that key is absent. It connects lazily, so that a Momento outage at start
-// leaves the limiter to its failure policy instead of stopping the process.
-// The caller closes it.
+// counters of rateLimit.shared and vendLimit.shared, with the vendor's
+// credentials, or nil when neither is set. It connects lazily, so that a
+// Momento outage at start leaves the limiters to their failure policy
+// instead of stopping the process. The caller closes it.
 func rateLimitCacheClient(cfg *Config, prov auth.CredentialProvider, sdk config.Configuration) (momento.CacheClient, error) {
-	if cfg.RateLimit == nil || cfg.RateLimit.Shared == nil {
+	if !sharedCounters(cfg) {
 		return nil, nil
 	}
 	// The client's default item TTL is never used: Increment sets its own.
 	c, err := momento.NewCacheClientWithEagerConnectTimeout(sdk, prov, time.Minute, 0)
 	if err != nil {
-		return nil, fmt.Errorf("creating the Momento cache client for rateLimit.shared: %w", err)
+		return nil, fmt.Errorf("creating the Momento cache client for the shared counters: %w", err)
 	}
 	return c, nil
 }

@@ -198,7 +198,13 @@ func cmdCheck(args []string, getenv func(string) string, stdout, stderr io.Write
 	if cfg == nil {
 		return code
 	}
+	momento, err := describeMomento(cfg, readEnv(getenv))
+	if err != nil {
+		printProblems(stderr, path, asProblems(err))
+		return exitConfig
+	}
 	fmt.Fprintf(stdout, "%s: ok (auth %s, %d scope rule(s), path %s)\n", path, cfg.Auth.Method, len(cfg.Scopes), cfg.Path)
+	fmt.Fprintf(stdout, "momento: %s\n", momento)
 	return exitOK
 }
 

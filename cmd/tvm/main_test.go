@@ -1106,7 +1106,8 @@ func TestBinaryCheck(t *testing.T) {
 }
 
 func TestBinaryStartupErrors(t *testing.T) {
-	base := writeConfig(t, base)
+	baseYAML := base
+	base := writeConfig(t, baseYAML)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -1124,8 +1125,15 @@ func TestBinaryStartupErrors(t *testing.T) {
 			"auth.method: apigateway works only in AWS Lambda"},
 		{"local and key", baseEnv(t, "MOMENTO_API_KEY=secret-key-1234"), []string{"--config", filepath.Join(fixtures, "basic.yaml")}, exitConfig,
 			"momento.local: true, but a Momento API key is set"},
-		{"malformed key", baseEnv(t, "MOMENTO_API_KEY=secret-key-1234"), []string{"--config", base}, exitError,
-			"MOMENTO_API_KEY: not a valid Momento API key"},
+		{"malformed key", baseEnv(t, "MOMENTO_API_KEY=secret-key-1234"), []string{"--config", base}, exitConfig,
+			"MOMENTO_API_KEY: not a Momento API key"},
+		{"v2 key without an endpoint", baseEnv(t, "MOMENTO_API_KEY="+v2TestKey), []string{"--config", base}, exitConfig,
+			"MOMENTO_ENDPOINT: required with a v2 API key"},
+		{"endpoint with a scheme", baseEnv(t, "MOMENTO_API_KEY="+v2TestKey, "MOMENTO_ENDPOINT=https://cell-1.example.com"), []string{"--config", base}, exitConfig,
+			"MOMENTO_ENDPOINT: must be a host name without a scheme"},
+		{"endpoint differing from momento.endpoint", baseEnv(t, "MOMENTO_API_KEY="+v2TestKey, "MOMENTO_ENDPOINT=cell-1.example.com"),
+			[]string{"--config", writeConfig(t, baseYAML+"momento: {endpoint: cell-2.example.com}\n")}, exitConfig,
+			"momento.endpoint: differs from MOMENTO_ENDPOINT"},
 		{"address in use", baseEnv(t, "TVM_ADDR="+busy.Addr().String()), nil, exitError, "listening on TVM_ADDR"},
 		{"emulator address in use", baseEnv(t, "MOMENTO_LOCAL_ADDR="+busy.Addr().String()), nil, exitError, "starting the embedded Momento emulator"},
 		{"unknown command", baseEnv(t), []string{"frobnicate"}, exitConfig, `unknown command "frobnicate"`},

@@ -31,7 +31,7 @@ var outcomes = []string{
 	"ok", "preflight",
 	tvm.CodeBadRequest, tvm.CodeUnauthorized, tvm.CodeForbidden, tvm.CodeMethodNotAllowed,
 	tvm.CodeRateLimited, tvm.CodeCanceled, tvm.CodeInternal, tvm.CodeInvalidScope,
-	tvm.CodeUpstreamRejected, tvm.CodeUpstreamUnavailable, tvm.CodeUpstreamTimeout,
+	tvm.CodeUpstreamRejected, tvm.CodeUpstreamUnavailable, tvm.CodeUpstreamThrottled, tvm.CodeUpstreamTimeout,
 }
 
 func newMetrics() *metrics {
@@ -57,7 +57,7 @@ func newMetrics() *metrics {
 		}, []string{"result"}),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tvm_upstream_errors_total",
-			Help: "Failed vends by kind: rejected (502), unavailable (503), timeout (504), other.",
+			Help: "Failed vends by kind: rejected (502), unavailable (503), throttled (503: Momento's auth quota or the vend ceiling), timeout (504), other.",
 		}, []string{"kind"}),
 		tokenSource: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tvm_tokens_served_total",
@@ -71,7 +71,7 @@ func newMetrics() *metrics {
 	for _, o := range outcomes {
 		m.requests.WithLabelValues(o)
 	}
-	for _, k := range []string{"rejected", "unavailable", "timeout", "other"} {
+	for _, k := range []string{"rejected", "unavailable", "throttled", "timeout", "other"} {
 		m.upstreamErrors.WithLabelValues(k)
 	}
 	for _, s := range []string{"vended", "reused", "coalesced"} {
@@ -141,6 +141,8 @@ func upstreamKind(err error) string {
 	switch {
 	case errors.Is(err, tvm.ErrUpstreamRejected):
 		return "rejected"
+	case errors.Is(err, tvm.ErrUpstreamThrottled):
+		return "throttled"
 	case errors.Is(err, tvm.ErrUpstreamTimeout), errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	case errors.Is(err, tvm.ErrUpstreamUnavailable):

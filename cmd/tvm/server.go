@@ -90,7 +90,7 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 		if err != nil {
 			return fmt.Errorf("emulator credentials: %w", err)
 		}
-		vendor, err = buildVendor(cfg, prov, log)
+		vendor, err = buildVendor(cfg, prov, "", "", log)
 		if err != nil {
 			return err
 		}
@@ -98,10 +98,11 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 		sdkConfig = config.LaptopLatestWithLogger(logger.NewNoopMomentoLoggerFactory())
 		credentials = prov
 	} else {
-		vendor, credentials, err = momentoVendor(cfg, key, log)
+		vendor, err = momentoVendor(cfg, env, key, log)
 		if err != nil {
 			return err
 		}
+		credentials = vendor.CredentialProvider()
 		tokenEndpoint = credentials.GetTokenEndpoint()
 	}
 	defer vendor.Close()
@@ -180,8 +181,9 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 		go func() { errc <- opsSrv.Serve(opsLn) }()
 	}
 
-	printBanner(stdout, cfg, addr, opsAddr, emu, admin)
-	log.Info("tvm listening", "addr", addr, "opsAddr", opsAddr, "path", cfg.Path, "auth", cfg.Auth.Method, "local", local, "pid", os.Getpid())
+	printBanner(stdout, cfg, addr, opsAddr, emu, admin, vendor)
+	log.Info("tvm listening", "addr", addr, "opsAddr", opsAddr, "path", cfg.Path, "auth", cfg.Auth.Method, "local", local,
+		"momento", vendor.String(), "pid", os.Getpid())
 
 	select {
 	case err := <-errc:
@@ -246,7 +248,7 @@ func emulatorConfig(cfg *Config, addr string, log *slog.Logger) momentolocal.Con
 }
 
 // printBanner tells a human where things are, on stdout.
-func printBanner(w io.Writer, cfg *Config, addr, opsAddr string, emu *momentolocal.Server, admin bool) {
+func printBanner(w io.Writer, cfg *Config, addr, opsAddr string, emu *momentolocal.Server, admin bool, vendor *tvm.MomentoVendor) {
 	base := "http://" + addr
 	fmt.Fprintf(w, "tvm: listening on %s (auth %s)\n", base, cfg.Auth.Method)
 	fmt.Fprintf(w, "tvm: tokens at    %s%s\n", base, cfg.Path)
@@ -260,7 +262,7 @@ func printBanner(w io.Writer, cfg *Config, addr, opsAddr string, emu *momentoloc
 			fmt.Fprintf(w, "tvm: emulator fault injection at http://%s%s/ (Authorization: Bearer %s)\n", opsAddr, adminPrefix, emu.AdminSecret())
 		}
 	} else {
-		fmt.Fprintln(w, "tvm: vending real Momento tokens (MOMENTO_API_KEY)")
+		fmt.Fprintf(w, "tvm: vending real Momento tokens (%s)\n", strings.TrimSuffix(strings.TrimPrefix(vendor.String(), "tvm.MomentoVendor{"), "}"))
 	}
 	switch {
 	case cfg.Auth.Method == "open" && strings.HasPrefix(cfg.TokenID, "query:"):
