@@ -12,6 +12,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import {
+  adminSecretFrom,
   artifactsDir,
   buildPage,
   buildTvm,
@@ -82,6 +83,18 @@ function assertExactlyOnce(items, accepted, what) {
 }
 
 const sub = id => inPage(id => window.subscriber(id), id);
+
+describe('test helpers', () => {
+  it("reads the admin secret from cmd/tvm's banner when it prints one", () => {
+    assert.equal(adminSecretFrom(['tvm: emulator fault injection at http://127.0.0.1:1/admin/momentolocal/']), null);
+    assert.equal(
+      adminSecretFrom(['tvm: listening on http://127.0.0.1:1', 'tvm: emulator fault injection at http://127.0.0.1:1/admin/momentolocal/ (Authorization: Bearer s3cr3t-XYZ_1)']),
+      's3cr3t-XYZ_1',
+    );
+    assert.equal(adminSecretFrom(['tvm: admin secret: "abc.DEF-9"']), 'abc.DEF-9');
+    assert.equal(adminSecretFrom(['tvm: try: curl -H "Authorization: Bearer $JWT" http://x']), null, 'not an admin line');
+  });
+});
 
 describe('TokenSource against cmd/tvm', () => {
   it('fetches across origins with the caller-supplied headers, one request for many callers, and the token names the emulator', async () => {
