@@ -1,3 +1,6 @@
+// Package tokenclient has no Go code: this directory is the npm package
+// @tvmgo/token-client (TypeScript, see README.md). Its one Go test runs the
+// package's browser suite, so that `go test ./...` covers it.
 package tokenclient
 
 import (
