@@ -104,6 +104,7 @@ describe('RefreshingTopicSubscription', () => {
     await r.sub.ready;
     await publishEvery(1000, 5);
     const first = topic.open[0];
+    const firstToken = tokens.current!;
     // The refresh at 60 s: the new stream takes 3 s to answer, while the old
     // one keeps delivering; the new one then replays from its resume point.
     topic.plans.push({ kind: 'ok', delayMs: 3000 });
@@ -118,6 +119,7 @@ describe('RefreshingTopicSubscription', () => {
     expect(second.req.resumeAfter?.sequenceNumber).toBeLessThan(10);
     expect(first.closed).toBe(true);
     expect(first.closedAt).toBeGreaterThanOrEqual(second.openedAt);
+    expect(first.closedAt).toBeLessThan(firstToken.expiresAtMs); // moved before the old token expired
     await publishEvery(100, 3);
     expect(r.seqs).toEqual(consecutive(1, 13));
     const st = r.sub.status;
