@@ -133,14 +133,15 @@ export async function startProcess(name, cmd, args, env, readyURL, timeoutMs = 3
 
 /**
  * The admin secret from cmd/tvm's start-up banner, if it prints one (a
- * `Bearer <secret>` or `secret: <secret>` on a line about the admin or
- * fault-injection endpoint), else null.
+ * `Bearer <secret>` or `secret: <secret>` on any line but the curl
+ * example), else null.
  */
 export function adminSecretFrom(lines) {
   for (const line of lines) {
-    if (!/admin|fault/i.test(line)) continue;
-    const m = /Bearer\s+([^\s'"`),;]+)/.exec(line) ?? /secret\s*[:=]\s*["'`]?([^\s'"`),;]+)/i.exec(line);
-    if (m) return m[1];
+    if (/\btry:/.test(line)) continue; // the banner's curl example ("Bearer $JWT")
+    const m =
+      /Bearer\s+([^\s'"`),;]+)/.exec(line) ?? /\bsecret\b[^:=\n]*[:=]\s*["'`]?([^\s'"`),;]+)/i.exec(line);
+    if (m && !m[1].startsWith('$')) return m[1];
   }
   return null;
 }
@@ -151,9 +152,11 @@ export function adminSecretFrom(lines) {
  * banner line naming the endpoint first.
  */
 export async function adminClient(proc, base, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!proc.stdout.some(l => /fault injection/i.test(l))) {
-    if (Date.now() > deadline) throw new Error('cmd/tvm printed no fault-injection line');
+  const start = Date.now();
+  // The banner names the admin endpoint; its last line is "try: ...".
+  const named = () => proc.stdout.findIndex(l => /admin\/momentolocal|fault injection/i.test(l));
+  while (named() < 0 || !(proc.stdout.slice(named()).some(l => /\btry:/.test(l)) || Date.now() - start > 500)) {
+    if (Date.now() - start > timeoutMs) throw new Error('cmd/tvm printed no line naming its admin endpoint');
     await new Promise(r => setTimeout(r, 50));
   }
   const secret = adminSecretFrom(proc.stdout);

@@ -92,7 +92,8 @@ describe('test helpers', () => {
       's3cr3t-XYZ_1',
     );
     assert.equal(adminSecretFrom(['tvm: admin secret: "abc.DEF-9"']), 'abc.DEF-9');
-    assert.equal(adminSecretFrom(['tvm: try: curl -H "Authorization: Bearer $JWT" http://x']), null, 'not an admin line');
+    assert.equal(adminSecretFrom(['tvm: try: curl -H "Authorization: Bearer $JWT" http://x']), null, 'the curl example');
+    assert.equal(adminSecretFrom(['tvm: emulator admin at http://127.0.0.1:1/admin/momentolocal/', 'tvm:   send Authorization: Bearer k3y']), 'k3y');
   });
 });
 

@@ -126,16 +126,27 @@ process.on('exit', () => {
 
 /**
  * The admin secret from cmd/tvm's start-up banner, if it prints one (a
- * `Bearer <secret>` or `secret: <secret>` on a line about the admin or
- * fault-injection endpoint), else null.
+ * `Bearer <secret>` or `secret: <secret>` on any line but the curl
+ * example), else null.
  */
 export function adminSecretFrom(lines) {
   for (const line of lines) {
-    if (!/admin|fault/i.test(line)) continue;
-    const m = /Bearer\s+([^\s'"`),;]+)/.exec(line) ?? /secret\s*[:=]\s*["'`]?([^\s'"`),;]+)/i.exec(line);
-    if (m) return m[1];
+    if (/\btry:/.test(line)) continue; // the banner's curl example ("Bearer $JWT")
+    const m =
+      /Bearer\s+([^\s'"`),;]+)/.exec(line) ?? /\bsecret\b[^:=\n]*[:=]\s*["'`]?([^\s'"`),;]+)/i.exec(line);
+    if (m && !m[1].startsWith('$')) return m[1];
   }
   return null;
+}
+
+/**
+ * Whether cmd/tvm's start-up banner is complete: it named the emulator's
+ * admin endpoint, and printed its last line ("try: ...") or had half a
+ * second to print the rest.
+ */
+export function bannerDone(lines, since) {
+  const i = lines.findIndex(l => /admin\/momentolocal|fault injection/i.test(l));
+  return i >= 0 && (lines.slice(i).some(l => /\btry:/.test(l)) || Date.now() - since > 500);
 }
 
 /** The emulator's fault-injection admin endpoint; sends the admin secret when known. */
@@ -210,8 +221,9 @@ export async function startTvm(binary, name, config = tvmConfig) {
     exited = code;
     children.delete(child);
   });
-  const deadline = Date.now() + 30_000;
-  // Ready once /healthz answers and the banner names the admin endpoint.
+  const started = Date.now();
+  const deadline = started + 30_000;
+  // Ready once /healthz answers and the banner named the admin endpoint.
   for (;;) {
     if (exited !== null) throw new Error(`${name} exited with ${exited}; see ${name}.log`);
     let healthy = false;
@@ -220,7 +232,7 @@ export async function startTvm(binary, name, config = tvmConfig) {
     } catch {
       // not listening yet
     }
-    if (healthy && stdout.some(l => /fault injection/i.test(l))) break;
+    if (healthy && bannerDone(stdout, started)) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`${name} not ready after 30 s; see ${name}.log`);
