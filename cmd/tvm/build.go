@@ -348,7 +348,9 @@ func buildCORS(cfg *Config) tvm.CORSOptions {
 	o := tvm.CORSOptions{
 		AllowedOrigins: cfg.CORS.AllowedOrigins,
 		AllowedHeaders: []string{"Authorization"},
-		ExposedHeaders: []string{"Retry-After"},
+		// Retry-After for backoff, Date for clients correcting their clock
+		// against expiresAt, WWW-Authenticate for the 401 challenge.
+		ExposedHeaders: []string{"Retry-After", "Date", "WWW-Authenticate"},
 	}
 	if cfg.Auth.AllowCredentialHeaders {
 		// The headers BasicConfig.AllowCredentialHeaders reads.
