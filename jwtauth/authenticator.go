@@ -51,6 +51,7 @@ type issuer struct {
 	groups     []claimPath
 	required   []requiredClaim
 	checks     []func(claims map[string]any) error
+	preset     func(claims map[string]any) error
 	outlive    time.Duration
 	tenants    map[string]string
 }
@@ -121,7 +122,7 @@ func New(cfg Config) (*Authenticator, error) {
 		is := &issuer{
 			name: pl.name, accepted: pl.accepted, audience: pl.audience, allowNoAud: pl.allowNoAud,
 			algs: pl.algs, keys: keys[i], hmac: pl.source == srcHMAC,
-			subject: pl.subject, groups: pl.groups, required: pl.required, checks: pl.checks,
+			subject: pl.subject, groups: pl.groups, required: pl.required, checks: pl.checks, preset: pl.preset,
 			outlive: pl.outlive, tenants: pl.tenants,
 		}
 		if is.hmac {

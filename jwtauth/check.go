@@ -68,7 +68,8 @@ type plan struct {
 	subject    claimPath
 	groups     []claimPath
 	required   []requiredClaim
-	checks     []func(claims map[string]any) error
+	checks     []func(claims map[string]any) error // CheckClaims
+	preset     func(claims map[string]any) error   // a preset's own check, before the audience
 	outlive    time.Duration
 	tenants    map[string]string // Entra: iss → tenant id
 }
@@ -107,7 +108,9 @@ func (p problems) add(field, problem string) {
 }
 
 // sub returns the problems of a nested struct, recorded with p's.
-func (p problems) sub(name string) problems { return problems{prefix: p.prefix + "." + name, errs: p.errs} }
+func (p problems) sub(name string) problems {
+	return problems{prefix: p.prefix + "." + name, errs: p.errs}
+}
 
 // check validates cfg and returns the settings, or one *tvm.ConfigError per
 // problem. Key sources are only checked here; files and documents are read
@@ -258,7 +261,7 @@ func checkIssuer(is *Issuer, p problems) plan {
 		p.add("Name", fmt.Sprintf("must be 1 to %d lower-case letters, digits, '-' or '_'", maxNameLength))
 	}
 
-	if pl.source == srcURL {
+	if is.JWKSURL != "" {
 		if pr := fetchURLProblem(is.JWKSURL, is.AllowInsecureHTTP, "JWKSURL"); pr != "" {
 			p.add("JWKSURL", pr)
 		}
@@ -429,7 +432,7 @@ func checkCognito(is *Issuer, pl *plan, p problems) {
 	} else {
 		pl.allowNoAud = true
 	}
-	pl.checks = append(pl.checks, func(claims map[string]any) error {
+	pl.preset = func(claims map[string]any) error {
 		if claims["token_use"] != use {
 			return tokenErr(TokenBadTokenUse, errCognitoTokenUse)
 		}
@@ -437,7 +440,7 @@ func checkCognito(is *Issuer, pl *plan, p problems) {
 			return tokenErr(TokenBadAudience, errCognitoClientID)
 		}
 		return nil
-	})
+	}
 }
 
 // checkEntra checks the Entra preset and derives the issuers from it.

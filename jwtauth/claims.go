@@ -157,6 +157,11 @@ func (is *issuer) identity(claims jwt.MapClaims) (tvm.Identity, error) {
 	if tid, ok := is.tenants[iss]; ok && claims["tid"] != tid {
 		return tvm.Identity{}, tokenErr(TokenBadIssuer, errTenant)
 	}
+	if is.preset != nil {
+		if err := is.preset(claims); err != nil {
+			return tvm.Identity{}, err
+		}
+	}
 	if err := is.checkAudience(claims); err != nil {
 		return tvm.Identity{}, err
 	}

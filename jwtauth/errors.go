@@ -113,7 +113,7 @@ type unavailableError struct {
 }
 
 func (e *unavailableError) Error() string {
-	msg := tvm.ErrUpstreamUnavailable.Error() + ": identity provider of issuer " + e.issuer + " not reached yet"
+	msg := "jwtauth: identity provider unavailable: issuer " + e.issuer + " has no key set yet"
 	if e.cause != nil {
 		msg += ": " + e.cause.Error()
 	}

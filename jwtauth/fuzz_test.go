@@ -29,7 +29,7 @@ func FuzzAuthenticate(f *testing.F) {
 		jtEdKID:  ks.ed1.Public(),
 	}
 	cfg := jtConfig()
-	cfg.Keys = keys
+	cfg.Issuers[0].Keys = keys
 	a, err := New(cfg)
 	if err != nil {
 		f.Fatal(err)

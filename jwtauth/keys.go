@@ -15,6 +15,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
@@ -161,6 +162,7 @@ type keyfuncSource struct {
 	store   jwkset.Storage
 	loaded  func() bool // nil: always
 	name    string      // Issuer.Name, for unavailableError
+	retry   time.Duration
 	lastErr func() error
 	onClose func()
 }
@@ -173,7 +175,7 @@ func (s *keyfuncSource) lookup(ctx context.Context, t *jwt.Token, _ string) (any
 	if errors.Is(err, jwkset.ErrKeyNotFound) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		if s.loaded != nil && !s.loaded() {
 			// The key set was never fetched: the token may be fine.
-			return nil, &unavailableError{issuer: s.name, cause: s.lastErr()}
+			return nil, &unavailableError{issuer: s.name, cause: s.lastErr(), retryAfter: s.retry}
 		}
 		return nil, errors.Join(errUnknownKID, err)
 	}

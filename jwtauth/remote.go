@@ -138,7 +138,7 @@ func newRemoteJWKS(name, rawURL string, o fetchOptions) (keySource, error) {
 		cancel()
 		return nil, err
 	}
-	return &keyfuncSource{kf: kf, store: store, loaded: store.loaded.Load, name: name, lastErr: store.last, onClose: func() {
+	return &keyfuncSource{kf: kf, store: store, loaded: store.loaded.Load, name: name, lastErr: store.last, retry: o.unknownKID, onClose: func() {
 		// Cancel under the lock, so that KeyRead either started its
 		// refresh goroutine (wg.Add) before, or sees the cancellation.
 		gated.mu.Lock()
