@@ -103,7 +103,7 @@ func TestCachePoisoning(t *testing.T) {
 		admin := jtBaseClaims()
 		admin["sub"], admin["groups"] = "admin", []any{"Admins"}
 		for name, tok := range map[string]string{
-			"another payload, the cached signature": parts[0] + "." + jtJSONB64(t, admin) + "." + parts[2],
+			"another payload, the cached signature":  parts[0] + "." + jtJSONB64(t, admin) + "." + parts[2],
 			"the cached token signed by an attacker": jtSign(t, jwt.SigningMethodRS256, ks.rsaAttacker, jtRSAKID, jtBaseClaims(), nil),
 			"a flipped signature bit":                parts[0] + "." + parts[1] + "." + flipLast(parts[2]),
 			"alg none with the cached payload":       jtUnsigned(t, map[string]any{"alg": "none", "kid": jtRSAKID}, jtBaseClaims()),

@@ -22,14 +22,13 @@ import (
 // jtDiscoveryServer is an OpenID provider's discovery document and key set
 // on loopback, whose behaviour a test changes.
 type jtDiscoveryServer struct {
-	srv                *httptest.Server
-	docHits, jwksHits  atomic.Int64
-	mu                 sync.Mutex
-	mode               string // "ok", "down", "custom"
-	doc                []byte // the document served in "custom" mode
-	jwks               []byte
-	trapHits           atomic.Int64 // requests to /trap/ (a jwks_uri that must not be used)
-	redirectedDocument bool
+	srv               *httptest.Server
+	docHits, jwksHits atomic.Int64
+	mu                sync.Mutex
+	mode              string // "ok", "down", "custom"
+	doc               []byte // the document served in "custom" mode
+	jwks              []byte
+	trapHits          atomic.Int64 // requests to /trap/ (a jwks_uri that must not be used)
 }
 
 func jtNewDiscoveryServer(tb testing.TB, jwks []byte) *jtDiscoveryServer {
