@@ -11,8 +11,12 @@ import (
 // Renames of library field names whose configuration key is not their
 // lowerCamel form. An empty name drops the segment (keeping its index).
 var (
-	handlerFields   = map[string]string{"TTL": "ttl", "CORS": "cors"}
-	jwtFields       = map[string]string{"JWKSURL": "jwksURL", "JWKSFile": "jwksFile", "UserPoolID": "userPoolId", "ClientID": "clientId"}
+	handlerFields = map[string]string{"TTL": "ttl", "CORS": "cors"}
+	jwtFields     = map[string]string{
+		"JWKSURL": "jwksURL", "JWKSFile": "jwksFile", "UserPoolID": "userPoolId", "ClientID": "clientId",
+		"GroupsClaims": "groupsClaim", "HTTPTimeout": "httpTimeout", "TenantIDs": "tenantIds", "HMAC": "hmac",
+		"KeyID": "keyId", "Secret": "", "AllowInsecureHTTP": "allowInsecureHTTP",
+	}
 	scopeFields     = map[string]string{"Rules": "", "Scope": "permissions", "TTL": "ttl"}
 	rateLimitFields = map[string]string{"PerSecond": "requestsPerSecond", "MaxEntries": "maxIdentities", "CacheName": "cache"}
 )
