@@ -126,4 +126,3 @@ func presetOwns(is *Issuer, p problems, preset string, audience bool) {
 		}
 	}
 }
-
