@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
@@ -161,5 +164,40 @@ func TestClaimPathSyntax(t *testing.T) {
 		assert.Equal(t, tt.want, got, tt.path)
 		again, _ := parseClaimPath(got.String())
 		assert.Equal(t, got, again, "String of %q reparses to the same path", tt.path)
+	}
+}
+
+// TestOutliveCredentialThroughHandler: tvm's handler never lets a vended
+// token outlive Identity.ExpiresAt; OutliveCredential moves that bound, by
+// at most its value, for a 60-second Clerk-like token.
+func TestOutliveCredentialThroughHandler(t *testing.T) {
+	ks := jtKeys(t)
+	scopes, err := tvm.NewGroupScopes(tvm.GroupRule{Default: true, Scope: tvm.Scope{{Role: tvm.SubscribeOnly, Cache: "c", Topic: tvm.All}}})
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		outlive time.Duration
+		want    time.Duration // the vended TTL, about
+	}{{0, time.Minute}, {5 * time.Minute, 6 * time.Minute}, {time.Hour, 15 * time.Minute}} {
+		cfg := jtConfig()
+		cfg.Now = nil
+		cfg.Issuers[0].Keys = map[string]crypto.PublicKey{jtRSAKID: &ks.rsa1.PublicKey}
+		cfg.Issuers[0].OutliveCredential = tt.outlive
+		a := jtMustNew(t, cfg)
+		var got time.Duration
+		h, err := tvm.NewHandler(tvm.Config{Authenticator: a, Scopes: scopes, TTL: 15 * time.Minute,
+			Vendor: jtVendor(func(g tvm.Grant) (tvm.Token, error) {
+				got = g.TTL
+				return tvm.Token{AuthToken: "x", ExpiresAt: time.Now().Add(g.TTL)}, nil
+			})})
+		require.NoError(t, err)
+		c := jtBaseClaims()
+		now := time.Now()
+		c["iat"], c["nbf"], c["exp"] = now.Unix(), now.Unix(), now.Add(time.Minute).Unix()
+		r := httptest.NewRequest(http.MethodGet, "/api/momento/token", nil)
+		r.Header.Set("Authorization", "Bearer "+jtSign(t, jwt.SigningMethodRS256, ks.rsa1, jtRSAKID, c, nil))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		assert.InDelta(t, tt.want.Seconds(), got.Seconds(), 3, "outlive %s", tt.outlive)
 	}
 }
