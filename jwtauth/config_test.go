@@ -230,6 +230,8 @@ func TestJWKSURLScheme(t *testing.T) {
 		{"http://localhost:8080/jwks", false, true},
 		{"http://127.0.0.1.nip.io/jwks", false, false},
 		{"//idp.example.com/jwks", false, false},
+		{"http://idp.example.com/jwks?tenant=1", false, false},
+		{"https://idp.example.com/jwks?tenant=1", false, true},
 	} {
 		pr := fetchURLProblem(tt.url, tt.allowHTTP, "JWKSURL")
 		assert.Equal(t, tt.ok, pr == "", "%s allowHTTP=%v: %v", tt.url, tt.allowHTTP, pr)
