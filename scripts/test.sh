@@ -18,7 +18,7 @@ step "go modules"
 go mod download
 
 if command -v npm >/dev/null 2>&1; then
-  for dir in momentolocal/nodetest tokenclient examples/chat/web examples/chat/e2e; do
+  for dir in momentolocal/nodetest tokenclient examples/chat/web examples/chat/e2e testdata/idp/node; do
     if [ -f "$dir/package-lock.json" ]; then
       step "npm ci ($dir)"
       npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
