@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tvmgo/tvm/internal/testenv"
 )
 
 // TestBrowserSuite runs the package's browser suite (test/browser: node's
@@ -21,30 +23,13 @@ import (
 // `npm ci` in this directory. Without them it is skipped, except under
 // CI=true, where it fails. Logs go to test-artifacts/ (or $E2E_ARTIFACTS).
 func TestBrowserSuite(t *testing.T) {
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	var missing []string
-	if _, err := os.Stat(chromium); err != nil {
-		missing = append(missing, chromium+" (apt-get install chromium)")
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing = append(missing, "node (Node.js 20+)")
-	}
-	if _, err := exec.LookPath("npm"); err != nil {
-		missing = append(missing, "npm")
-	}
-	if _, err := os.Stat(filepath.Join("node_modules", "playwright-core")); err != nil {
-		missing = append(missing, "tokenclient/node_modules (npm ci --prefix tokenclient)")
-	}
-	if len(missing) > 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but the browser suite cannot run; missing: %v", missing)
-		}
-		t.Skipf("browser suite skipped; missing: %v", missing)
-	}
+	needs := testenv.Require(t)
+	chromium := needs.Chromium()
+	node := needs.Command("node", "Node.js 20+")
+	needs.Command("npm", "npm")
+	needs.NodeModules(".", "playwright-core")
+	needs.Check()
+
 	artifacts, err := filepath.Abs("test-artifacts")
 	if err != nil {
 		t.Fatal(err)

@@ -12,15 +12,14 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/oauth2-proxy/mockoidc"
+	"github.com/tvmgo/tvm/internal/testenv"
 )
 
 // End-to-end tests of the jwt method against OpenID Provider software that
@@ -189,20 +188,10 @@ type nodeIdP struct {
 // skips, saying why, except under CI=true, where it fails.
 func startNodeIdP(t *testing.T) *nodeIdP {
 	t.Helper()
-	missing := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format+" (CI is not set, so this is a skip; under CI=true it fails)", args...)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node is not installed: install Node.js >= 20.19 to run the oidc-provider tests")
-	}
-	if _, err := os.Stat(filepath.Join(nodeIdPDir, "node_modules", "oidc-provider", "package.json")); err != nil {
-		missing("oidc-provider is not installed: run `npm ci --prefix testdata/idp/node` from the repository root")
-	}
+	needs := testenv.Require(t)
+	node := needs.Command("node", "Node.js >= 20.19, to run the oidc-provider tests")
+	needs.NodeModules(nodeIdPDir, "oidc-provider")
+	needs.Check()
 	cmd := exec.Command(node, "provider.mjs")
 	cmd.Dir = nodeIdPDir
 	var stderr syncBuffer
