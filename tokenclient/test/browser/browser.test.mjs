@@ -132,7 +132,10 @@ describe('TokenSource against cmd/tvm', () => {
     assert.equal(r.headerCalls, 1);
     assert.equal(r.distinct, 1);
     assert.ok(r.lifetime > 2000 && r.lifetime <= 4000, `lifetime ${r.lifetime} ms of a 4 s token`);
-    assert.equal(r.skew, null, 'the Date header of a cross-origin answer is not readable');
+    // cmd/tvm exposes Date to allowed origins (Access-Control-Expose-Headers),
+    // so a cross-origin page measures the skew too: the same clock here, so
+    // about zero (Date has one-second resolution).
+    assert.ok(typeof r.skew === 'number' && Math.abs(r.skew) < 2000, `skew ${r.skew}: the cross-origin Date header is readable`);
     assert.equal(r.endpoint, tvm.emulator);
     assert.equal(r.cacheEndpoint, r.expected);
   });
