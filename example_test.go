@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/mux"
 	"github.com/tvmgo/tvm"
+	"github.com/tvmgo/tvm/jwtauth"
 	"github.com/tvmgo/tvm/momentolocal"
 )
 
@@ -324,4 +325,61 @@ func ExampleNewHandler_errors() {
 	// Config.Scopes: required
 	// Config.Vendor: required
 	// Config.TTL: must be between 1s and 1h0m0s
+}
+
+// The README's quick start: a Cognito user pool's ID tokens, group scopes,
+// and the Momento vendor. Here momentolocal stands in for Momento (in
+// production: tvm.MomentoVendorConfig{APIKey: os.Getenv("MOMENTO_API_KEY"),
+// Endpoint: os.Getenv("MOMENTO_ENDPOINT")}), and the authenticator's
+// context is already done, so that the example fetches no keys from AWS.
+func ExampleNewHandler() {
+	local, err := momentolocal.Start(momentolocal.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer local.Close()
+	provider, err := local.CredentialProvider()
+	if err != nil {
+		log.Fatal(err)
+	}
+	noNetwork, cancel := context.WithCancel(context.Background())
+	cancel()
+	const pool, client = "us-west-2_aBcDeFgHi", "3n4b5urk1ft4fl3mg5e62d9ado"
+
+	auth, err := jwtauth.New(jwtauth.Config{Issuers: []jwtauth.Issuer{{
+		Cognito: &jwtauth.Cognito{Region: "us-west-2", UserPoolID: pool, ClientID: client, TokenUse: "id"},
+	}}, Context: noNetwork, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		log.Fatal(err) // every constructor fails closed on a misconfiguration
+	}
+	defer auth.Close()
+	scopes, err := tvm.NewGroupScopes(
+		tvm.GroupRule{Group: "ReadWriteUserGroup", Scope: tvm.Scope{{Role: tvm.PublishSubscribe, Cache: "default-cache", Topic: tvm.All}}},
+		tvm.GroupRule{Group: "ReadOnlyUserGroup", Scope: tvm.Scope{{Role: tvm.SubscribeOnly, Cache: "default-cache", Topic: tvm.All}}},
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	vendor, err := tvm.NewMomentoVendor(tvm.MomentoVendorConfig{CredentialProvider: provider})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer vendor.Close()
+	h, err := tvm.NewHandler(tvm.Config{Authenticator: auth, Scopes: scopes, Vendor: vendor, TTL: 15 * time.Minute,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /api/momento/token", h)
+
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/momento/token") // no ID token
+	if err != nil {
+		log.Fatal(err)
+	}
+	exampleDescribe(resp)
+	// Output:
+	// 401 unauthorized Bearer
 }
