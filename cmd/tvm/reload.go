@@ -131,12 +131,9 @@ func (l *live) acquire() *generation {
 	}
 }
 
-// swap makes g the serving generation and retires the previous one.
-func (l *live) swap(g *generation) *generation {
-	old := l.cur.Swap(g)
-	old.retire(true)
-	return old
-}
+// swap makes g the serving generation and returns the previous one, for
+// the caller to retire.
+func (l *live) swap(g *generation) *generation { return l.cur.Swap(g) }
 
 // ServeHTTP serves a token request on the current generation, which stays
 // open until the request is done.
@@ -385,13 +382,14 @@ func (r *reloader) reload(ctx context.Context, trigger string) {
 			"trigger", trigger, "generation", cur.id, "error", oneLine(err))
 		return
 	}
-	r.live.swap(g)
+	old := r.live.swap(g)
 	r.level.Set(logLevel(g.cfg.Log))
 	r.ready.retarget(g.endpoint)
 	r.reloads.WithLabelValues("ok").Inc()
 	r.lastOK.Set(1)
 	r.log.Info("configuration reloaded", "trigger", trigger, "generation", g.id, "previous", cur.id,
-		"auth", g.cfg.Auth.Method, "scopeRules", len(g.cfg.Scopes), "momento", g.vendor.String(), "apiKeyChanged", g.keySum != cur.keySum)
+		"auth", g.cfg.Auth.Method, "scopeRules", len(g.cfg.Scopes), "momento", g.vendor.String(), "apiKeyChanged", g.keySum != old.keySum)
+	old.retire(true)
 }
 
 // next loads the configuration and the API key and builds them.
