@@ -56,8 +56,9 @@ func parseReloadInterval(s string) (time.Duration, error) {
 }
 
 // generation is what one configuration and one API key were built into.
-// It counts the requests using it; once retired (replaced by a reload, or
-// at exit) it closes its components when the last of them is done.
+// It counts its users: the live holder while it serves, and every request
+// on it. Retiring it (a reload replaced it, or the process exits) drops
+// the holder's count; whoever drops the last one closes its components.
 type generation struct {
 	id       int
 	cfg      *Config
@@ -70,26 +71,25 @@ type generation struct {
 	log      *slog.Logger
 
 	refs     atomic.Int64
-	retired  atomic.Bool
 	announce atomic.Bool // log when closed (a reload retired it)
 	once     sync.Once
 }
 
-// release ends one request's use of g.
+// release drops one use of g, closing g when it was the last. (A single
+// counter, not a count and a "retired" flag: a request finishing while a
+// reload retires g could otherwise see the count at zero before g was
+// retired and the flag set after a newer request took g.)
 func (g *generation) release() {
-	if g.refs.Add(-1) == 0 && g.retired.Load() {
+	if g.refs.Add(-1) == 0 {
 		g.close()
 	}
 }
 
-// retire marks g as replaced: it is closed now if idle, else by the last
-// request using it.
+// retire drops the live holder's use of g: g is closed now if no request
+// uses it, else by the last one.
 func (g *generation) retire(announce bool) {
 	g.announce.Store(announce)
-	g.retired.Store(true)
-	if g.refs.Load() == 0 {
-		g.close()
-	}
+	g.release()
 }
 
 // close closes g's components (authenticator and its JWKS refresh, cache
@@ -110,6 +110,7 @@ type live struct{ cur atomic.Pointer[generation] }
 
 func newLive(g *generation) *live {
 	l := &live{}
+	g.refs.Add(1) // the holder's use
 	l.cur.Store(g)
 	return l
 }
@@ -119,7 +120,8 @@ func (l *live) current() *generation { return l.cur.Load() }
 
 // acquire returns the serving generation, counted as in use until
 // release. A generation swapped out between the load and the count is
-// never used: the loop takes the new one.
+// never used: the loop takes the new one. (Its count may then go from
+// zero to one and back, calling close again, which does nothing twice.)
 func (l *live) acquire() *generation {
 	for {
 		g := l.cur.Load()
@@ -133,7 +135,10 @@ func (l *live) acquire() *generation {
 
 // swap makes g the serving generation and returns the previous one, for
 // the caller to retire.
-func (l *live) swap(g *generation) *generation { return l.cur.Swap(g) }
+func (l *live) swap(g *generation) *generation {
+	g.refs.Add(1) // the holder's use
+	return l.cur.Swap(g)
+}
 
 // ServeHTTP serves a token request on the current generation, which stays
 // open until the request is done.

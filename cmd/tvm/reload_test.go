@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -112,10 +113,14 @@ func TestLiveNeverServesAClosedGeneration(t *testing.T) {
 			}
 		})
 	}
-	for i := 2; i <= 200; i++ {
+	for i := 2; i <= 500; i++ {
 		x := mk(i)
 		all = append(all, x)
+		before := used.Load()
 		l.swap(x.g).retire(true)
+		for used.Load() < before+8 { // let requests run on every generation
+			runtime.Gosched()
+		}
 	}
 	close(stop)
 	wg.Wait()
