@@ -258,7 +258,9 @@ momento: {local: true}
 	resp.Body.Close()
 	vj := openAPIValidator(t, served)
 	jtok := pj.url("/api/momento/token")
-	bearer := func(s string) func(*http.Request) { return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+s) } }
+	bearer := func(s string) func(*http.Request) {
+		return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+s) }
+	}
 	good := sign(t, "test-rsa-1", key, jwt.MapClaims{"iss": "https://issuer.test/", "aud": "tvm-test", "sub": "erin", "exp": time.Now().Add(time.Hour).Unix()})
 	pj.secrets = append(pj.secrets, good)
 	_ = json.NewDecoder(conform(t, vj, newReq(t, "GET", jtok, bearer(good)), 200).Body).Decode(&body)
