@@ -113,7 +113,7 @@ func TestLiveNeverServesAClosedGeneration(t *testing.T) {
 			}
 		})
 	}
-	for i := 2; i <= 500; i++ {
+	for i := 2; i <= 150; i++ {
 		x := mk(i)
 		all = append(all, x)
 		before := used.Load()
