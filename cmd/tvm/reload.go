@@ -246,7 +246,8 @@ func momentoMode(cfg *Config, key secret) (local bool, err error) {
 
 // reloadFixed lists the problems of a new configuration that changes what
 // a reload cannot: the path the token listener routes, where tokens come
-// from (momento.local), the embedded emulator's caches, the log format.
+// from (momento.local), what the embedded emulator was started with (its
+// caches, its browser origins), the log format.
 func reloadFixed(old, cfg *Config) configErrors {
 	var probs configErrors
 	restart := func(key string) {
@@ -258,8 +259,14 @@ func reloadFixed(old, cfg *Config) configErrors {
 	if cfg.Momento.Local != old.Momento.Local {
 		restart("momento.local")
 	}
-	if !slices.Equal(cfg.Momento.Caches, old.Momento.Caches) {
-		restart("momento.caches")
+	if old.Momento.Local && cfg.Momento.Local {
+		was, now := emulatorConfig(old, "", nil), emulatorConfig(cfg, "", nil)
+		if !slices.Equal(was.Caches, now.Caches) {
+			probs = append(probs, problem{key: "momento.caches", msg: "the embedded emulator's caches (with rateLimit.shared.cache) cannot change on reload (restart tvm to change them)"})
+		}
+		if !slices.Equal(was.AllowedOrigins, now.AllowedOrigins) {
+			probs = append(probs, problem{key: "cors.allowedOrigins", msg: "the embedded emulator's browser origins cannot change on reload (restart tvm to change them)"})
+		}
 	}
 	if cfg.Log.Format != old.Log.Format {
 		restart("log.format")

@@ -155,24 +155,35 @@ func TestParseReloadInterval(t *testing.T) {
 
 // TestReloadFixed: what a reload may not change.
 func TestReloadFixed(t *testing.T) {
-	old := DemoConfig()
+	remote := func() *Config {
+		c := DemoConfig()
+		c.demo, c.Momento.Local = false, false
+		return c
+	}
 	tests := []struct {
-		name string
-		mod  func(*Config)
-		want string
+		name     string
+		old, cfg func() *Config
+		mod      func(*Config)
+		want     string
 	}{
-		{"scopes, ttl, auth, cors may change", func(c *Config) { c.TTL = time.Minute; c.Scopes = nil; c.CORS = CORSConfig{}; c.Auth.Method = "basic" }, ""},
-		{"path", func(c *Config) { c.Path = "/token" }, "path: cannot change on reload (restart tvm to change it)"},
-		{"momento.local", func(c *Config) { c.Momento.Local = false }, "momento.local: cannot change on reload (restart tvm to change it)"},
-		{"momento.caches", func(c *Config) { c.Momento.Caches = []string{"other"} }, "momento.caches: cannot change on reload (restart tvm to change it)"},
-		{"log.format", func(c *Config) { c.Log.Format = "json" }, "log.format: cannot change on reload (restart tvm to change it)"},
-		{"apigateway", func(c *Config) { c.Auth.Method = "apigateway" }, "auth.method: apigateway works only in AWS Lambda (AWS_LAMBDA_RUNTIME_API is not set)"},
+		{"scopes, ttl, auth may change", DemoConfig, DemoConfig, func(c *Config) { c.TTL = time.Minute; c.Scopes = nil; c.Auth.Method = "basic" }, ""},
+		{"cors may change with Momento", remote, remote, func(c *Config) { c.CORS = CORSConfig{} }, ""},
+		{"path", DemoConfig, DemoConfig, func(c *Config) { c.Path = "/token" }, "path: cannot change on reload (restart tvm to change it)"},
+		{"momento.local", DemoConfig, remote, func(*Config) {}, "momento.local: cannot change on reload (restart tvm to change it)"},
+		{"momento.caches", DemoConfig, DemoConfig, func(c *Config) { c.Momento.Caches = []string{"other"} },
+			"momento.caches: the embedded emulator's caches (with rateLimit.shared.cache) cannot change on reload (restart tvm to change them)"},
+		{"the emulator's shared counters cache", DemoConfig, DemoConfig, func(c *Config) { c.RateLimit = &RateLimitConfig{Shared: &SharedRateLimitConfig{Cache: "counters"}} },
+			"momento.caches: the embedded emulator's caches (with rateLimit.shared.cache) cannot change on reload (restart tvm to change them)"},
+		{"the emulator's origins", DemoConfig, DemoConfig, func(c *Config) { c.CORS = CORSConfig{AllowedOrigins: []string{"https://app.example"}} },
+			"cors.allowedOrigins: the embedded emulator's browser origins cannot change on reload (restart tvm to change them)"},
+		{"log.format", DemoConfig, DemoConfig, func(c *Config) { c.Log.Format = "json" }, "log.format: cannot change on reload (restart tvm to change it)"},
+		{"apigateway", remote, remote, func(c *Config) { c.Auth.Method = "apigateway" }, "auth.method: apigateway works only in AWS Lambda (AWS_LAMBDA_RUNTIME_API is not set)"},
 	}
 	for _, tt := range tests {
-		c := DemoConfig()
+		c := tt.cfg()
 		tt.mod(c)
 		var got string
-		if p := reloadFixed(old, c); len(p) > 0 {
+		if p := reloadFixed(tt.old(), c); len(p) > 0 {
 			got = p.Error()
 		}
 		if got != tt.want {

@@ -102,7 +102,7 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 	// The generations' background work (JWKS refresh) outlives the signal
 	// until in-flight requests are done.
 	b := &builder{env: env, emu: emu, metrics: m, log: log, bg: context.WithoutCancel(ctx)}
-	gen, err := b.build(ctx, cfg, key)
+	gen, err := b.build(b.bg, cfg, key)
 	if err != nil {
 		return err
 	}
