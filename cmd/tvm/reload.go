@@ -230,20 +230,6 @@ func (b *builder) build(abort context.Context, cfg *Config, key secret) (*genera
 	return g, nil
 }
 
-// momentoMode decides where tokens come from: the embedded emulator
-// (local) or Momento with key. key may be empty.
-func momentoMode(cfg *Config, key secret) (local bool, err error) {
-	switch {
-	case key != "" && cfg.Momento.Local && !cfg.demo:
-		return false, configErrors{{key: "momento.local", msg: "true, but a Momento API key is set in the environment: remove one of them"}}
-	case key != "":
-		return false, nil // the demo configuration vends real tokens when a key is set
-	case !cfg.Momento.Local:
-		return false, errors.New("no Momento API key: set MOMENTO_API_KEY or MOMENTO_API_KEY_FILE (or momento.local: true in the configuration, for development)")
-	}
-	return true, nil
-}
-
 // reloadFixed lists the problems of a new configuration that changes what
 // a reload cannot: the path the token listener routes, where tokens come
 // from (momento.local), what the embedded emulator was started with (its

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -213,6 +214,21 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// momentoMode decides where tokens come from: the embedded emulator
+// (local) or Momento with key. key may be empty. A reload decides again
+// and must come to the same answer.
+func momentoMode(cfg *Config, key secret) (local bool, err error) {
+	switch {
+	case key != "" && cfg.Momento.Local && !cfg.demo:
+		return false, configErrors{{key: "momento.local", msg: "true, but a Momento API key is set in the environment: remove one of them"}}
+	case key != "":
+		return false, nil // the demo configuration vends real tokens when a key is set
+	case !cfg.Momento.Local:
+		return false, errors.New("no Momento API key: set MOMENTO_API_KEY or MOMENTO_API_KEY_FILE (or momento.local: true in the configuration, for development)")
+	}
+	return true, nil
 }
 
 // startEmulator starts the embedded Momento emulator for momento.local.
