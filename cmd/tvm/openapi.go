@@ -86,15 +86,14 @@ func openAPIDocument(cfg *Config) obj {
 	for _, e := range append(tokenErrors(cfg), errorStatus{405, []string{tvm.CodeMethodNotAllowed}, "Allow", "Only GET (and OPTIONS with CORS) is served."}) {
 		name := "Error" + strconv.Itoa(e.status)
 		schemas[name] = errorSchema(e.codes, e.description)
+		if e.status == http.StatusMethodNotAllowed {
+			continue // the other methods' answer (components.responses)
+		}
 		headers := commonHeaders(cors)
 		if e.header != "" {
 			headers[e.header] = obj{"$ref": "#/components/headers/" + strings.ReplaceAll(e.header, "-", "")}
 		}
-		resp := obj{"description": e.description, "headers": headers, "content": jsonContent("#/components/schemas/" + name)}
-		if e.status == http.StatusMethodNotAllowed {
-			continue // only in the other methods' operations
-		}
-		responses[strconv.Itoa(e.status)] = resp
+		responses[strconv.Itoa(e.status)] = obj{"description": e.description, "headers": headers, "content": jsonContent("#/components/schemas/" + name)}
 	}
 	get := obj{
 		"operationId": "getToken",
@@ -128,7 +127,6 @@ func openAPIDocument(cfg *Config) obj {
 			"title":       "tvm token endpoint",
 			"version":     openAPIVersion,
 			"description": "The token endpoint of tvm, the token vending machine for Momento, as its configuration makes it (authentication " + cfg.Auth.Method + "). Paths are relative to the token listener (TVM_ADDR), also when this document is served by the operations listener (TVM_OPS_ADDR).",
-			"license":     obj{"name": "see the tvm repository"},
 		},
 		"paths":      obj{cfg.Path: item},
 		"components": components,
