@@ -71,6 +71,7 @@ func runExplain(t *testing.T, stdin string, args ...string) (int, string, string
 // template filled, the narrowed scope, TTL and token id, or the error the
 // server would answer; never the JWT itself.
 func TestExplain(t *testing.T) {
+	t.Parallel()
 	cfg := explainConfig(t)
 	writer := testJWT(t, "erin", time.Hour, "writers")
 	tests := []struct {
@@ -142,6 +143,7 @@ func TestExplain(t *testing.T) {
 // TestExplainOtherCallers: a Basic user (password on stdin, never
 // printed), API Gateway authorizer claims, the demo; and usage errors.
 func TestExplainOtherCallers(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := runExplain(t, "alice-password\n", "--config", filepath.Join(fixtures, "basic.yaml"), "--user", "alice", "--query", "topic=room-42")
 	if code != 0 || !strings.Contains(out, "  scopes[0] group ReadWriteUserGroup: matches") || !strings.Contains(out, "topic:publishsubscribe(default-cache/room-42)") {
 		t.Errorf("basic: exit %d\n%s%s", code, out, errOut)
@@ -192,6 +194,7 @@ func TestExplainOtherCallers(t *testing.T) {
 // answers; with a JWKS URL it fetches the keys as the server does, and
 // --offline refuses to (without contacting the JWKS server).
 func TestBinaryExplainAnswersAsTheServer(t *testing.T) {
+	t.Parallel()
 	cfg := explainConfig(t)
 	p := startTVM(t, baseEnv(t), "--config", cfg)
 	writer := testJWT(t, "erin", time.Hour, "writers")

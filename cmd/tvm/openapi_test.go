@@ -48,6 +48,7 @@ func openAPIValidator(t *testing.T, doc []byte) validator.Validator {
 // TestOpenAPICommitted: cmd/tvm/openapi.json is the demo configuration's
 // document, as `tvm openapi` prints it.
 func TestOpenAPICommitted(t *testing.T) {
+	t.Parallel()
 	committed, err := os.ReadFile("openapi.json")
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +70,7 @@ func TestOpenAPICommitted(t *testing.T) {
 // TestOpenAPIDocuments: the document of each example configuration is a
 // valid OpenAPI 3.1 document describing that configuration's endpoint.
 func TestOpenAPIDocuments(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		file   string
 		has    []string // JSON fragments
@@ -152,6 +154,7 @@ func newReq(t *testing.T, method, url string, mod func(*http.Request)) *http.Req
 // throttled, 504; 401 with WWW-Authenticate from a JWT configuration)
 // conforms to it: status, headers and body.
 func TestBinaryOpenAPIConformance(t *testing.T) {
+	t.Parallel()
 	const cfgYAML = `
 auth: {method: open}
 tokenId: query:name

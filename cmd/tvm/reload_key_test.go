@@ -37,6 +37,7 @@ func TestBinaryReloadKeySymlinkSwap(t *testing.T) {
 		reloadKeyChild(t, dir)
 		return
 	}
+	t.Parallel()
 	var names []string
 	hostsFile := "127.0.0.1 localhost\n::1 localhost\n"
 	for _, c := range keySwapCells {

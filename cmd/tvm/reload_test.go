@@ -80,6 +80,7 @@ func TestLiveDrainsTheRetiredGeneration(t *testing.T) {
 // run: no request ever runs on a closed generation, and every retired
 // generation ends closed (run it with -race).
 func TestLiveNeverServesAClosedGeneration(t *testing.T) {
+	t.Parallel()
 	var used atomic.Int64
 	var bad atomic.Int64
 	type gen struct {
@@ -234,6 +235,7 @@ func vendOne(t *testing.T, p *tvmProc, name string, mod func(*http.Request)) emu
 // one changing what a reload cannot, keeps the running configuration,
 // logs why and counts the error; a fixed file reloads again.
 func TestBinaryReloadSIGHUP(t *testing.T) {
+	t.Parallel()
 	const cfg = `
 auth: {method: open}
 tokenId: query:name
@@ -367,6 +369,7 @@ func (v *k8sVolume) swap(content string) {
 // Kubernetes ConfigMap (a symlink through ..data) is reloaded when the
 // kubelet swaps the link, without a signal.
 func TestBinaryReloadWatchesConfigMap(t *testing.T) {
+	t.Parallel()
 	const cfg = `
 auth: {method: open}
 tokenId: query:name
@@ -408,6 +411,7 @@ momento: {local: true}
 // names a key that the JWKS server publishes only when released. The new
 // configuration reads its keys from a file, so it builds meanwhile.
 func TestBinaryReloadInFlight(t *testing.T) {
+	t.Parallel()
 	key1, key2 := testKey(t, "test-rsa-1"), testKey(t, "test-rsa-2")
 	jwks := newJWKSServer(t, jwkOf("test-rsa-1", key1))
 	path := writeConfig(t, jwtConfig(jwks.URL, ""))
