@@ -37,8 +37,9 @@ func (s *tokenService) Close() error {
 // the library's problems come back named by configuration keys, all at
 // once. ctx bounds the authenticator's background work (JWKS refresh).
 // cache holds the counters of rateLimit.shared; it may be nil when that key
-// is absent, and the caller closes it. m may be nil (no metrics).
-func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, cache momento.CacheClient, m *metrics, log *slog.Logger) (*tokenService, error) {
+// is absent, and the caller closes it. m may be nil (no metrics). opts
+// adjust the handler's configuration last (tvm explain captures results).
+func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, cache momento.CacheClient, m *metrics, log *slog.Logger, opts ...func(*tvm.Config)) (*tokenService, error) {
 	svc := &tokenService{}
 	var probs configErrors
 	authn, err := buildAuthenticator(ctx, cfg, log)
@@ -78,6 +79,9 @@ func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, cach
 	if m != nil {
 		hc.Vendor = m.vendor(vendor)
 		hc.OnResult = m.onResult
+	}
+	for _, o := range opts {
+		o(&hc)
 	}
 	// With a component missing (its problems are reported, here or by
 	// validate), stand-ins let the handler report its own problems too.

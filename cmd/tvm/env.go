@@ -38,6 +38,10 @@ type environment struct {
 	localAddr  string // MOMENTO_LOCAL_ADDR
 	lambda     bool   // AWS_LAMBDA_RUNTIME_API is set
 
+	// reloadInterval (TVM_RELOAD_INTERVAL) is how often the configuration
+	// file and MOMENTO_API_KEY_FILE are checked for changes (reload.go).
+	reloadInterval string
+
 	apiKey     secret // MOMENTO_API_KEY
 	endpoint   string // MOMENTO_ENDPOINT: the regional endpoint of a v2 key
 	apiKeyFile string // MOMENTO_API_KEY_FILE
@@ -67,6 +71,7 @@ func readEnv(getenv func(string) string) environment {
 		extensionPort: getenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"),
 		sessionToken:  secret(getenv("AWS_SESSION_TOKEN")),
 	}
+	e.reloadInterval = getenv("TVM_RELOAD_INTERVAL")
 	if e.addr == "" {
 		e.addr = defaultAddr
 	}

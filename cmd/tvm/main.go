@@ -6,6 +6,8 @@
 //
 //	tvm [serve] [--config FILE] [--addr ADDR]   serve tokens (the default)
 //	tvm check [--config FILE]                   validate a configuration and exit
+//	tvm explain [--config FILE] [caller]        say what tvm would answer a caller
+//	tvm openapi [--config FILE]                 print the OpenAPI document of the token endpoint
 //	tvm hash-password                           read a password on stdin, print its bcrypt hash
 //	tvm version                                 print the version
 //
@@ -17,8 +19,9 @@
 // Environment:
 //
 //	TVM_ADDR               listen address (default 127.0.0.1:8080)
-//	TVM_OPS_ADDR           separate address for /healthz, /readyz, /metrics (default: TVM_ADDR)
+//	TVM_OPS_ADDR           separate address for /healthz, /readyz, /metrics, /openapi.json (default: TVM_ADDR)
 //	TVM_CONFIG             configuration file (also --config)
+//	TVM_RELOAD_INTERVAL    how often the configuration and key files are checked for changes (default 2s; 0: off)
 //	MOMENTO_API_KEY        Momento API key (never logged)
 //	MOMENTO_API_KEY_FILE   file holding the Momento API key
 //	MOMENTO_LOCAL_ADDR     embedded emulator address (default 127.0.0.1:9090)
@@ -63,6 +66,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdServe(ctx, args, getenv, stdout, stderr)
 	case "check":
 		return cmdCheck(args, getenv, stdout, stderr)
+	case "explain":
+		return cmdExplain(ctx, args, getenv, stdin, stdout, stderr)
+	case "openapi":
+		return cmdOpenAPI(args, getenv, stdout, stderr)
 	case "hash-password":
 		return cmdHashPassword(args, stdin, stdout, stderr)
 	case "version":
@@ -78,12 +85,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 }
 
 const usage = `usage:
-  tvm [serve] [--config FILE] [--addr ADDR]   serve tokens (default command)
+  tvm [serve] [--config FILE] [--addr ADDR]   serve tokens (default command); SIGHUP reloads
   tvm check [--config FILE]                   validate a configuration file and exit
+  tvm explain [--config FILE] [--jwt TOKEN|- | --user NAME | --claims JSON] [--query Q] [--offline]
+                                              say what tvm would answer a caller, vending nothing
+  tvm openapi [--config FILE]                 print the OpenAPI 3.1 document of the token endpoint
   tvm hash-password                           read a password on stdin, print its bcrypt hash
   tvm version                                 print the version
 
-environment: TVM_ADDR, TVM_OPS_ADDR, TVM_CONFIG, MOMENTO_API_KEY, MOMENTO_API_KEY_FILE, MOMENTO_LOCAL_ADDR
+environment: TVM_ADDR, TVM_OPS_ADDR, TVM_CONFIG, TVM_RELOAD_INTERVAL, MOMENTO_API_KEY, MOMENTO_API_KEY_FILE, MOMENTO_LOCAL_ADDR
 `
 
 func version() string {

@@ -31,7 +31,16 @@ import (
 // tvmBin is the tvm binary, built once per test run by TestMain.
 var tvmBin string
 
+// testBinEnv names the built binary for a child test process, which then
+// does not build it again.
+const testBinEnv = "TVM_TEST_BIN"
+
 func TestMain(m *testing.M) {
+	// A test re-running itself in a namespace passes the binary along.
+	if bin := os.Getenv(testBinEnv); bin != "" {
+		tvmBin = bin
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "tvm-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

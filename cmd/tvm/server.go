@@ -9,13 +9,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
-
-	"github.com/momentohq/client-sdk-go/auth"
-	"github.com/momentohq/client-sdk-go/config"
-	"github.com/momentohq/client-sdk-go/config/logger"
 
 	"github.com/tvmgo/tvm"
 	"github.com/tvmgo/tvm/momentolocal"
@@ -38,105 +36,92 @@ var loopbackOrigins = []string{"http://127.0.0.1:*", "http://localhost:*", "http
 // newLogger returns the process logger. Format "" means json in AWS Lambda
 // and text elsewhere.
 func newLogger(c LogConfig, lambda bool, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level)) // validated already
-	opts := &slog.HandlerOptions{Level: level}
+	return newLeveledLogger(c, lambda, w, nil)
+}
+
+// newLeveledLogger is newLogger with its level held by level (when not
+// nil), so that a reload can change it.
+func newLeveledLogger(c LogConfig, lambda bool, w io.Writer, level *slog.LevelVar) *slog.Logger {
+	var leveler slog.Leveler = logLevel(c)
+	if level != nil {
+		level.Set(logLevel(c))
+		leveler = level
+	}
+	opts := &slog.HandlerOptions{Level: leveler}
 	if c.Format == "json" || (c.Format == "" && lambda) {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// logLevel is the level of log.level (validated already).
+func logLevel(c LogConfig) slog.Level {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	return level
+}
+
 // serve runs the token vending machine until ctx ends (SIGTERM/SIGINT),
 // then shuts down gracefully. stop restores the default signal behaviour,
-// so that a second signal kills the process at once.
+// so that a second signal kills the process at once. Outside Lambda it
+// reloads the configuration on SIGHUP and when the configuration file or
+// MOMENTO_API_KEY_FILE changes (see reload.go).
 func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdout, stderr io.Writer) error {
-	log := newLogger(cfg.Log, env.lambda, stderr)
+	level := new(slog.LevelVar)
+	log := newLeveledLogger(cfg.Log, env.lambda, stderr, level)
 	if env.lambda {
 		return serveLambda(ctx, cfg, env, log)
 	}
 	if cfg.Auth.Method == "apigateway" {
 		return configErrors{{key: "auth.method", msg: "apigateway works only in AWS Lambda (AWS_LAMBDA_RUNTIME_API is not set)"}}
 	}
+	interval, err := parseReloadInterval(env.reloadInterval)
+	if err != nil {
+		return err
+	}
+	// SIGHUP reloads from now on (its default would end the process).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	key, err := env.momentoAPIKey(ctx, &http.Client{Timeout: 10 * time.Second})
 	if err != nil {
 		return err
 	}
-	local := cfg.Momento.Local
-	switch {
-	case key != "" && local && !cfg.demo:
-		return configErrors{{key: "momento.local", msg: "true, but a Momento API key is set in the environment: remove one of them"}}
-	case key != "":
-		local = false // the demo configuration vends real tokens when a key is set
-	case !local:
-		return errors.New("no Momento API key: set MOMENTO_API_KEY or MOMENTO_API_KEY_FILE (or momento.local: true in the configuration, for development)")
+	local, err := momentoMode(cfg, key)
+	if err != nil {
+		return err
 	}
-
-	var (
-		vendor        *tvm.MomentoVendor
-		tokenEndpoint string
-		emu           *momentolocal.Server
-		credentials   auth.CredentialProvider
-		sdkConfig     = config.InRegionLatestWithLogger(logger.NewNoopMomentoLoggerFactory())
-	)
+	var emu *momentolocal.Server
 	if local {
-		emu, err = startEmulator(cfg, env.localAddr, log)
-		if err != nil {
+		if emu, err = startEmulator(cfg, env.localAddr, log); err != nil {
 			return err
 		}
 		defer emu.Close()
-		prov, err := emu.CredentialProvider()
-		if err != nil {
-			return fmt.Errorf("emulator credentials: %w", err)
-		}
-		vendor, err = buildVendor(cfg, prov, "", "", log)
-		if err != nil {
-			return err
-		}
-		tokenEndpoint = prov.GetTokenEndpoint()
-		sdkConfig = config.LaptopLatestWithLogger(logger.NewNoopMomentoLoggerFactory())
-		credentials = prov
-	} else {
-		vendor, err = momentoVendor(cfg, env, key, log)
-		if err != nil {
-			return err
-		}
-		credentials = vendor.CredentialProvider()
-		tokenEndpoint = credentials.GetTokenEndpoint()
 	}
-	defer vendor.Close()
-	// Closed after the servers have shut down and the handler is done.
-	cache, err := rateLimitCacheClient(cfg, credentials, sdkConfig)
-	if err != nil {
-		return err
-	}
-	if cache != nil {
-		defer cache.Close()
-	}
-
-	// The authenticator's background work (JWKS refresh) outlives the
-	// signal until in-flight requests are done.
-	bg, cancelBG := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelBG()
 	m := newMetrics()
-	svc, err := buildTokenService(bg, cfg, vendor, cache, m, log)
+	// The generations' background work (JWKS refresh) outlives the signal
+	// until in-flight requests are done.
+	b := &builder{env: env, emu: emu, metrics: m, log: log, bg: context.WithoutCancel(ctx)}
+	gen, err := b.build(b.bg, cfg, key)
 	if err != nil {
 		return err
 	}
-	defer svc.Close()
+	tokens := newLive(gen)
+	// Closed after the servers have shut down and the handlers are done.
+	defer func() { tokens.current().retire(false) }()
 
 	ln, err := net.Listen("tcp", env.addr)
 	if err != nil {
 		return fmt.Errorf("listening on TVM_ADDR %s: %w", env.addr, err)
 	}
 	addr := ln.Addr().String()
-	ready := newReadiness(tokenEndpoint, log)
+	ready := newReadiness(gen.endpoint, log)
 
 	// The operations endpoints share the token listener unless TVM_OPS_ADDR
 	// gives them their own (e.g. to keep /metrics off the public port).
 	mux := http.NewServeMux()
-	mux.Handle(cfg.Path, svc.handler)
+	mux.Handle(cfg.Path, tokens)
 	mux.HandleFunc("/", notFound)
 	ops, opsAddr := mux, addr
 	var opsLn net.Listener
@@ -153,10 +138,11 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 	ops.HandleFunc("/healthz", healthz)
 	ops.Handle("/readyz", ready)
 	ops.Handle("/metrics", m.handler())
+	ops.HandleFunc("/openapi.json", tokens.serveOpenAPI)
 	admin := false
-	if a, ok := any(emu).(interface{ AdminHandler() http.Handler }); ok && emu != nil && isLoopbackAddr(opsAddr) {
+	if emu != nil && isLoopbackAddr(opsAddr) {
 		// Fault injection for reliability tests: local mode on loopback only.
-		ops.Handle(adminPrefix+"/", noBrowsers(http.StripPrefix(adminPrefix, a.AdminHandler())))
+		ops.Handle(adminPrefix+"/", noBrowsers(http.StripPrefix(adminPrefix, emu.AdminHandler())))
 		admin = true
 	}
 
@@ -181,9 +167,21 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 		go func() { errc <- opsSrv.Serve(opsLn) }()
 	}
 
-	printBanner(stdout, cfg, addr, opsAddr, emu, admin, vendor)
+	reloads := newReloader(tokens, b, env.configPath, interval, ready, level, m.reg)
+	rctx, stopReloads := context.WithCancel(ctx)
+	reloaderDone := make(chan struct{})
+	go func() {
+		defer close(reloaderDone)
+		reloads.run(rctx, hup)
+	}()
+	defer func() {
+		stopReloads()
+		<-reloaderDone
+	}()
+
+	printBanner(stdout, cfg, addr, opsAddr, emu, admin, gen.vendor)
 	log.Info("tvm listening", "addr", addr, "opsAddr", opsAddr, "path", cfg.Path, "auth", cfg.Auth.Method, "local", local,
-		"momento", vendor.String(), "pid", os.Getpid())
+		"momento", gen.vendor.String(), "pid", os.Getpid(), "reloadInterval", interval)
 
 	select {
 	case err := <-errc:
@@ -194,9 +192,13 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 	case <-ctx.Done():
 	}
 	stop()
+	// No reload swaps a generation in while the servers drain.
+	stopReloads()
+	<-reloaderDone
 	ready.draining.Store(true)
-	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
-	shCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	timeout := tokens.current().cfg.ShutdownTimeout
+	log.Info("shutting down: finishing in-flight requests", "timeout", timeout)
+	shCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	// The token listener first: /readyz keeps answering "shutting down"
 	// on a separate operations listener until the token requests are done.
@@ -208,10 +210,25 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 		}
 	}
 	if shutdownErr != nil {
-		return fmt.Errorf("graceful shutdown did not finish within %s; remaining requests were aborted", cfg.ShutdownTimeout)
+		return fmt.Errorf("graceful shutdown did not finish within %s; remaining requests were aborted", timeout)
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// momentoMode decides where tokens come from: the embedded emulator
+// (local) or Momento with key. key may be empty. A reload decides again
+// and must come to the same answer.
+func momentoMode(cfg *Config, key secret) (local bool, err error) {
+	switch {
+	case key != "" && cfg.Momento.Local && !cfg.demo:
+		return false, configErrors{{key: "momento.local", msg: "true, but a Momento API key is set in the environment: remove one of them"}}
+	case key != "":
+		return false, nil // the demo configuration vends real tokens when a key is set
+	case !cfg.Momento.Local:
+		return false, errors.New("no Momento API key: set MOMENTO_API_KEY or MOMENTO_API_KEY_FILE (or momento.local: true in the configuration, for development)")
+	}
+	return true, nil
 }
 
 // startEmulator starts the embedded Momento emulator for momento.local.
