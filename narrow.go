@@ -123,6 +123,10 @@ func NewNarrowing(inner ScopeResolver, opts NarrowOptions) (*Narrowing, error) {
 	return n, nil
 }
 
+// Options returns the query parameters n reads: the defaults filled in
+// ("cache", "topic"), a parameter turned off ("-") or not set as "".
+func (n *Narrowing) Options() NarrowOptions { return n.opts }
+
 // Resolve resolves with the inner resolver and narrows the grant to the
 // request's query parameters.
 func (n *Narrowing) Resolve(ctx context.Context, id Identity, r *http.Request) (Grant, error) {

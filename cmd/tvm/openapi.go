@@ -171,19 +171,23 @@ func optionsOperation(cfg *Config, notAllowed obj) obj {
 func queryParameters(cfg *Config) []any {
 	params := []any{}
 	if n := cfg.Narrowing; n != nil {
-		// The library's defaults (tvm.NarrowOptions): cache and topic on,
-		// key and key prefix off; "-" turns a parameter off.
-		for _, p := range []struct{ name, def, what string }{
-			{n.CacheParam, "cache", "Narrow the token to this one cache."},
-			{n.TopicParam, "topic", "Narrow the token to this one topic (cache permissions are dropped unless an item is asked for too)."},
-			{n.KeyParam, "", "Narrow the token to this one cache key (topic permissions are dropped unless a topic is asked for too)."},
-			{n.KeyPrefixParam, "", "Narrow the token to the cache keys starting with this prefix (not with the key parameter)."},
+		// The parameters as the library reads them (its defaults filled in,
+		// those turned off empty).
+		narrowing, err := tvm.NewNarrowing(unusedResolver{}, tvm.NarrowOptions{
+			CacheParam: n.CacheParam, TopicParam: n.TopicParam, KeyParam: n.KeyParam, KeyPrefixParam: n.KeyPrefixParam,
+		})
+		var o tvm.NarrowOptions
+		if err == nil { // a loaded configuration's narrowing always builds
+			o = narrowing.Options()
+		}
+		for _, p := range []struct{ name, what string }{
+			{o.CacheParam, "Narrow the token to this one cache."},
+			{o.TopicParam, "Narrow the token to this one topic (cache permissions are dropped unless an item is asked for too)."},
+			{o.KeyParam, "Narrow the token to this one cache key (topic permissions are dropped unless a topic is asked for too)."},
+			{o.KeyPrefixParam, "Narrow the token to the cache keys starting with this prefix (not with the key parameter)."},
 		} {
 			name := p.name
 			if name == "" {
-				name = p.def
-			}
-			if name == "" || name == "-" {
 				continue
 			}
 			params = append(params, obj{
