@@ -55,8 +55,8 @@ func SubjectTokenID(id Identity, _ *http.Request) (string, error) {
 // ("anonymous"); a parameter given twice, empty, longer than
 // MaxTokenIDLength bytes, not UTF-8, or with control or format characters
 // is a 400, as is a name starting with "sha256-" (the prefix of the ids
-// SubjectTokenID hashes). Remember that an open-mode token id proves nothing: anyone can pick any
-// name.
+// SubjectTokenID hashes). Remember that an open-mode token id proves
+// nothing: anyone can pick any name.
 func QueryTokenID(param string) TokenIDPolicy {
 	return func(id Identity, r *http.Request) (string, error) {
 		if id.Method != MethodOpen {
