@@ -121,6 +121,7 @@ type Handler struct {
 	limiter        RateLimiter
 	vendLimit      RateLimiter
 	vendLimitWait  time.Duration
+	counterCaches  []counterCache // of the MomentoRateLimiters: no scope may write them
 	maxHeaderBytes int
 	retryAfter     time.Duration
 	log            *slog.Logger
@@ -131,8 +132,14 @@ type Handler struct {
 
 // NewHandler validates cfg and returns a Handler. It fails closed, with
 // every problem as a *ConfigError naming the field (joined with
-// errors.Join): a missing (or typed nil) Authenticator, Scopes or Vendor, or
-// a duration, size, CORS or reuse option out of range.
+// errors.Join): a missing (or typed nil) Authenticator, Scopes or Vendor; a
+// duration, size, CORS or reuse option out of range; or a scope of a
+// GroupScopes (or of a Narrowing around one) that could write the cache
+// holding the counters of a MomentoRateLimiter in RateLimit or VendLimit (a
+// ReadWrite or WriteOnly role on that cache, on "*", or on a cache template
+// that can name it, whatever the keys). A resolver whose scopes it cannot
+// know is checked per request: such a grant is a 500 invalid_scope, never
+// vended.
 func NewHandler(cfg Config) (*Handler, error) {
 	var probs problems
 	for _, c := range []struct {
@@ -200,6 +207,10 @@ func NewHandler(cfg Config) (*Handler, error) {
 		h.reuse = newReuser(cfg.Reuse, &probs)
 	}
 	h.cors = newCORS(cfg.CORS, &probs)
+	h.counterCaches = counterCaches(cfg)
+	if !isNil(cfg.Scopes) {
+		checkCounterScopes(cfg.Scopes, h.counterCaches, &probs)
+	}
 	if err := probs.err(); err != nil {
 		return nil, err
 	}
@@ -354,6 +365,9 @@ func (h *Handler) complete(g Grant, id Identity, r *http.Request, now time.Time)
 	// Never vend an empty or malformed scope, whatever the resolver says.
 	if err := g.Scope.Validate(); err != nil {
 		return g, 0, &httpError{http.StatusInternalServerError, CodeInvalidScope, "the resolved scope is invalid", err}
+	}
+	if err := h.refuseCounterWrite(g.Scope); err != nil {
+		return g, 0, err
 	}
 	ruleTTL := h.ttl
 	if g.TTL != 0 {

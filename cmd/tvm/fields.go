@@ -11,7 +11,7 @@ import (
 // Renames of library field names whose configuration key is not their
 // lowerCamel form. An empty name drops the segment (keeping its index).
 var (
-	handlerFields   = map[string]string{"TTL": "ttl", "CORS": "cors"}
+	handlerFields   = map[string]string{"TTL": "ttl", "CORS": "cors", "Rules": "", "Scope": "permissions"}
 	jwtFields       = map[string]string{"JWKSURL": "jwksURL", "JWKSFile": "jwksFile", "UserPoolID": "userPoolId", "ClientID": "clientId"}
 	scopeFields     = map[string]string{"Rules": "", "Scope": "permissions", "TTL": "ttl"}
 	rateLimitFields = map[string]string{"PerSecond": "requestsPerSecond", "MaxEntries": "maxIdentities", "CacheName": "cache"}

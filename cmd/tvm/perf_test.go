@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/momentohq/client-sdk-go/momento"
-
 	"github.com/tvmgo/tvm"
 )
 
@@ -241,9 +239,9 @@ func FuzzParseConfig(f *testing.F) {
 			return
 		}
 		shared := cfg.RateLimit != nil && cfg.RateLimit.Shared != nil
-		var cache momento.CacheClient
+		var cache *counterStore
 		if shared {
-			cache = unusedCacheClient{}
+			cache = &counterStore{CacheClient: unusedCacheClient{}, secret: counterSecret("fuzz")}
 		}
 		svc, err := buildTokenService(ctx, cfg, &countingVendor{}, cache, newMetrics(), slog.New(slog.DiscardHandler))
 		if err != nil {
