@@ -45,9 +45,10 @@ type User struct {
 	Username string `json:"username" yaml:"username"`
 	// PasswordHash is the bcrypt hash of the user's password, e.g. the
 	// output of `tvm hash-password`, of `htpasswd -nbBC 12 user password`
-	// after the colon, or of bcrypt.GenerateFromPassword; cost 10 to 14.
-	// Plain-text passwords are refused. Give every user the same cost: a
-	// caller can tell costs apart by timing.
+	// after the colon, or of bcrypt.GenerateFromPassword; cost 10 to 14,
+	// the same for every user of a BasicAuthenticator (a caller could tell
+	// users of different costs apart by timing). Plain-text passwords are
+	// refused.
 	PasswordHash string `json:"passwordHash" yaml:"passwordHash"`
 	// Groups become Identity.Groups, for group rules (GroupScopes).
 	Groups []string `json:"groups,omitempty" yaml:"groups,omitempty"`
@@ -78,8 +79,8 @@ type BasicConfig struct {
 // The comparison does not reveal, by timing, which usernames exist: the
 // SHA-256 of the presented username is compared in constant time with that
 // of every configured user, without early exit, and exactly one bcrypt
-// comparison runs per request, against a dummy hash of the same cost when
-// the user is unknown.
+// comparison runs per request, against a dummy hash of the users' one cost
+// when the user is unknown.
 type BasicAuthenticator struct {
 	users   []basicUser
 	dummy   []byte // bcrypt hash of a random password nobody knows
@@ -98,8 +99,9 @@ type basicUser struct {
 
 // NewBasic returns a BasicAuthenticator for cfg. It fails closed: every
 // problem (no user, a user without a name or with an invalid bcrypt hash,
-// two users sharing a name, an unusable realm) is a *ConfigError naming the
-// field, joined with errors.Join.
+// a hash whose cost differs from the first user's, two users sharing a
+// name, an unusable realm) is a *ConfigError naming the field, joined with
+// errors.Join.
 func NewBasic(cfg BasicConfig) (*BasicAuthenticator, error) {
 	return newBasic(cfg, minBasicBcryptCost)
 }
@@ -120,7 +122,7 @@ func newBasic(cfg BasicConfig, minCost int) (*BasicAuthenticator, error) {
 	}
 	a := &BasicAuthenticator{realm: realm, headers: cfg.AllowCredentialHeaders, compare: bcrypt.CompareHashAndPassword}
 	seen := make(map[string]bool, len(cfg.Users))
-	maxCost := bcrypt.MinCost
+	cost0, first := 0, -1 // the cost of the first valid hash, every user's
 	for i, u := range cfg.Users {
 		field := fmt.Sprintf("BasicConfig.Users[%d]", i)
 		if err := checkUsername(u.Username); err != nil {
@@ -144,7 +146,13 @@ func newBasic(cfg BasicConfig, minCost int) (*BasicAuthenticator, error) {
 			probs.add(field+".PasswordHash", fmt.Sprintf("bcrypt cost %d is outside %d..%d", cost, minCost, maxBasicBcryptCost))
 			continue
 		}
-		maxCost = max(maxCost, cost)
+		if first < 0 {
+			cost0, first = cost, i
+		} else if cost != cost0 {
+			probs.add(field+".PasswordHash", fmt.Sprintf("bcrypt cost %d differs from the cost %d of BasicConfig.Users[%d]: "+
+				"give every user the same cost (a caller could tell users of different costs apart by timing)", cost, cost0, first))
+			continue
+		}
 		a.users = append(a.users, basicUser{
 			nameHash: sha256.Sum256([]byte(u.Username)),
 			username: u.Username,
@@ -155,17 +163,40 @@ func newBasic(cfg BasicConfig, minCost int) (*BasicAuthenticator, error) {
 	if err := probs.err(); err != nil {
 		return nil, err
 	}
-	// The dummy hash has the highest cost in use, so an unknown user costs
-	// as much as the slowest known one.
+	// The dummy hash has the users' cost, so an unknown user takes as long
+	// as a known one.
 	random := make([]byte, 32)
 	_, _ = rand.Read(random) // crypto/rand.Read never fails
 	pw := base64.RawStdEncoding.EncodeToString(random)[:maxBasicPasswordLength/2]
-	dummy, err := bcrypt.GenerateFromPassword([]byte(pw), maxCost)
+	dummy, err := bcrypt.GenerateFromPassword([]byte(pw), cost0)
 	if err != nil {
 		return nil, fmt.Errorf("tvm: generating the dummy bcrypt hash: %w", err)
 	}
 	a.dummy = dummy
 	return a, nil
+}
+
+// HashPassword returns the bcrypt hash of password for User.PasswordHash,
+// at cost (0: the default, 10, bcrypt's and OWASP's minimum; NewBasic
+// accepts 10 to 14, the same for every user). It refuses, with an error
+// wrapping ErrInvalidConfig that never contains the password, an empty
+// password, one longer than 72 bytes (bcrypt ignores the rest) and a cost
+// outside 10..14.
+func HashPassword(password string, cost int) (string, error) {
+	cost = orDefault(cost, minBasicBcryptCost)
+	switch {
+	case cost < minBasicBcryptCost || cost > maxBasicBcryptCost:
+		return "", fmt.Errorf("%w: bcrypt cost %d is outside %d..%d", ErrInvalidConfig, cost, minBasicBcryptCost, maxBasicBcryptCost)
+	case password == "":
+		return "", fmt.Errorf("%w: empty password", ErrInvalidConfig)
+	case len(password) > maxBasicPasswordLength:
+		return "", fmt.Errorf("%w: password longer than %d bytes (bcrypt ignores the rest)", ErrInvalidConfig, maxBasicPasswordLength)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	if err != nil {
+		return "", fmt.Errorf("tvm: hashing the password: %w", err)
+	}
+	return string(h), nil
 }
 
 // Challenge returns the WWW-Authenticate challenge of 401 responses:

@@ -6,7 +6,7 @@
 //
 //	tvm [serve] [--config FILE] [--addr ADDR]   serve tokens (the default)
 //	tvm check [--config FILE]                   validate a configuration and exit
-//	tvm hash-password                           read a password on stdin, print its bcrypt hash
+//	tvm hash-password [--cost N]                read a password on stdin, print its bcrypt hash
 //	tvm version                                 print the version
 //
 // With no configuration and no MOMENTO_API_KEY, tvm starts an embedded
@@ -38,7 +38,7 @@ import (
 	"strings"
 	"syscall"
 
-	"golang.org/x/crypto/bcrypt"
+	"github.com/tvmgo/tvm"
 )
 
 // Exit codes.
@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 const usage = `usage:
   tvm [serve] [--config FILE] [--addr ADDR]   serve tokens (default command)
   tvm check [--config FILE]                   validate a configuration file and exit
-  tvm hash-password                           read a password on stdin, print its bcrypt hash
+  tvm hash-password [--cost N]                read a password on stdin, print its bcrypt hash
   tvm version                                 print the version
 
 environment: TVM_ADDR, TVM_OPS_ADDR, TVM_CONFIG, MOMENTO_API_KEY, MOMENTO_API_KEY_FILE, MOMENTO_LOCAL_ADDR
@@ -209,15 +209,12 @@ func cmdCheck(args []string, getenv func(string) string, stdout, stderr io.Write
 }
 
 // cmdHashPassword reads one password line from stdin and prints its bcrypt
-// hash, for auth.users[].passwordHash.
+// hash, for auth.users[].passwordHash. The library (tvm.HashPassword)
+// decides the default cost and what it accepts.
 func cmdHashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("hash-password", stderr)
-	cost := fs.Int("cost", 12, "bcrypt cost (10..14)")
+	cost := fs.Int("cost", 0, "bcrypt cost, the same for every user (default: the library's, 10, as the examples use)")
 	if err := fs.Parse(args); err != nil {
-		return exitConfig
-	}
-	if *cost < 10 || *cost > 14 {
-		fmt.Fprintln(stderr, "tvm hash-password: --cost must be between 10 and 14")
 		return exitConfig
 	}
 	sc := bufio.NewScanner(io.LimitReader(stdin, 4096))
@@ -225,16 +222,15 @@ func cmdHashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 		fmt.Fprint(stderr, "tvm hash-password: write the password on standard input, e.g. echo \"$PW\" | tvm hash-password\n")
 		return exitConfig
 	}
-	pw := strings.TrimRight(sc.Text(), "\r")
-	if len(pw) > 72 {
-		fmt.Fprintln(stderr, "tvm hash-password: passwords longer than 72 bytes are refused (bcrypt ignores the rest)")
+	h, err := tvm.HashPassword(strings.TrimRight(sc.Text(), "\r"), *cost)
+	if errors.Is(err, tvm.ErrInvalidConfig) {
+		fmt.Fprintf(stderr, "tvm hash-password: %s\n", strings.TrimPrefix(err.Error(), tvm.ErrInvalidConfig.Error()+": "))
 		return exitConfig
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(pw), *cost)
 	if err != nil {
 		fmt.Fprintf(stderr, "tvm hash-password: %v\n", err)
 		return exitError
 	}
-	fmt.Fprintln(stdout, string(h))
+	fmt.Fprintln(stdout, h)
 	return exitOK
 }
