@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"runtime/debug"
 	"strings"
@@ -58,9 +59,21 @@ type Config struct {
 	// requests share one upstream call. Reuse.Disabled turns both off.
 	Reuse ReuseOptions
 	// RateLimit, when set, limits token requests per verified identity
-	// (429 with Retry-After): NewMemoryRateLimiter for one process,
+	// (429 with Retry-After), and anonymous callers (Open) per client
+	// address (see TrustedProxies): NewMemoryRateLimiter for one process,
 	// NewMomentoRateLimiter for every instance at once. Default none.
 	RateLimit RateLimiter
+	// TrustedProxies are the reverse proxies (load balancers, CDNs, API
+	// gateways) in front of the handler, as addresses or networks
+	// (netip.MustParsePrefix("10.0.0.0/8"), a single address as /32 or
+	// /128). RateLimit counts anonymous callers per client address: the
+	// peer's, or, when the peer is a trusted proxy, the rightmost address
+	// of X-Forwarded-For (else of Forwarded's for=) that is not a trusted
+	// proxy, an IPv6 client by its /64. Default none: the headers are
+	// ignored, since any client can write them. List only proxies that
+	// append the address they saw to X-Forwarded-For (most do) or, if
+	// they set only Forwarded, that drop the client's X-Forwarded-For.
+	TrustedProxies []netip.Prefix
 	// VendLimit, when set, is a ceiling on the calls to the Vendor (all
 	// callers together), to stay under Momento's auth quota of 5
 	// operations per second per account: e.g. NewMemoryRateLimiter with
@@ -119,6 +132,7 @@ type Handler struct {
 	allow          string // the Allow header of 405 answers
 	reuse          *reuser
 	limiter        RateLimiter
+	trustedProxies []netip.Prefix
 	vendLimit      RateLimiter
 	vendLimitWait  time.Duration
 	counterCaches  []counterCache // of the MomentoRateLimiters: no scope may write them
@@ -207,6 +221,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 		h.reuse = newReuser(cfg.Reuse, &probs)
 	}
 	h.cors = newCORS(cfg.CORS, &probs)
+	h.trustedProxies = checkTrustedProxies(cfg.TrustedProxies, &probs)
 	h.counterCaches = counterCaches(cfg)
 	if !isNil(cfg.Scopes) {
 		checkCounterScopes(cfg.Scopes, h.counterCaches, &probs)
@@ -332,7 +347,7 @@ func (h *Handler) token(r *http.Request) (Result, Token, error) {
 	}
 
 	if h.limiter != nil {
-		if err := h.limiter.Allow(ctx, rateLimitKey(id)); err != nil {
+		if err := h.limiter.Allow(ctx, h.rateLimitKey(id, r)); err != nil {
 			return res, Token{}, err
 		}
 	}
@@ -352,10 +367,6 @@ func (h *Handler) token(r *http.Request) (Result, Token, error) {
 	res.Source = source
 	return res, tok, err
 }
-
-// rateLimitKey is the key of id for the rate limiter: the authentication
-// method and the subject, so that two identities never share a limit.
-func rateLimitKey(id Identity) string { return id.Method + ":" + id.Subject }
 
 // complete checks the resolver's grant and fills in what the handler
 // decides: the TTL (the rule's or the default, never beyond the caller's
