@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -71,6 +72,14 @@ type BasicConfig struct {
 	// browsers). When both these headers and an Authorization header are
 	// present they must carry the same credentials. Default false.
 	AllowCredentialHeaders bool
+	// MaxConcurrentChecks bounds the bcrypt comparisons running at once
+	// (each takes a core for tens of milliseconds), so that a flood of bad
+	// logins cannot push a legitimate login's latency up without end.
+	// Logins beyond it wait, the newest first, up to 500 ms and at most
+	// four per check; the others are shed with ErrOverloaded (503 with
+	// Retry-After). Default: GOMAXPROCS at construction; negative: no
+	// bound.
+	MaxConcurrentChecks int
 }
 
 // BasicAuthenticator verifies shared credentials against a fixed list of
@@ -83,7 +92,8 @@ type BasicConfig struct {
 // when the user is unknown.
 type BasicAuthenticator struct {
 	users   []basicUser
-	dummy   []byte // bcrypt hash of a random password nobody knows
+	dummy   []byte     // bcrypt hash of a random password nobody knows
+	gate    *checkGate // nil: no bound on concurrent checks
 	realm   string
 	headers bool
 	// compare is bcrypt.CompareHashAndPassword; tests count its calls.
@@ -121,6 +131,12 @@ func newBasic(cfg BasicConfig, minCost int) (*BasicAuthenticator, error) {
 		probs.add("BasicConfig.Realm", "must not contain quotes, backslashes or control characters")
 	}
 	a := &BasicAuthenticator{realm: realm, headers: cfg.AllowCredentialHeaders, compare: bcrypt.CompareHashAndPassword}
+	switch n := cfg.MaxConcurrentChecks; {
+	case n == 0:
+		a.gate = newCheckGate(runtime.GOMAXPROCS(0))
+	case n > 0:
+		a.gate = newCheckGate(n)
+	}
 	seen := make(map[string]bool, len(cfg.Users))
 	cost0, first := 0, -1 // the cost of the first valid hash, every user's
 	for i, u := range cfg.Users {
@@ -222,8 +238,10 @@ func checkUsername(name string) error {
 // Authenticate verifies the request's Basic credentials (and, when enabled,
 // its "username"/"password" headers). It returns an error wrapping
 // ErrNoCredentials when there are none and ErrInvalidCredentials when they
-// are malformed, oversized, ambiguous or wrong. Errors never contain the
-// presented username or password.
+// are malformed, oversized, ambiguous or wrong; ErrOverloaded when its
+// password check could not get a turn (see MaxConcurrentChecks), and the
+// context's error when the request was canceled while waiting. Errors never
+// contain the presented username or password.
 func (a *BasicAuthenticator) Authenticate(r *http.Request) (Identity, error) {
 	user, pass, err := a.credentials(r)
 	if err != nil {
@@ -246,8 +264,14 @@ func (a *BasicAuthenticator) Authenticate(r *http.Request) (Identity, error) {
 	if found == 1 {
 		hash = a.users[idx].hash
 	}
-	// Always exactly one bcrypt comparison.
-	ok := a.compare(hash, []byte(pass)) == nil
+	// Always exactly one bcrypt comparison, when a slot is free.
+	if err := a.gate.acquire(r.Context()); err != nil {
+		return Identity{}, err
+	}
+	ok := func() bool {
+		defer a.gate.release()
+		return a.compare(hash, []byte(pass)) == nil
+	}()
 	if found != 1 || !ok {
 		return Identity{}, fmt.Errorf("%w: wrong username or password", ErrInvalidCredentials)
 	}

@@ -143,7 +143,7 @@ func buildAuthenticator(ctx context.Context, cfg *Config, log *slog.Logger) (tvm
 		for i, u := range a.Users {
 			users[i] = tvm.User{Username: u.Username, PasswordHash: u.PasswordHash, Groups: u.Groups}
 		}
-		b, err := tvm.NewBasic(tvm.BasicConfig{Users: users, AllowCredentialHeaders: a.AllowCredentialHeaders})
+		b, err := tvm.NewBasic(tvm.BasicConfig{Users: users, AllowCredentialHeaders: a.AllowCredentialHeaders, MaxConcurrentChecks: a.MaxConcurrentChecks})
 		if err != nil {
 			return nil, libraryProblems(err, "BasicConfig", "auth", nil)
 		}

@@ -72,6 +72,9 @@ type AuthConfig struct {
 	// AllowCredentialHeaders (basic) also accepts the "username" and
 	// "password" headers of Momento's reference clients.
 	AllowCredentialHeaders bool `yaml:"allowCredentialHeaders"`
+	// MaxConcurrentChecks (basic) bounds the password checks running at
+	// once (tvm.BasicConfig.MaxConcurrentChecks).
+	MaxConcurrentChecks int `yaml:"maxConcurrentChecks"`
 	// JWT configures the jwt method.
 	JWT *JWTConfig `yaml:"jwt"`
 	// Cognito configures the cognito method.

@@ -52,6 +52,7 @@ func (c *Config) validate() []problem {
 	}
 	onlyFor("auth.users", "basic", c.Auth.Users != nil)
 	onlyFor("auth.allowCredentialHeaders", "basic", c.Auth.AllowCredentialHeaders)
+	onlyFor("auth.maxConcurrentChecks", "basic", c.Auth.MaxConcurrentChecks != 0)
 	onlyFor("auth.jwt", "jwt", c.Auth.JWT != nil)
 	onlyFor("auth.cognito", "cognito", c.Auth.Cognito != nil)
 	onlyFor("auth.apigateway", "apigateway", c.Auth.APIGateway != nil)
