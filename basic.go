@@ -1,6 +1,7 @@
 package tvm
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -11,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
@@ -75,10 +77,11 @@ type BasicConfig struct {
 	// MaxConcurrentChecks bounds the bcrypt comparisons running at once
 	// (each takes a core for tens of milliseconds), so that a flood of bad
 	// logins cannot push a legitimate login's latency up without end.
-	// Logins beyond it wait, the newest first, up to 500 ms and at most
-	// four per check; the others are shed with ErrOverloaded (503 with
-	// Retry-After). Default: GOMAXPROCS at construction; negative: no
-	// bound.
+	// Logins beyond it wait, the newest first, up to one second and at
+	// most 32 per check; the others are shed with ErrOverloaded (503 with
+	// Retry-After). Default: half of GOMAXPROCS at construction, rounded
+	// up, so that a flood leaves CPUs for the rest of the server; negative:
+	// no bound.
 	MaxConcurrentChecks int
 }
 
@@ -90,12 +93,26 @@ type BasicConfig struct {
 // of every configured user, without early exit, and exactly one bcrypt
 // comparison runs per request, against a dummy hash of the users' one cost
 // when the user is unknown.
+//
+// Password checks are bounded (BasicConfig.MaxConcurrentChecks). When they
+// queue, credentials that passed a check before go first: the
+// authenticator remembers, per user, an 8-bit tag of the last credentials
+// that passed (an HMAC under a random key of the process; random until the
+// first success, for the unknown user's dummy too), so that a returning
+// client keeps getting its turn during a flood of bad logins. A tag this
+// short separates the flood well (a wrong password matches 1 time in 256,
+// and then only jumps the queue) while telling nothing about a password or
+// whether a user exists.
 type BasicAuthenticator struct {
-	users   []basicUser
-	dummy   []byte     // bcrypt hash of a random password nobody knows
-	gate    *checkGate // nil: no bound on concurrent checks
-	realm   string
-	headers bool
+	users  []basicUser
+	dummy  []byte     // bcrypt hash of a random password nobody knows
+	gate   *checkGate // nil: no bound on concurrent checks
+	tagKey [32]byte   // key of the known-good credential tags
+	// dummyTag is the known-good tag of unknown users: random, never a
+	// success.
+	dummyTag atomic.Uint32
+	realm    string
+	headers  bool
 	// compare is bcrypt.CompareHashAndPassword; tests count its calls.
 	compare func(hash, password []byte) error
 }
@@ -105,6 +122,9 @@ type basicUser struct {
 	username string
 	hash     []byte
 	groups   []string
+	// goodTag is the credentialTag of the last login that passed (random
+	// until then).
+	goodTag atomic.Uint32
 }
 
 // NewBasic returns a BasicAuthenticator for cfg. It fails closed: every
@@ -133,7 +153,7 @@ func newBasic(cfg BasicConfig, minCost int) (*BasicAuthenticator, error) {
 	a := &BasicAuthenticator{realm: realm, headers: cfg.AllowCredentialHeaders, compare: bcrypt.CompareHashAndPassword}
 	switch n := cfg.MaxConcurrentChecks; {
 	case n == 0:
-		a.gate = newCheckGate(runtime.GOMAXPROCS(0))
+		a.gate = newCheckGate(defaultMaxConcurrentChecks())
 	case n > 0:
 		a.gate = newCheckGate(n)
 	}
@@ -175,6 +195,7 @@ func newBasic(cfg BasicConfig, minCost int) (*BasicAuthenticator, error) {
 			hash:     []byte(u.PasswordHash),
 			groups:   slices.Clone(u.Groups),
 		})
+		a.users[len(a.users)-1].goodTag.Store(randomTag())
 	}
 	if err := probs.err(); err != nil {
 		return nil, err
@@ -189,7 +210,26 @@ func newBasic(cfg BasicConfig, minCost int) (*BasicAuthenticator, error) {
 		return nil, fmt.Errorf("tvm: generating the dummy bcrypt hash: %w", err)
 	}
 	a.dummy = dummy
+	_, _ = rand.Read(a.tagKey[:])
+	a.dummyTag.Store(randomTag())
 	return a, nil
+}
+
+// randomTag returns a random credential tag.
+func randomTag() uint32 {
+	var b [1]byte
+	_, _ = rand.Read(b[:])
+	return uint32(b[0])
+}
+
+// credentialTag returns the 8-bit tag of the credentials user:pass.
+func (a *BasicAuthenticator) credentialTag(user, pass string) uint32 {
+	mac := hmac.New(sha256.New, a.tagKey[:])
+	mac.Write([]byte(user))
+	mac.Write([]byte{0})
+	mac.Write([]byte(pass))
+	var sum [sha256.Size]byte
+	return uint32(mac.Sum(sum[:0])[0])
 }
 
 // HashPassword returns the bcrypt hash of password for User.PasswordHash,
@@ -214,6 +254,11 @@ func HashPassword(password string, cost int) (string, error) {
 	}
 	return string(h), nil
 }
+
+// defaultMaxConcurrentChecks is half of GOMAXPROCS, rounded up: a flood
+// of logins can take at most half the CPUs, and a legitimate login's check
+// then runs at full speed beside the flood's (see BENCHMARKS.md).
+func defaultMaxConcurrentChecks() int { return (runtime.GOMAXPROCS(0) + 1) / 2 }
 
 // Challenge returns the WWW-Authenticate challenge of 401 responses:
 // `Basic realm="<realm>", charset="UTF-8"`.
@@ -260,18 +305,22 @@ func (a *BasicAuthenticator) Authenticate(r *http.Request) (Identity, error) {
 		idx = subtle.ConstantTimeSelect(eq, i, idx)
 		found |= eq
 	}
-	hash := a.dummy
+	hash, good := a.dummy, &a.dummyTag
 	if found == 1 {
-		hash = a.users[idx].hash
+		hash, good = a.users[idx].hash, &a.users[idx].goodTag
 	}
 	// Always exactly one bcrypt comparison, when a slot is free.
-	if err := a.gate.acquire(r.Context()); err != nil {
+	tag := a.credentialTag(user, pass)
+	if err := a.gate.acquire(r.Context(), good.Load() == tag); err != nil {
 		return Identity{}, err
 	}
 	ok := func() bool {
 		defer a.gate.release()
 		return a.compare(hash, []byte(pass)) == nil
 	}()
+	if ok && found == 1 {
+		good.Store(tag)
+	}
 	if found != 1 || !ok {
 		return Identity{}, fmt.Errorf("%w: wrong username or password", ErrInvalidCredentials)
 	}

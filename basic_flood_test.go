@@ -17,7 +17,7 @@ import (
 )
 
 // TestBasicBoundsConcurrentChecks: a flood of logins never runs more
-// bcrypt comparisons at once than the bound (by default GOMAXPROCS), so
+// bcrypt comparisons at once than the bound (by default half GOMAXPROCS), so
 // the machine keeps room for a legitimate login; the logins that cannot
 // get a turn in time are shed with ErrOverloaded (503 + Retry-After), not
 // queued without end.
@@ -48,15 +48,15 @@ func TestBasicBoundsConcurrentChecks(t *testing.T) {
 	}
 	// Let the flood pile up, then let the comparisons finish.
 	deadline := time.Now().Add(5 * time.Second)
-	for running.Load() < int32(runtime.GOMAXPROCS(0)) && time.Now().Before(deadline) {
+	for running.Load() < int32(runtime.GOMAXPROCS(0)+1)/2 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(100 * time.Millisecond)
 	close(release)
 	wg.Wait()
 	close(errs)
-	if p, max := peak.Load(), int32(runtime.GOMAXPROCS(0)); p > max {
-		t.Errorf("%d bcrypt comparisons ran at once, want at most %d (GOMAXPROCS)", p, max)
+	if p, max := peak.Load(), int32(runtime.GOMAXPROCS(0)+1)/2; p > max {
+		t.Errorf("%d bcrypt comparisons ran at once, want at most %d (half of GOMAXPROCS)", p, max)
 	}
 	for err := range errs {
 		if !errors.Is(err, ErrInvalidCredentials) && !errors.Is(err, ErrOverloaded) {
@@ -65,24 +65,25 @@ func TestBasicBoundsConcurrentChecks(t *testing.T) {
 	}
 }
 
-// TestCheckGate: with every slot taken, the newest waiter gets the next
-// free slot (LIFO), a waiter over the queue bound pushes out the oldest,
-// a waiter not served within the wait is shed, and a canceled one leaves.
+// TestCheckGate: with every slot taken, waiters are served in arrival
+// order, a login finding the line full is shed at once, a waiter not
+// served within the wait is shed, and a canceled one leaves.
 func TestCheckGate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		g := newCheckGate(1) // one slot, a queue of checkQueuePerSlot
+		const queue = 4
+		g := &checkGate{free: 1, queue: queue, wait: checkWait}
 		ctx := context.Background()
-		if err := g.acquire(ctx); err != nil {
+		if err := g.acquire(ctx, false); err != nil {
 			t.Fatal(err)
 		}
-		order := make(chan int, 16)
-		results := make([]error, checkQueuePerSlot+1)
+		order := make(chan int, queue+1)
+		results := make([]error, queue+1)
 		var wg sync.WaitGroup
-		for i := range checkQueuePerSlot + 1 {
+		for i := range queue + 1 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results[i] = g.acquire(ctx)
+				results[i] = g.acquire(ctx, false)
 				if results[i] == nil {
 					order <- i
 					g.release()
@@ -90,9 +91,9 @@ func TestCheckGate(t *testing.T) {
 			}()
 			synctest.Wait() // waiter i is queued before i+1 arrives
 		}
-		// Waiter 0 was pushed out by the fifth.
-		if !errors.Is(results[0], ErrOverloaded) {
-			t.Errorf("oldest waiter over the bound: %v, want ErrOverloaded", results[0])
+		// The fifth found the line full.
+		if !errors.Is(results[queue], ErrOverloaded) {
+			t.Errorf("login over the bound: %v, want ErrOverloaded", results[queue])
 		}
 		g.release()
 		wg.Wait()
@@ -101,29 +102,29 @@ func TestCheckGate(t *testing.T) {
 		for i := range order {
 			got = append(got, i)
 		}
-		if want := []int{4, 3, 2, 1}; !slices.Equal(got, want) {
-			t.Errorf("served %v, want the newest first %v", got, want)
+		if want := []int{0, 1, 2, 3}; !slices.Equal(got, want) {
+			t.Errorf("served %v, want arrival order %v", got, want)
 		}
 
 		// A waiter that does not get a slot within the wait is shed.
-		if err := g.acquire(ctx); err != nil {
+		if err := g.acquire(ctx, false); err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		if err := g.acquire(ctx); !errors.Is(err, ErrOverloaded) || time.Since(start) != checkWait {
+		if err := g.acquire(ctx, false); !errors.Is(err, ErrOverloaded) || time.Since(start) != checkWait {
 			t.Errorf("waiting for a busy slot: %v after %s, want ErrOverloaded after %s", err, time.Since(start), checkWait)
 		}
 		// A canceled waiter leaves the queue at once.
 		cctx, cancel := context.WithCancel(ctx)
 		done := make(chan error)
-		go func() { done <- g.acquire(cctx) }()
+		go func() { done <- g.acquire(cctx, false) }()
 		synctest.Wait()
 		cancel()
 		if err := <-done; !errors.Is(err, context.Canceled) || !errors.Is(err, ErrOverloaded) {
 			t.Errorf("canceled waiter: %v", err)
 		}
-		if len(g.waiters) != 0 {
-			t.Errorf("%d waiters left", len(g.waiters))
+		if n := len(g.waiters[0]) + len(g.waiters[1]); n != 0 {
+			t.Errorf("%d waiters left", n)
 		}
 		g.release()
 		if g.free != 1 {
@@ -158,7 +159,73 @@ func TestBasicOverloadedIs503(t *testing.T) {
 		t.Error("MaxConcurrentChecks < 0 still bounds")
 	}
 	cfg.MaxConcurrentChecks = 0
-	if b := htBasic(t, cfg); b.gate == nil || b.gate.free != runtime.GOMAXPROCS(0) || b.gate.queue != runtime.GOMAXPROCS(0)*checkQueuePerSlot {
-		t.Errorf("default gate %+v", b.gate)
+	b, n := htBasic(t, cfg), (runtime.GOMAXPROCS(0)+1)/2
+	if b.gate == nil || b.gate.free != n || b.gate.queue != n*checkQueuePerSlot {
+		t.Errorf("default gate %+v, want %d slots (half of GOMAXPROCS %d)", b.gate, n, runtime.GOMAXPROCS(0))
+	}
+}
+
+// TestCheckGateKnownGoodFirst: a free slot goes to a waiter with
+// known-good credentials before any other, even one that came earlier.
+func TestCheckGateKnownGoodFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := newCheckGate(1)
+		ctx := context.Background()
+		if err := g.acquire(ctx, false); err != nil {
+			t.Fatal(err)
+		}
+		order := make(chan string, 3)
+		for _, w := range []struct {
+			name  string
+			known bool
+		}{{"other", false}, {"newest other", false}, {"known", true}} {
+			go func() {
+				if g.acquire(ctx, w.known) == nil {
+					order <- w.name
+					g.release()
+				}
+			}()
+			synctest.Wait()
+		}
+		g.release()
+		synctest.Wait()
+		close(order)
+		var got []string
+		for n := range order {
+			got = append(got, n)
+		}
+		if want := []string{"known", "other", "newest other"}; !slices.Equal(got, want) {
+			t.Errorf("served %q, want %q", got, want)
+		}
+	})
+}
+
+// TestBasicRemembersKnownGoodCredentials: a login that passes makes its
+// credentials known-good for the user; a failed one changes nothing, and
+// unknown users never become known.
+func TestBasicRemembersKnownGoodCredentials(t *testing.T) {
+	a := htBasic(t, btConfig(t, false))
+	login := func(user, pass string) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", btBasic(user, pass))
+		_, _ = a.Authenticate(r)
+	}
+	alice := &a.users[0]
+	before := alice.goodTag.Load()
+	login("alice", "wrong")
+	if alice.goodTag.Load() != before {
+		t.Error("a failed login changed the known-good tag")
+	}
+	login("alice", btAlicePassword)
+	if alice.goodTag.Load() != a.credentialTag("alice", btAlicePassword) {
+		t.Error("a passed login is not known-good")
+	}
+	dummy := a.dummyTag.Load()
+	login("mallory", "x")
+	if a.dummyTag.Load() != dummy {
+		t.Error("an unknown user changed the dummy tag")
+	}
+	if a.credentialTag("alice", btAlicePassword) > 255 || a.credentialTag("alice", "x") == a.credentialTag("bob", "x") && a.credentialTag("alice", "y") == a.credentialTag("bob", "y") && a.credentialTag("alice", "z") == a.credentialTag("bob", "z") {
+		t.Error("tags do not depend on the user")
 	}
 }

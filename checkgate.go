@@ -10,29 +10,35 @@ import (
 // Bounds of the password check queue of a BasicAuthenticator.
 const (
 	// checkQueuePerSlot is how many logins may wait per concurrent check.
-	checkQueuePerSlot = 4
+	// Waiting costs a goroutine, not CPU: the bound only caps memory under
+	// a flood from many connections.
+	checkQueuePerSlot = 32
 	// checkWait is the longest a login waits for its check.
-	checkWait = 500 * time.Millisecond
+	checkWait = time.Second
 )
 
 // checkGate bounds the concurrent password checks of a
-// BasicAuthenticator: at most slots run at once and the others wait,
-// newest first (LIFO), at most queue of them and each for at most wait; a
-// login that would make the queue longer pushes out the oldest waiter, and
-// a waiter not served in time is shed. Under a flood, each new login is
-// served at the next free slot, unless another arrives before it: the
-// flood's logins that waited longest, which would be served last anyway,
-// are the ones refused. A nil gate admits everything.
+// BasicAuthenticator: at most slots run at once and the others wait in
+// line, at most queue of them (a login finding the line full is shed at
+// once) and each for at most wait (then it is shed).
+//
+// A free slot goes first to the logins presenting known-good credentials
+// (see BasicAuthenticator), then to the other logins in arrival order:
+// under a flood of bad logins a client that logged in before is served at
+// the next free slot, and a new login waits its turn, its fair share of the
+// checks. (Serving the newest first instead would serve some new logins at
+// once and starve the others, which a steady flood keeps overtaking.) A
+// nil gate admits everything.
 type checkGate struct {
 	mu      sync.Mutex
 	free    int
 	queue   int
 	wait    time.Duration
-	waiters []*checkWaiter // the newest last
+	waiters [2][]*checkWaiter // [0] others, [1] known-good; in arrival order
 }
 
 type checkWaiter struct {
-	ready   chan struct{} // closed when granted a slot or pushed out
+	ready   chan struct{} // closed when granted a slot
 	granted bool
 }
 
@@ -40,10 +46,11 @@ func newCheckGate(slots int) *checkGate {
 	return &checkGate{free: slots, queue: slots * checkQueuePerSlot, wait: checkWait}
 }
 
-// acquire takes a slot, waiting as described above. It returns an error
-// wrapping ErrOverloaded when the login is shed or ctx ends first (then
-// wrapping ctx's error too).
-func (g *checkGate) acquire(ctx context.Context) error {
+// acquire takes a slot, waiting as described above; known says whether
+// the login presents known-good credentials. It returns an error wrapping
+// ErrOverloaded when the login is shed or ctx ends first (then wrapping
+// ctx's error too).
+func (g *checkGate) acquire(ctx context.Context, known bool) error {
 	if g == nil {
 		return nil
 	}
@@ -53,13 +60,16 @@ func (g *checkGate) acquire(ctx context.Context) error {
 		g.mu.Unlock()
 		return nil
 	}
-	w := &checkWaiter{ready: make(chan struct{})}
-	if len(g.waiters) >= g.queue {
-		oldest := g.waiters[0]
-		g.waiters = append(g.waiters[:0], g.waiters[1:]...)
-		close(oldest.ready) // not granted: shed
+	if len(g.waiters[0])+len(g.waiters[1]) >= g.queue {
+		g.mu.Unlock()
+		return fmt.Errorf("%w: too many logins waiting for a password check; retry later", ErrOverloaded)
 	}
-	g.waiters = append(g.waiters, w)
+	w := &checkWaiter{ready: make(chan struct{})}
+	lane := 0
+	if known {
+		lane = 1
+	}
+	g.waiters[lane] = append(g.waiters[lane], w)
 	g.mu.Unlock()
 
 	timer := time.NewTimer(g.wait)
@@ -67,6 +77,7 @@ func (g *checkGate) acquire(ctx context.Context) error {
 	var err error
 	select {
 	case <-w.ready:
+		return nil
 	case <-timer.C:
 	case <-ctx.Done():
 		err = ctx.Err()
@@ -80,9 +91,9 @@ func (g *checkGate) acquire(ctx context.Context) error {
 		}
 		return nil
 	}
-	for i, x := range g.waiters {
+	for i, x := range g.waiters[lane] {
 		if x == w {
-			g.waiters = append(g.waiters[:i], g.waiters[i+1:]...)
+			g.waiters[lane] = append(g.waiters[lane][:i], g.waiters[lane][i+1:]...)
 			break
 		}
 	}
@@ -92,7 +103,7 @@ func (g *checkGate) acquire(ctx context.Context) error {
 	return fmt.Errorf("%w: too many password checks at once; retry later", ErrOverloaded)
 }
 
-// release returns a slot, to the newest waiter if any.
+// release returns a slot, to the waiter next in line if any.
 func (g *checkGate) release() {
 	if g == nil {
 		return
@@ -103,12 +114,14 @@ func (g *checkGate) release() {
 }
 
 func (g *checkGate) releaseLocked() {
-	if n := len(g.waiters); n > 0 {
-		w := g.waiters[n-1]
-		g.waiters = g.waiters[:n-1]
-		w.granted = true
-		close(w.ready)
-		return
+	for lane := 1; lane >= 0; lane-- {
+		if len(g.waiters[lane]) > 0 {
+			w := g.waiters[lane][0]
+			g.waiters[lane] = g.waiters[lane][1:]
+			w.granted = true
+			close(w.ready)
+			return
+		}
 	}
 	g.free++
 }
