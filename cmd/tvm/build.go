@@ -191,6 +191,9 @@ func buildAuthenticator(ctx context.Context, cfg *Config, log *slog.Logger) (tvm
 		}
 		return v, nil
 	case "apigateway":
+		if probs := apiGatewayProblems(cfg); len(probs) > 0 {
+			return nil, probs
+		}
 		return newAPIGatewayAuthenticator(a.APIGateway), nil
 	}
 	return nil, nil // an unknown method is reported by validate

@@ -126,6 +126,9 @@ type APIGatewayConfig struct {
 	// GroupsClaim names the authorizer claim holding groups (default
 	// cognito:groups).
 	GroupsClaim string `yaml:"groupsClaim"`
+	// GroupsFormat says how the authorizer delivers a list of groups: json
+	// (default), space ("[a b]") or comma ("a,b"); see apigateway.go.
+	GroupsFormat string `yaml:"groupsFormat"`
 }
 
 // ScopeRule is one scope rule: the first rule whose group the caller is in

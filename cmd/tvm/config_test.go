@@ -15,7 +15,7 @@ import (
 const fixtures = "../../testdata/config"
 
 func TestConfigFixturesValid(t *testing.T) {
-	for _, name := range []string{"example.yaml", "open.yaml", "basic.yaml", "jwt-file.yaml", "cognito.yaml", "apigateway.yaml"} {
+	for _, name := range []string{"example.yaml", "open.yaml", "basic.yaml", "jwt-file.yaml", "cognito.yaml", "apigateway.yaml", "apigateway-rest.yaml"} {
 		t.Run(name, func(t *testing.T) {
 			cfg, err := LoadConfig(filepath.Join(fixtures, name))
 			if err != nil {
