@@ -67,8 +67,9 @@ func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, cach
 			MinRemaining: cfg.Reuse.MinRemaining,
 			MaxEntries:   cfg.Reuse.MaxEntries,
 		},
-		RateLimit: limiter,
-		Logger:    log,
+		RateLimit:      limiter,
+		TrustedProxies: trustedProxies(cfg),
+		Logger:         log,
 	}
 	if vendLimit != nil {
 		hc.VendLimit = vendLimit

@@ -58,6 +58,14 @@ type Config struct {
 	Momento MomentoConfig `yaml:"momento"`
 	// Log configures the log output.
 	Log LogConfig `yaml:"log"`
+	// AllowedHosts are the host names clients use to reach tvm; with it
+	// (and always under open auth) the token path refuses other Host
+	// values (DNS rebinding). See host.go.
+	AllowedHosts []string `yaml:"allowedHosts"`
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client, for the per-address rate limit of open auth
+	// (tvm.Config.TrustedProxies): addresses or CIDR prefixes.
+	TrustedProxies []string `yaml:"trustedProxies"`
 
 	// demo is set for the built-in no-config default.
 	demo bool

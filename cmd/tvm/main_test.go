@@ -1163,7 +1163,7 @@ func TestBinaryRealKeyNeverLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, env := range [][]string{baseEnv(t, "MOMENTO_API_KEY="+key), baseEnv(t, "MOMENTO_API_KEY_FILE="+keyFile)} {
-		p := startTVM(t, append(env, "TVM_CONFIG="))
+		p := startTVM(t, append(env, "TVM_CONFIG=", "TVM_DEMO_REAL_TOKENS=1"))
 		p.secrets = append(p.secrets, inner, key)
 		if !strings.Contains(p.stdout.String(), "vending real Momento tokens") || p.emulator() != "" {
 			t.Errorf("banner: %s", p.stdout.String())

@@ -67,6 +67,9 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 	switch {
 	case key != "" && local && !cfg.demo:
 		return configErrors{{key: "momento.local", msg: "true, but a Momento API key is set in the environment: remove one of them"}}
+	case key != "" && cfg.demo && !env.demoRealTokens:
+		return configErrors{{key: "TVM_CONFIG", msg: "none, but a Momento API key is set: the demo would vend real Momento tokens, publish+subscribe " +
+			"on every topic of default-cache, to anyone who can reach it. Give a configuration, or set TVM_DEMO_REAL_TOKENS=1 to run the demo on your account"}}
 	case key != "":
 		local = false // the demo configuration vends real tokens when a key is set
 	case !local:
@@ -136,7 +139,7 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 	// The operations endpoints share the token listener unless TVM_OPS_ADDR
 	// gives them their own (e.g. to keep /metrics off the public port).
 	mux := http.NewServeMux()
-	mux.Handle(cfg.Path, svc.handler)
+	mux.Handle(cfg.Path, hostCheck(cfg, env.addr, svc.handler, log))
 	mux.HandleFunc("/", notFound)
 	ops, opsAddr := mux, addr
 	var opsLn net.Listener

@@ -86,6 +86,7 @@ func (c *Config) validate() []problem {
 			}
 		}
 	}
+	probs = append(probs, edgeProblems(c)...)
 	if !c.Momento.Local && c.Momento.Caches != nil {
 		add("momento.caches", "only valid with momento.local: true")
 	}
