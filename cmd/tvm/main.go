@@ -5,7 +5,7 @@
 // Usage:
 //
 //	tvm [serve] [--config FILE] [--addr ADDR]   serve tokens (the default)
-//	tvm check [--config FILE]                   validate a configuration and exit
+//	tvm check [--strict] [--config FILE]        validate a configuration and exit
 //	tvm hash-password [--cost N]                read a password on stdin, print its bcrypt hash
 //	tvm version                                 print the version
 //
@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 const usage = `usage:
   tvm [serve] [--config FILE] [--addr ADDR]   serve tokens (default command)
-  tvm check [--config FILE]                   validate a configuration file and exit
+  tvm check [--strict] [--config FILE]        validate a configuration file and exit (--strict: warnings are errors)
   tvm hash-password [--cost N]                read a password on stdin, print its bcrypt hash
   tvm version                                 print the version
 
@@ -175,6 +175,7 @@ func printProblems(w io.Writer, path string, probs configErrors) {
 func cmdCheck(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("check", stderr)
 	configPath := fs.String("config", "", "configuration file (default $TVM_CONFIG)")
+	strict := fs.Bool("strict", false, "refuse the configuration when it has warnings (exit 2)")
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
@@ -198,14 +199,19 @@ func cmdCheck(args []string, getenv func(string) string, stdout, stderr io.Write
 	if cfg == nil {
 		return code
 	}
-	momento, err := describeMomento(cfg, readEnv(getenv))
+	env := readEnv(getenv)
+	momento, err := describeMomento(cfg, env)
 	if err != nil {
 		printProblems(stderr, path, asProblems(err))
 		return exitConfig
 	}
+	warnings := configWarnings(cfg, env.addr)
+	if *strict && len(warnings) > 0 {
+		return reportWarnings(stderr, path, warnings, true)
+	}
 	fmt.Fprintf(stdout, "%s: ok (auth %s, %d scope rule(s), path %s)\n", path, cfg.Auth.Method, len(cfg.Scopes), cfg.Path)
 	fmt.Fprintf(stdout, "momento: %s\n", momento)
-	return exitOK
+	return reportWarnings(stderr, path, warnings, false)
 }
 
 // cmdHashPassword reads one password line from stdin and prints its bcrypt

@@ -52,6 +52,9 @@ func newLogger(c LogConfig, lambda bool, w io.Writer) *slog.Logger {
 // so that a second signal kills the process at once.
 func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdout, stderr io.Writer) error {
 	log := newLogger(cfg.Log, env.lambda, stderr)
+	for _, w := range configWarnings(cfg, env.addr) {
+		log.Warn("tvm: configuration warning (tvm check lists them)", "key", w.key, "warning", w.msg)
+	}
 	if env.lambda {
 		return serveLambda(ctx, cfg, env, log)
 	}
