@@ -302,7 +302,7 @@ func parseConfig(data []byte, dir string) (*Config, error) {
 	probs := dropRedundant(decodeProbs, c.validate())
 	probs = append(probs, dropUnder(probs, checkBuild(&c))...)
 	if len(probs) > 0 {
-		return nil, configErrors(probs)
+		return nil, configErrors(redactValues(&doc, probs))
 	}
 	return &c, nil
 }

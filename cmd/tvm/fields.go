@@ -77,10 +77,10 @@ func libraryProblems(err error, libPrefix, key string, renames map[string]string
 	add := func(err error) {
 		var ce *tvm.ConfigError
 		if errors.As(err, &ce) {
-			probs = append(probs, problem{key: keyForField(ce.Field, libPrefix, key, renames), msg: ce.Problem})
+			probs = append(probs, problem{key: keyForField(ce.Field, libPrefix, key, renames), msg: ce.Problem, lib: true})
 			return
 		}
-		probs = append(probs, problem{key: key, msg: strings.TrimPrefix(err.Error(), "tvm: ")})
+		probs = append(probs, problem{key: key, msg: strings.TrimPrefix(err.Error(), "tvm: "), lib: true})
 	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		for _, e := range j.Unwrap() {

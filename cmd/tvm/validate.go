@@ -31,7 +31,7 @@ func (c *Config) validate() []problem {
 		c.Path == "/" || strings.HasSuffix(c.Path, "/") || path.Clean(c.Path) != c.Path {
 		add("path", "must be a plain URL path such as %s", defaultPath)
 	} else if reservedPath(c.Path) {
-		add("path", "%s is reserved for operations endpoints", c.Path)
+		add("path", "reserved for the operations endpoints (/healthz, /readyz, /metrics, /openapi.json, /admin/...)")
 	}
 	if c.ShutdownTimeout < 0 || c.ShutdownTimeout > maxShutdownTimeout {
 		add("shutdownTimeout", "must be between 1ms and %s, got %s", maxShutdownTimeout, c.ShutdownTimeout)
