@@ -260,6 +260,13 @@ func printBanner(w io.Writer, cfg *Config, addr, opsAddr string, emu *momentoloc
 	fmt.Fprintf(w, "tvm: tokens at    %s%s\n", base, cfg.Path)
 	if opsAddr != addr {
 		fmt.Fprintf(w, "tvm: operations on http://%s (/healthz, /readyz, /metrics)\n", opsAddr)
+	} else {
+		// Metrics tell outsiders the traffic, the outcomes and the upstream's
+		// health; /readyz, whether Momento is reachable.
+		fmt.Fprintln(w, "tvm: /healthz, /readyz and /metrics share this listener; set TVM_OPS_ADDR (e.g. 127.0.0.1:9091) to keep them off a public port")
+	}
+	if cfg.Auth.Method == "open" || len(cfg.AllowedHosts) > 0 {
+		fmt.Fprintln(w, "tvm: tokens only for Host localhost, an IP address, the listen name or allowedHosts (DNS rebinding)")
 	}
 	if emu != nil {
 		fmt.Fprintf(w, "tvm: momento emulator (momentolocal) on %s, caches %s; gRPC and gRPC-Web, plaintext\n",

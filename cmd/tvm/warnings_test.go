@@ -112,3 +112,13 @@ func TestConfigWarningJWTAudience(t *testing.T) {
 		t.Errorf("warnings %v", w)
 	}
 }
+
+// TestDemoWarnings: the demo warns only when it listens beyond loopback.
+func TestDemoWarnings(t *testing.T) {
+	if w := configWarnings(DemoConfig(), "127.0.0.1:8080"); len(w) != 0 {
+		t.Errorf("demo on loopback: %v", w)
+	}
+	if w := configWarnings(DemoConfig(), "0.0.0.0:8080"); len(w) != 1 || w[0].key != "TVM_ADDR" || !strings.Contains(w[0].msg, "the demo") {
+		t.Errorf("demo on 0.0.0.0: %v", w)
+	}
+}
