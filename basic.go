@@ -76,10 +76,11 @@ type BasicConfig struct {
 	AllowCredentialHeaders bool
 	// MaxConcurrentChecks bounds the bcrypt comparisons running at once
 	// (each takes a core for tens of milliseconds), so that a flood of bad
-	// logins cannot push a legitimate login's latency up without end.
-	// Logins beyond it wait, the newest first, up to one second and at
-	// most 32 per check; the others are shed with ErrOverloaded (503 with
-	// Retry-After). Default: half of GOMAXPROCS at construction, rounded
+	// logins cannot push a legitimate login's latency up without end; one
+	// more is reserved to credentials that passed before (see
+	// BasicAuthenticator). Logins beyond it wait in line, those credentials
+	// first, up to one second and at most 32 per check; the others are
+	// shed with ErrOverloaded (503 with Retry-After). Default: half of GOMAXPROCS at construction, rounded
 	// up, so that a flood leaves CPUs for the rest of the server; negative:
 	// no bound.
 	MaxConcurrentChecks int
@@ -94,12 +95,12 @@ type BasicConfig struct {
 // comparison runs per request, against a dummy hash of the users' one cost
 // when the user is unknown.
 //
-// Password checks are bounded (BasicConfig.MaxConcurrentChecks). When they
-// queue, credentials that passed a check before go first: the
-// authenticator remembers, per user, an 8-bit tag of the last credentials
-// that passed (an HMAC under a random key of the process; random until the
-// first success, for the unknown user's dummy too), so that a returning
-// client keeps getting its turn during a flood of bad logins. A tag this
+// Password checks are bounded (BasicConfig.MaxConcurrentChecks), and
+// credentials that passed a check before have a slot of their own and go
+// first in line: the authenticator remembers, per user, an 8-bit tag of the
+// last credentials that passed (an HMAC under a random key of the process;
+// random until the first success, for the unknown user's dummy too), so
+// that a returning client is served at once during a flood of bad logins. A tag this
 // short separates the flood well (a wrong password matches 1 time in 256,
 // and then only jumps the queue) while telling nothing about a password or
 // whether a user exists.
@@ -311,11 +312,12 @@ func (a *BasicAuthenticator) Authenticate(r *http.Request) (Identity, error) {
 	}
 	// Always exactly one bcrypt comparison, when a slot is free.
 	tag := a.credentialTag(user, pass)
-	if err := a.gate.acquire(r.Context(), good.Load() == tag); err != nil {
+	slot, err := a.gate.acquire(r.Context(), good.Load() == tag)
+	if err != nil {
 		return Identity{}, err
 	}
 	ok := func() bool {
-		defer a.gate.release()
+		defer a.gate.release(slot)
 		return a.compare(hash, []byte(pass)) == nil
 	}()
 	if ok && found == 1 {

@@ -23,6 +23,7 @@ import (
 // queued without end.
 func TestBasicBoundsConcurrentChecks(t *testing.T) {
 	a := htBasic(t, btConfig(t, false))
+	a.users[0].goodTag.Store(a.credentialTag("alice", "wrong") ^ 1) // the flood's credentials are not known-good
 	var running, peak atomic.Int32
 	release := make(chan struct{})
 	a.compare = func(hash, pw []byte) error {
@@ -73,7 +74,8 @@ func TestCheckGate(t *testing.T) {
 		const queue = 4
 		g := &checkGate{free: 1, queue: queue, wait: checkWait}
 		ctx := context.Background()
-		if err := g.acquire(ctx, false); err != nil {
+		first, err := g.acquire(ctx, false)
+		if err != nil {
 			t.Fatal(err)
 		}
 		order := make(chan int, queue+1)
@@ -83,10 +85,11 @@ func TestCheckGate(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results[i] = g.acquire(ctx, false)
-				if results[i] == nil {
+				slot, err := g.acquire(ctx, false)
+				results[i] = err
+				if err == nil {
 					order <- i
-					g.release()
+					g.release(slot)
 				}
 			}()
 			synctest.Wait() // waiter i is queued before i+1 arrives
@@ -95,7 +98,7 @@ func TestCheckGate(t *testing.T) {
 		if !errors.Is(results[queue], ErrOverloaded) {
 			t.Errorf("login over the bound: %v, want ErrOverloaded", results[queue])
 		}
-		g.release()
+		g.release(first)
 		wg.Wait()
 		close(order)
 		var got []int
@@ -107,17 +110,18 @@ func TestCheckGate(t *testing.T) {
 		}
 
 		// A waiter that does not get a slot within the wait is shed.
-		if err := g.acquire(ctx, false); err != nil {
+		busy, err := g.acquire(ctx, false)
+		if err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		if err := g.acquire(ctx, false); !errors.Is(err, ErrOverloaded) || time.Since(start) != checkWait {
+		if _, err := g.acquire(ctx, false); !errors.Is(err, ErrOverloaded) || time.Since(start) != checkWait {
 			t.Errorf("waiting for a busy slot: %v after %s, want ErrOverloaded after %s", err, time.Since(start), checkWait)
 		}
 		// A canceled waiter leaves the queue at once.
 		cctx, cancel := context.WithCancel(ctx)
 		done := make(chan error)
-		go func() { done <- g.acquire(cctx, false) }()
+		go func() { _, err := g.acquire(cctx, false); done <- err }()
 		synctest.Wait()
 		cancel()
 		if err := <-done; !errors.Is(err, context.Canceled) || !errors.Is(err, ErrOverloaded) {
@@ -126,9 +130,59 @@ func TestCheckGate(t *testing.T) {
 		if n := len(g.waiters[0]) + len(g.waiters[1]); n != 0 {
 			t.Errorf("%d waiters left", n)
 		}
-		g.release()
+		g.release(busy)
 		if g.free != 1 {
 			t.Errorf("%d free slots after every release, want 1", g.free)
+		}
+	})
+}
+
+// TestCheckGateKnownGood: known-good logins have a slot of their own, so
+// one is checked at once while the flood holds every other slot, and a
+// free slot goes to a known-good waiter before any other, even one that
+// came earlier; the reserved slot never goes to others.
+func TestCheckGateKnownGood(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := newCheckGate(1)
+		ctx := context.Background()
+		flood, err := g.acquire(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reserved, err := g.acquire(ctx, true)
+		if err != nil || reserved != reservedSlot {
+			t.Fatalf("known-good login beside the flood: %v, %v", reserved, err)
+		}
+		order := make(chan string, 4)
+		for _, w := range []struct {
+			name  string
+			known bool
+		}{{"other", false}, {"newest other", false}, {"known", true}, {"second known", true}} {
+			go func() {
+				if slot, err := g.acquire(ctx, w.known); err == nil {
+					order <- w.name
+					g.release(slot)
+				}
+			}()
+			synctest.Wait()
+		}
+		g.release(reserved) // to the first known-good waiter
+		synctest.Wait()     // "known" is done, handing the reserved slot to "second known"
+		if len(order) != 2 {
+			t.Fatalf("after the reserved slot freed, %d served, want the two known-good", len(order))
+		}
+		if g.reserved != 1 || len(g.waiters[0]) != 2 {
+			t.Fatalf("the reserved slot went to another login: reserved %d, waiting %d", g.reserved, len(g.waiters[0]))
+		}
+		g.release(flood)
+		synctest.Wait()
+		close(order)
+		var got []string
+		for n := range order {
+			got = append(got, n)
+		}
+		if want := []string{"known", "second known", "other", "newest other"}; !slices.Equal(got, want) {
+			t.Errorf("served %q, want %q", got, want)
 		}
 	})
 }
@@ -140,7 +194,7 @@ func TestBasicOverloadedIs503(t *testing.T) {
 	cfg := btConfig(t, false)
 	cfg.MaxConcurrentChecks = 1
 	a := htBasic(t, cfg)
-	a.gate.free = 0 // the one slot is taken
+	a.gate.free, a.gate.reserved = 0, 0 // every slot is taken
 	a.gate.wait = time.Millisecond
 	h, err := NewHandler(Config{Authenticator: a, Scopes: htDefault(t, htScope), Vendor: &htVendor{}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -163,41 +217,6 @@ func TestBasicOverloadedIs503(t *testing.T) {
 	if b.gate == nil || b.gate.free != n || b.gate.queue != n*checkQueuePerSlot {
 		t.Errorf("default gate %+v, want %d slots (half of GOMAXPROCS %d)", b.gate, n, runtime.GOMAXPROCS(0))
 	}
-}
-
-// TestCheckGateKnownGoodFirst: a free slot goes to a waiter with
-// known-good credentials before any other, even one that came earlier.
-func TestCheckGateKnownGoodFirst(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		g := newCheckGate(1)
-		ctx := context.Background()
-		if err := g.acquire(ctx, false); err != nil {
-			t.Fatal(err)
-		}
-		order := make(chan string, 3)
-		for _, w := range []struct {
-			name  string
-			known bool
-		}{{"other", false}, {"newest other", false}, {"known", true}} {
-			go func() {
-				if g.acquire(ctx, w.known) == nil {
-					order <- w.name
-					g.release()
-				}
-			}()
-			synctest.Wait()
-		}
-		g.release()
-		synctest.Wait()
-		close(order)
-		var got []string
-		for n := range order {
-			got = append(got, n)
-		}
-		if want := []string{"known", "other", "newest other"}; !slices.Equal(got, want) {
-			t.Errorf("served %q, want %q", got, want)
-		}
-	})
 }
 
 // TestBasicRemembersKnownGoodCredentials: a login that passes makes its

@@ -71,7 +71,7 @@ func runScenario(o options, tmp, name string, is *issuer) (*result, error) {
 		reqs = func(conn, i int) request {
 			return request{header: is.valid[(conn*7919+i)%len(is.valid)], valid: true}
 		}
-	case "basic-alone", "basic-flood", "basic-flood-unbounded", "basic-flood-1":
+	case "basic-alone", "basic-flood", "basic-flood-unbounded":
 		// One legitimate user logs in over and over (connection 0); in the
 		// flood scenarios 16 more connections send bad logins as fast as
 		// they are answered, half for an unknown user, half with a wrong
@@ -82,11 +82,8 @@ func runScenario(o options, tmp, name string, is *issuer) (*result, error) {
 		}
 		cfg = fmt.Sprintf("auth:\n  method: basic\n  users:\n    - {username: alice, passwordHash: %q}\n    - {username: bob, passwordHash: %q}\n", hash, hash) +
 			"scopes: [{default: true, permissions: [{role: subscribeonly, cache: default-cache, topic: '*'}]}]\n" + base
-		switch name {
-		case "basic-flood-unbounded":
+		if name == "basic-flood-unbounded" {
 			cfg = strings.Replace(cfg, "  method: basic\n", "  method: basic\n  maxConcurrentChecks: -1\n", 1)
-		case "basic-flood-1":
-			cfg = strings.Replace(cfg, "  method: basic\n", "  method: basic\n  maxConcurrentChecks: 1\n", 1)
 		}
 		o.conns = 1
 		if name != "basic-alone" {
