@@ -351,7 +351,13 @@ func TestHandlerResponses(t *testing.T) {
 			status: 429, code: CodeRateLimited, headers: map[string]string{"Retry-After": "2"}},
 		{name: "authenticator, bad request", cfg: Config{Authenticator: htAuth(Identity{}, ErrBadRequest)}, status: 400, code: CodeBadRequest},
 		{name: "authenticator, identity provider unavailable", cfg: Config{Authenticator: htAuth(Identity{}, fmt.Errorf("%w: JWKS unreachable", ErrUpstreamUnavailable))},
-			status: 503, code: CodeUpstreamUnavailable, headers: map[string]string{"Retry-After": "1"}},
+			status: 503, code: CodeUpstreamUnavailable, headers: map[string]string{"Retry-After": "1"},
+			check: func(t *testing.T, w *httptest.ResponseRecorder, _ []Grant) {
+				// Not Momento: the message says which upstream is down.
+				if !strings.Contains(w.Body.String(), "identity provider is unavailable") {
+					t.Errorf("body %s does not name the identity provider", w.Body)
+				}
+			}},
 		{name: "authenticator, closed", cfg: Config{Authenticator: htAuth(Identity{}, fmt.Errorf("%w: the JWT authenticator", ErrClosed))}, status: 500, code: CodeInternal},
 		{name: "authenticator, forbidden (e.g. a banned user)", cfg: Config{Authenticator: htAuth(Identity{}, fmt.Errorf("%w: account suspended", ErrForbidden))}, status: 403, code: CodeForbidden},
 		{name: "authenticator, identity provider timed out", cfg: Config{Authenticator: htAuth(Identity{}, ErrUpstreamTimeout)}, status: 504, code: CodeUpstreamTimeout},

@@ -290,12 +290,14 @@ func TestIntegrationJWT(t *testing.T) {
 	}
 	const iss, aud = "https://idp.example.test/", "chat-app"
 	auth, err := jwtauth.New(jwtauth.Config{
-		Issuer:      iss,
-		Audience:    []string{aud},
-		Algorithms:  []string{"RS256", "ES256"},
-		Keys:        map[string]crypto.PublicKey{"rsa-1": &rsaKey.PublicKey, "ec-1": &ecKey.PublicKey},
-		GroupsClaim: "cognito:groups",
-		Logger:      itQuietLogger(),
+		Issuers: []jwtauth.Issuer{{
+			Issuer:       iss,
+			Audience:     []string{aud},
+			Algorithms:   []string{"RS256", "ES256"},
+			Keys:         map[string]crypto.PublicKey{"rsa-1": &rsaKey.PublicKey, "ec-1": &ecKey.PublicKey},
+			GroupsClaims: []string{"cognito:groups"},
+		}},
+		Logger: itQuietLogger(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -159,8 +159,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 	const iss, aud = "https://idp.leak.test/", "leak-app"
 	jwtCtx, jwtCancel := context.WithCancel(context.Background())
 	t.Cleanup(jwtCancel)
-	jwtAuth, err := jwtauth.New(jwtauth.Config{Issuer: iss, Audience: []string{aud}, Algorithms: []string{"RS256"},
-		JWKSURL: jwksSrv.URL, Context: jwtCtx, Logger: log.With("component", "jwt"),
+	jwtAuth, err := jwtauth.New(jwtauth.Config{
+		Issuers: []jwtauth.Issuer{{Issuer: iss, Audience: []string{aud}, Algorithms: []string{"RS256"}, JWKSURL: jwksSrv.URL}},
+		Context: jwtCtx, Logger: log.With("component", "jwt"),
 		// One refresh for unknown kids in the whole run, however slow it is.
 		UnknownKIDRefreshInterval: time.Hour})
 	if err != nil {

@@ -90,6 +90,10 @@ func (e *httpError) Unwrap() error { return e.err }
 // e.g. its identity provider is unreachable, returns
 // ErrUpstreamUnavailable: 503; a closed one ErrClosed: 500).
 func authError(err error) error {
+	if errors.Is(err, ErrUpstreamUnavailable) {
+		// The caller's identity provider, not Momento.
+		return &httpError{http.StatusServiceUnavailable, CodeUpstreamUnavailable, "the identity provider is unavailable; retry later", err}
+	}
 	for _, s := range sentinels {
 		if errors.Is(err, s) {
 			return err

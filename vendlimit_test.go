@@ -40,19 +40,6 @@ func TestThrottledVendThroughTheHandler(t *testing.T) {
 	}
 }
 
-func contains(s, sub string) bool {
-	return len(sub) == 0 || len(s) >= len(sub) && (s == sub || indexOf(s, sub) >= 0)
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
-}
-
 // vlSetup is a handler whose callers are named by ?u=, under a vend
 // ceiling of 2 vends per second with a burst of 1.
 func vlSetup(t *testing.T, wait time.Duration) (*Handler, *htVendor) {

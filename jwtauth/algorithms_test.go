@@ -61,17 +61,17 @@ func TestEveryAlgorithm(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			signer := signers[alg]
 			cfg := jtConfig()
-			cfg.Algorithms = []string{alg}
-			cfg.Keys = map[string]crypto.PublicKey{"k": signer.Public()}
+			cfg.Issuers[0].Algorithms = []string{alg}
+			cfg.Issuers[0].Keys = map[string]crypto.PublicKey{"k": signer.Public()}
 			tok := jtSign(t, jwt.GetSigningMethod(alg), signer, "k", jtBaseClaims(), nil)
 			_, err := jtMustNew(t, cfg).VerifyToken(context.Background(), tok)
 			require.NoError(t, err)
 
 			// Every other algorithm allowed: refused before any key lookup.
-			cfg.Algorithms = slices.DeleteFunc(slices.Clone(algorithmNames), func(a string) bool { return a == alg })
-			cfg.Keys = map[string]crypto.PublicKey{"other": &ks.rsa2.PublicKey}
-			if publicKeyProblem(signer.Public(), cfg.Algorithms) == "" {
-				cfg.Keys["k"] = signer.Public() // an RSA key still fits the other RS* and PS*
+			cfg.Issuers[0].Algorithms = slices.DeleteFunc(slices.Clone(algorithmNames), func(a string) bool { return a == alg })
+			cfg.Issuers[0].Keys = map[string]crypto.PublicKey{"other": &ks.rsa2.PublicKey}
+			if publicKeyProblem(signer.Public(), cfg.Issuers[0].Algorithms) == "" {
+				cfg.Issuers[0].Keys["k"] = signer.Public() // an RSA key still fits the other RS* and PS*
 			}
 			_, err = jtMustNew(t, cfg).VerifyToken(context.Background(), tok)
 			var te *TokenError

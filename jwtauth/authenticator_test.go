@@ -477,7 +477,7 @@ func TestAuthenticateHostileTable(t *testing.T) {
 func TestIdentity(t *testing.T) {
 	ks := jtKeys(t)
 	cfg := jtConfig()
-	cfg.Keys = map[string]crypto.PublicKey{jtRSAKID: &ks.rsa1.PublicKey}
+	cfg.Issuers[0].Keys = map[string]crypto.PublicKey{jtRSAKID: &ks.rsa1.PublicKey}
 	a := jtMustNew(t, cfg)
 	claims := jtBaseClaims()
 	claims["email"] = "alice@example.com"
@@ -505,22 +505,44 @@ func TestIdentity(t *testing.T) {
 	assert.Equal(t, "Bearer", a.Challenge())
 }
 
-func TestSkipChecks(t *testing.T) {
+// TestAllowMissingAudience checks the named escape hatch: tokens without
+// aud pass only with it, and then only with their required claim; a token
+// that has an aud must still name an accepted one.
+func TestAllowMissingAudience(t *testing.T) {
 	ks := jtKeys(t)
-	cfg := jtConfig()
-	cfg.Issuer, cfg.SkipIssuerCheck = "", true
-	cfg.Audience, cfg.SkipAudienceCheck = nil, true
-	cfg.Keys = map[string]crypto.PublicKey{jtRSAKID: &ks.rsa1.PublicKey}
-	a := jtMustNew(t, cfg)
-	c := jtBaseClaims()
-	delete(c, "iss")
-	delete(c, "aud")
-	_, err := a.VerifyToken(context.Background(), jtSign(t, jwt.SigningMethodRS256, ks.rsa1, jtRSAKID, c, nil))
-	assert.NoError(t, err)
-	// Skipping issuer and audience checks skips nothing else.
-	delete(c, "exp")
-	_, err = a.VerifyToken(context.Background(), jtSign(t, jwt.SigningMethodRS256, ks.rsa1, jtRSAKID, c, nil))
-	assert.ErrorIs(t, err, tvm.ErrInvalidCredentials)
+	sign := func(mut func(c jwt.MapClaims)) string {
+		c := jtBaseClaims()
+		delete(c, "aud")
+		c["azp"] = "https://app.example.com"
+		mut(c)
+		return jtSign(t, jwt.SigningMethodRS256, ks.rsa1, jtRSAKID, c, nil)
+	}
+	strict := jtConfig()
+	strict.Issuers[0].Keys = map[string]crypto.PublicKey{jtRSAKID: &ks.rsa1.PublicKey}
+	assert.Equal(t, TokenBadAudience, jtVerifyCode(t, jtMustNew(t, strict), sign(func(jwt.MapClaims) {})), "no aud without the option")
+
+	for _, audience := range [][]string{nil, {jtAudience}} {
+		cfg := jtConfig()
+		cfg.Issuers[0].Keys = map[string]crypto.PublicKey{jtRSAKID: &ks.rsa1.PublicKey}
+		cfg.Issuers[0].Audience = audience
+		cfg.Issuers[0].AllowMissingAudience = true
+		cfg.Issuers[0].RequiredClaims = map[string][]string{"azp": {"https://app.example.com", "https://admin.example.com"}}
+		a := jtMustNew(t, cfg)
+		name := fmt.Sprintf("audience %v", audience)
+		assert.Equal(t, TokenErrorCode(""), jtVerifyCode(t, a, sign(func(jwt.MapClaims) {})), name)
+		assert.Equal(t, TokenBadClaims, jtVerifyCode(t, a, sign(func(c jwt.MapClaims) { c["azp"] = "https://evil.example.com" })), name)
+		assert.Equal(t, TokenBadClaims, jtVerifyCode(t, a, sign(func(c jwt.MapClaims) { delete(c, "azp") })), name)
+		assert.Equal(t, TokenBadClaims, jtVerifyCode(t, a, sign(func(c jwt.MapClaims) { c["azp"] = 7 })), name)
+		assert.Equal(t, TokenBadAudience, jtVerifyCode(t, a, sign(func(c jwt.MapClaims) { c["aud"] = "someone-else" })), name)
+		assert.Equal(t, TokenBadAudience, jtVerifyCode(t, a, sign(func(c jwt.MapClaims) { c["aud"] = []any{} })), name)
+		want := TokenBadAudience
+		if audience != nil {
+			want = ""
+		}
+		assert.Equal(t, want, jtVerifyCode(t, a, sign(func(c jwt.MapClaims) { c["aud"] = jtAudience })), name)
+		// Skipping the audience skips nothing else.
+		assert.Equal(t, TokenBadClaims, jtVerifyCode(t, a, sign(func(c jwt.MapClaims) { delete(c, "exp") })), name)
+	}
 }
 
 func TestLeewayDefault(t *testing.T) {
@@ -528,7 +550,7 @@ func TestLeewayDefault(t *testing.T) {
 	cfg := jtConfig()
 	cfg.Leeway = 0 // the default documented on Config.Leeway: 30s
 	const leeway = 30 * time.Second
-	cfg.Keys = map[string]crypto.PublicKey{jtRSAKID: &ks.rsa1.PublicKey}
+	cfg.Issuers[0].Keys = map[string]crypto.PublicKey{jtRSAKID: &ks.rsa1.PublicKey}
 	a := jtMustNew(t, cfg)
 	for _, tt := range []struct {
 		exp  time.Duration
@@ -551,7 +573,7 @@ func TestLeewayDefault(t *testing.T) {
 func TestMaxTokenBytes(t *testing.T) {
 	ks := jtKeys(t)
 	cfg := jtConfig()
-	cfg.Keys = map[string]crypto.PublicKey{jtRSAKID: &ks.rsa1.PublicKey}
+	cfg.Issuers[0].Keys = map[string]crypto.PublicKey{jtRSAKID: &ks.rsa1.PublicKey}
 	c := jtBaseClaims()
 	c["pad"] = strings.Repeat("x", 9000)
 	tok := jtSign(t, jwt.SigningMethodRS256, ks.rsa1, jtRSAKID, c, nil)
@@ -575,6 +597,8 @@ func TestTokenErrorMessage(t *testing.T) {
 	assert.ErrorIs(t, &TokenError{Code: TokenMalformed}, tvm.ErrInvalidCredentials)
 }
 
+// BenchmarkAuthenticate is the cost of verifying a token (the cache of
+// verified tokens is off; BenchmarkAuthenticateCached measures a hit).
 func BenchmarkAuthenticate(b *testing.B) {
 	ks := jtKeys(b)
 	for _, bc := range []struct {
@@ -589,7 +613,8 @@ func BenchmarkAuthenticate(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			cfg := jtConfig()
-			cfg.Keys = map[string]crypto.PublicKey{jtRSAKID: &ks.rsa1.PublicKey, jtECKID: &ks.ec1.PublicKey, jtEdKID: ks.ed1.Public()}
+			cfg.DisableCache = true
+			cfg.Issuers[0].Keys = map[string]crypto.PublicKey{jtRSAKID: &ks.rsa1.PublicKey, jtECKID: &ks.ec1.PublicKey, jtEdKID: ks.ed1.Public()}
 			a, err := New(cfg)
 			require.NoError(b, err)
 			defer a.Close()
@@ -606,7 +631,8 @@ func BenchmarkAuthenticate(b *testing.B) {
 	}
 	b.Run("RS256/JWKS", func(b *testing.B) {
 		cfg := jtConfig()
-		cfg.JWKSJSON = jtDefaultJWKS(b)
+		cfg.DisableCache = true
+		cfg.Issuers[0].JWKSJSON = jtDefaultJWKS(b)
 		a, err := New(cfg)
 		require.NoError(b, err)
 		defer a.Close()
@@ -628,7 +654,7 @@ func TestOverTheWire(t *testing.T) {
 	jtNoLeak(t)
 	ks := jtKeys(t)
 	cfg := jtConfig()
-	cfg.Keys = map[string]crypto.PublicKey{jtRSAKID: &ks.rsa1.PublicKey}
+	cfg.Issuers[0].Keys = map[string]crypto.PublicKey{jtRSAKID: &ks.rsa1.PublicKey}
 	a := jtMustNew(t, cfg)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := a.Authenticate(r)

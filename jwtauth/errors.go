@@ -3,6 +3,7 @@ package jwtauth
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/tvmgo/tvm"
@@ -35,8 +36,15 @@ const (
 	// TokenBadTokenUse: Cognito `token_use` is not the configured one.
 	TokenBadTokenUse TokenErrorCode = "bad_token_use"
 	// TokenBadClaims: a required claim is missing or of the wrong type
-	// (`exp`, the subject, the groups), or CheckClaims refused the token.
+	// (`exp`, the subject, the groups), a claim of Issuer.RequiredClaims
+	// does not hold an accepted value, or CheckClaims refused the token.
 	TokenBadClaims TokenErrorCode = "bad_claims"
+	// TokenGroupsOverage: a groups claim is not in the token because the
+	// issuer moved it out (`_claim_names` names it: Entra ID does this for
+	// users in more than 200 groups). The token is refused rather than
+	// treated as having no groups; configure the issuer to send app roles
+	// or groups assigned to the application instead.
+	TokenGroupsOverage TokenErrorCode = "groups_overage"
 )
 
 // TokenError is the error an Authenticator returns for a bearer token that
@@ -79,7 +87,11 @@ var (
 	errKeyAlgMismatch  = errors.New("key cannot verify the token's alg")
 	errNoKID           = errors.New("token has no string kid")
 	errUnknownKID      = errors.New("no key with the token's kid")
-	errIssuer          = errors.New("token iss is not the configured issuer")
+	errIssuer          = errors.New("token iss is not a configured issuer")
+	errTenant          = errors.New("token tid is not the tenant of its iss")
+	errOverage         = errors.New("token groups claim was moved out of the token (_claim_names)")
+	errCognitoTokenUse = errors.New("token_use is not the configured one")
+	errCognitoClientID = errors.New("client_id is not the configured app client")
 	errSubject         = errors.New("token subject claim is missing, empty or not a string")
 	errGroups          = errors.New("token groups claim is neither a string nor an array of strings")
 	errExpMissing      = errors.New("token has no valid exp")
@@ -90,13 +102,39 @@ var (
 // errClosed is returned by every verification after Close.
 var errClosed = fmt.Errorf("%w: jwt authenticator used after Close", tvm.ErrClosed)
 
-// keyState records what the key function saw, to classify parse errors.
-type keyState struct {
-	called bool
+// unavailableError is the error of a token whose issuer has no key set yet:
+// discovery or the first key set fetch has not succeeded. It wraps
+// tvm.ErrUpstreamUnavailable (503) and the last failure, and tells when to
+// retry.
+type unavailableError struct {
+	issuer     string // Issuer.Name
+	cause      error
+	retryAfter time.Duration
 }
 
-// classify maps a golang-jwt error to a TokenError.
-func classify(err error, st *keyState, claims jwt.MapClaims) *TokenError {
+func (e *unavailableError) Error() string {
+	msg := "jwtauth: identity provider unavailable: issuer " + e.issuer + " has no key set yet"
+	if e.cause != nil {
+		msg += ": " + e.cause.Error()
+	}
+	return msg
+}
+
+// Unwrap returns tvm.ErrUpstreamUnavailable and the last failure.
+func (e *unavailableError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{tvm.ErrUpstreamUnavailable}
+	}
+	return []error{tvm.ErrUpstreamUnavailable, e.cause}
+}
+
+// RetryAfter is when the next attempt is due (tvm's handler sets
+// Retry-After from it).
+func (e *unavailableError) RetryAfter() time.Duration { return e.retryAfter }
+
+// classify maps a golang-jwt error to a TokenError; called says whether
+// the key function ran.
+func classify(err error, called bool, claims jwt.MapClaims) *TokenError {
 	switch {
 	case errors.Is(err, errCrit):
 		return tokenErr(TokenMalformed, err)
@@ -108,12 +146,12 @@ func classify(err error, st *keyState, claims jwt.MapClaims) *TokenError {
 		return tokenErr(TokenMalformed, err)
 	case errors.Is(err, jwt.ErrTokenUnverifiable):
 		// alg missing or unknown to golang-jwt, or another key lookup failure.
-		if st.called {
+		if called {
 			return tokenErr(TokenUnknownKey, err)
 		}
 		return tokenErr(TokenBadAlgorithm, err)
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		if !st.called { // refused by WithValidMethods before any key lookup
+		if !called { // refused by WithValidMethods before any key lookup
 			return tokenErr(TokenBadAlgorithm, err)
 		}
 		return tokenErr(TokenBadSignature, err)

@@ -38,17 +38,17 @@ func jwtExampleToken(claims jwt.MapClaims) string {
 }
 
 // A JWT authenticator for an OpenID Connect provider such as Keycloak. In
-// production set JWKSURL to the provider's key set address instead of
-// JWKSFile; keys are then refreshed in the background and when a token
-// names a new key.
+// production leave JWKSFile out: the key set is then found by discovery
+// from the issuer, refreshed in the background and when a token names a
+// new key. JWKSFile is here only because examples run without network.
 func ExampleNew() {
-	auth, err := jwtauth.New(jwtauth.Config{
-		Issuer:      "https://login.example.com/realms/chat",
-		Audience:    []string{"tvm"},
-		Algorithms:  []string{"RS256"},
-		JWKSFile:    "../testdata/jwt/jwks-public.json", // or JWKSURL: "https://login.example.com/realms/chat/protocol/openid-connect/certs"
-		GroupsClaim: "realm_access.roles",               // Keycloak realm roles
-	})
+	auth, err := jwtauth.New(jwtauth.Config{Issuers: []jwtauth.Issuer{{
+		Issuer:       "https://login.example.com/realms/chat",
+		Audience:     []string{"tvm"},
+		Algorithms:   []string{"RS256"},
+		JWKSFile:     "../testdata/jwt/jwks-public.json", // for this example only
+		GroupsClaims: []string{"realm_access.roles"},     // Keycloak realm roles
+	}}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -85,51 +85,76 @@ func ExampleNew() {
 	// tvm: invalid credentials: jwt bad_audience
 }
 
-// Cognito ID tokens. The JWKS override points at a local server only
-// because examples run without network; in production leave JWKSURL empty
-// and the pool's https://cognito-idp.{region}.amazonaws.com/{pool}/.well-known/jwks.json
-// is used.
-func ExampleNewCognito() {
+// Staff from an OpenID Connect provider and customers from a Cognito user
+// pool behind one endpoint: each token's iss selects its issuer, whose own
+// audience, keys and claims verify it. The JWKS overrides point at local
+// files and servers only because examples run without network; in
+// production the first issuer uses discovery and the second the pool's
+// https://cognito-idp.{region}.amazonaws.com/{pool}/.well-known/jwks.json.
+func ExampleNew_severalIssuers() {
 	jwks, err := os.ReadFile("../testdata/jwt/jwks-public.json")
 	if err != nil {
 		log.Fatal(err)
 	}
-	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(jwks) }))
-	defer idp.Close()
+	pool := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(jwks) }))
+	defer pool.Close()
 
-	auth, err := jwtauth.NewCognito(jwtauth.CognitoConfig{
-		Region:     "us-west-2",
-		UserPoolID: "us-west-2_aBcDeFgHi",
-		ClientID:   "3n4b5urk1ft4fl3mg5e62d9ado",
-		TokenUse:   jwtauth.CognitoIDToken,
-		JWKSURL:    idp.URL, // for this example only
-	})
+	auth, err := jwtauth.New(jwtauth.Config{Issuers: []jwtauth.Issuer{
+		{
+			Name:         "staff",
+			Issuer:       "https://login.example.com/realms/staff",
+			Audience:     []string{"tvm"},
+			Algorithms:   []string{"RS256"},
+			JWKSFile:     "../testdata/jwt/jwks-public.json", // for this example only
+			GroupsClaims: []string{"realm_access.roles"},
+		},
+		{
+			Name: "customers",
+			Cognito: &jwtauth.Cognito{
+				Region:     "us-west-2",
+				UserPoolID: "us-west-2_aBcDeFgHi",
+				ClientID:   "3n4b5urk1ft4fl3mg5e62d9ado",
+				TokenUse:   jwtauth.CognitoIDToken,
+			},
+			JWKSURL: pool.URL, // for this example only
+		},
+	}})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer auth.Close()
 
-	token := jwtExampleToken(jwt.MapClaims{
+	for _, claims := range []jwt.MapClaims{{
+		"iss":          "https://login.example.com/realms/staff",
+		"aud":          "tvm",
+		"sub":          "alice",
+		"realm_access": map[string]any{"roles": []string{"ReadWriteUserGroup"}},
+		"exp":          time.Now().Add(time.Hour).Unix(),
+	}, {
 		"iss":            "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_aBcDeFgHi",
 		"aud":            "3n4b5urk1ft4fl3mg5e62d9ado",
 		"token_use":      "id",
 		"sub":            "8f6e2a3c-0000-4000-8000-00000000beef",
 		"cognito:groups": []string{"ReadOnlyUserGroup"},
 		"exp":            time.Now().Add(time.Hour).Unix(),
-	})
-	r := httptest.NewRequest(http.MethodGet, "/api/momento/token", nil)
-	r.Header.Set("Authorization", "Bearer "+token)
-	id, err := auth.Authenticate(r)
-	if err != nil {
-		log.Fatal(err)
+	}} {
+		r := httptest.NewRequest(http.MethodGet, "/api/momento/token", nil)
+		r.Header.Set("Authorization", "Bearer "+jwtExampleToken(claims))
+		id, err := auth.Authenticate(r)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(id.Method, id.Subject, id.Groups)
 	}
-	fmt.Println(id.Method, id.Subject, id.Groups)
 
-	// A Cognito configuration missing the token use fails closed.
-	_, err = jwtauth.NewCognito(jwtauth.CognitoConfig{Region: "us-west-2", UserPoolID: "us-west-2_aBcDeFgHi", ClientID: "3n4b5urk1ft4fl3mg5e62d9ado"})
+	// A Cognito issuer missing the token use fails closed.
+	_, err = jwtauth.New(jwtauth.Config{Issuers: []jwtauth.Issuer{{Cognito: &jwtauth.Cognito{
+		Region: "us-west-2", UserPoolID: "us-west-2_aBcDeFgHi", ClientID: "3n4b5urk1ft4fl3mg5e62d9ado",
+	}}}})
 	fmt.Println(err)
 
 	// Output:
-	// cognito 8f6e2a3c-0000-4000-8000-00000000beef [ReadOnlyUserGroup]
-	// CognitoConfig.TokenUse: required: "id" or "access"
+	// staff alice [ReadWriteUserGroup]
+	// customers 8f6e2a3c-0000-4000-8000-00000000beef [ReadOnlyUserGroup]
+	// Config.Issuers[0].Cognito.TokenUse: required: "id" or "access"
 }

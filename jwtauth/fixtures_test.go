@@ -321,15 +321,30 @@ func jtBaseClaims() jwt.MapClaims {
 	}
 }
 
-// jtConfig is a valid Config without a key source.
+// jtConfig is a valid Config of one issuer, without a key source.
 func jtConfig() Config {
 	return Config{
-		Issuer:     jtIssuer,
-		Audience:   []string{jtAudience, "other-audience"},
-		Algorithms: []string{"RS256", "ES256", "EdDSA"},
-		Leeway:     30 * time.Second,
-		Now:        jtClock,
-		Logger:     jtDiscardLogger(),
+		Issuers: []Issuer{{
+			Issuer:     jtIssuer,
+			Audience:   []string{jtAudience, "other-audience"},
+			Algorithms: []string{"RS256", "ES256", "EdDSA"},
+		}},
+		Leeway: 30 * time.Second,
+		Now:    jtClock,
+		Logger: jtDiscardLogger(),
+	}
+}
+
+// jtCognito is a valid Config of one Cognito issuer reading keys from
+// jwksURL.
+func jtCognito(jwksURL, use string) Config {
+	return Config{
+		Issuers: []Issuer{{
+			Cognito: &Cognito{Region: jtRegion, UserPoolID: jtPool, ClientID: jtClientID, TokenUse: use},
+			JWKSURL: jwksURL,
+		}},
+		Now:    jtClock,
+		Logger: jtDiscardLogger(),
 	}
 }
 
@@ -342,7 +357,8 @@ func jtMustNew(tb testing.TB, cfg Config) *Authenticator {
 }
 
 // jtProfiles returns the JWT profiles (static keys, JWKS JSON, JWKS file,
-// remote JWKS) and the Cognito profiles (id and access tokens, remote).
+// remote JWKS, discovery, no cache) and the Cognito profiles (id and
+// access tokens, remote).
 func jtProfiles(t *testing.T) []*jtProfile {
 	t.Helper()
 	ks := jtKeys(t)
@@ -350,17 +366,23 @@ func jtProfiles(t *testing.T) []*jtProfile {
 	srv := jtNewJWKSServer(t, jwksJSON)
 
 	keysCfg := jtConfig()
-	keysCfg.Keys = map[string]crypto.PublicKey{
+	keysCfg.Issuers[0].Keys = map[string]crypto.PublicKey{
 		jtRSAKID: &ks.rsa1.PublicKey,
 		jtECKID:  &ks.ec1.PublicKey,
 		jtEdKID:  ks.ed1.Public(),
 	}
 	jsonCfg := jtConfig()
-	jsonCfg.JWKSJSON = jwksJSON
+	jsonCfg.Issuers[0].JWKSJSON = jwksJSON
 	fileCfg := jtConfig()
-	fileCfg.JWKSFile = filepath.Join("..", "testdata", "jwt", "jwks-public.json")
+	fileCfg.Issuers[0].JWKSFile = filepath.Join("..", "testdata", "jwt", "jwks-public.json")
 	remoteCfg := jtConfig()
-	remoteCfg.JWKSURL = srv.URL()
+	remoteCfg.Issuers[0].JWKSURL = srv.URL()
+	disc := jtNewDiscoveryServer(t, jwksJSON)
+	discCfg := jtConfig()
+	discCfg.Issuers[0].Issuer = disc.issuer()
+	uncached := jtConfig()
+	uncached.Issuers[0].JWKSJSON = jwksJSON
+	uncached.DisableCache = true
 
 	jwtProfile := func(name string, cfg Config) *jtProfile {
 		return &jtProfile{name: name, kind: "jwt", auth: jtMustNew(t, cfg), claims: jtBaseClaims, groups: "groups", method: "jwt"}
@@ -370,14 +392,17 @@ func jtProfiles(t *testing.T) []*jtProfile {
 		jwtProfile("jwt/JWKSJSON", jsonCfg),
 		jwtProfile("jwt/JWKSFile", fileCfg),
 		jwtProfile("jwt/JWKSURL", remoteCfg),
+		jwtProfile("jwt/uncached", uncached),
 	}
+	dp := jwtProfile("jwt/discovery", discCfg)
+	dp.claims = func() jwt.MapClaims {
+		c := jtBaseClaims()
+		c["iss"] = disc.issuer()
+		return c
+	}
+	profiles = append(profiles, dp)
 	for _, use := range []string{CognitoIDToken, CognitoAccessToken} {
-		a, err := NewCognito(CognitoConfig{
-			Region: jtRegion, UserPoolID: jtPool, ClientID: jtClientID, TokenUse: use,
-			JWKSURL: srv.URL(), Now: jtClock, Logger: jtDiscardLogger(),
-		})
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = a.Close() })
+		a := jtMustNew(t, jtCognito(srv.URL(), use))
 		profiles = append(profiles, &jtProfile{
 			name: "cognito/" + use, kind: "cognito-" + use, auth: a,
 			claims: func() jwt.MapClaims { return jtCognitoClaims(use) },

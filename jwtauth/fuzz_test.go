@@ -29,7 +29,7 @@ func FuzzAuthenticate(f *testing.F) {
 		jtEdKID:  ks.ed1.Public(),
 	}
 	cfg := jtConfig()
-	cfg.Keys = keys
+	cfg.Issuers[0].Keys = keys
 	a, err := New(cfg)
 	if err != nil {
 		f.Fatal(err)
@@ -103,6 +103,39 @@ func FuzzAuthenticate(f *testing.F) {
 		}
 		if id.Subject == "" || id.Method != "jwt" {
 			t.Fatalf("accepted with a bad identity: %+v", id)
+		}
+	})
+}
+
+// FuzzClaimPath feeds arbitrary claim paths to the parser: it never
+// panics, and an accepted path has one meaning: its canonical form parses
+// back to the same names.
+//
+//	go test -run '^$' -fuzz FuzzClaimPath -fuzztime 60s ./jwtauth/
+func FuzzClaimPath(f *testing.F) {
+	for _, seed := range []string{"groups", "realm_access.roles", `resource_access["my.client"].roles`,
+		`["https://example.com/roles"]`, `a["b\"c"]`, "a..b", `["\u00e9"]`, "cognito:groups", `[""]`, `a[`} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		cp, problem := parseClaimPath(p)
+		if problem != "" {
+			if cp != nil {
+				t.Fatalf("refused %q with a path", p)
+			}
+			return
+		}
+		if len(cp) == 0 {
+			t.Fatalf("accepted %q as an empty path", p)
+		}
+		again, problem := parseClaimPath(cp.String())
+		if problem != "" || len(again) != len(cp) {
+			t.Fatalf("%q -> %q -> %q (%s)", p, cp.String(), again, problem)
+		}
+		for i := range cp {
+			if cp[i] != again[i] {
+				t.Fatalf("%q -> %q: name %d differs", p, cp.String(), i)
+			}
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
@@ -21,33 +23,50 @@ import (
 )
 
 // keySource finds the key that verifies a token. Implementations: static
-// keys by kid (staticKeys), a static JWK Set and a remote JWK Set with
-// refresh (both keyfuncSource).
+// keys by kid (staticKeys), an HMAC secret (hmacKey), a static JWK Set and
+// a remote JWK Set with refresh (both keyfuncSource), and a remote JWK Set
+// found by discovery (discovered).
 type keySource interface {
-	// lookup returns the public key named kid, or an error wrapping
-	// errUnknownKID or errKeyAlgMismatch.
+	// lookup returns the key named kid, or an error wrapping errUnknownKID
+	// or errKeyAlgMismatch, or an *unavailableError.
 	lookup(ctx context.Context, t *jwt.Token, kid string) (any, error)
+	// current returns the key now in the set under kid, or nil, without
+	// fetching anything: the cache of verified tokens asks it whether the
+	// key that verified a token is still published.
+	current(kid string) any
 	// close stops background work; lookups keep answering from memory.
 	close()
 }
 
-// newKeySource builds the one key source cfg sets (check has verified there
-// is exactly one), allowing keys that verify one of algs. On error it also
-// returns the name of the Config field to blame.
-func newKeySource(cfg *Config, algs []string, remote remoteOptions) (keySource, string, error) {
-	switch {
-	case cfg.Keys != nil:
-		ks, err := newStaticKeys(cfg.Keys, algs)
+// sameKey reports whether two verification keys are the same key.
+func sameKey(a, b any) bool {
+	switch k := a.(type) {
+	case []byte:
+		o, ok := b.([]byte)
+		return ok && subtle.ConstantTimeCompare(k, o) == 1
+	case interface{ Equal(crypto.PublicKey) bool }:
+		return b != nil && k.Equal(b)
+	}
+	return false
+}
+
+// newStaticSource builds the key source of an issuer that needs no network
+// (Keys, JWKSJSON, JWKSFile, HMAC). On error it also returns the name of
+// the Issuer field to blame.
+func newStaticSource(pl *plan, maxBytes int64) (keySource, string, error) {
+	cfg := pl.cfg
+	switch pl.source {
+	case srcKeys:
+		ks, err := newStaticKeys(cfg.Keys, pl.algs)
 		return ks, "Keys", err
-	case cfg.JWKSJSON != nil:
+	case srcJSON:
 		ks, err := newStaticJWKS(cfg.JWKSJSON)
 		return ks, "JWKSJSON", err
-	case cfg.JWKSFile != "":
-		ks, err := newJWKSFile(cfg.JWKSFile)
+	case srcFile:
+		ks, err := newJWKSFile(cfg.JWKSFile, maxBytes)
 		return ks, "JWKSFile", err
 	default:
-		ks, err := newRemoteJWKS(remote)
-		return ks, "JWKSURL", err
+		return hmacKey(slices.Clone(cfg.HMAC.Secret)), "HMAC", nil
 	}
 }
 
@@ -62,7 +81,7 @@ func publicKeyProblem(key any, algs []string) string {
 	case nil:
 		return "is nil"
 	case *rsa.PrivateKey, *ecdsa.PrivateKey, ed25519.PrivateKey, []byte:
-		return fmt.Sprintf("is a %T: give the public key (private and symmetric keys are refused)", k)
+		return fmt.Sprintf("is a %T: give the public key (private and symmetric keys are refused; HMAC secrets go in Issuer.HMAC)", k)
 	case *rsa.PublicKey:
 		if k == nil || k.N == nil {
 			return "is a nil RSA key"
@@ -84,7 +103,7 @@ func publicKeyProblem(key any, algs []string) string {
 	return ""
 }
 
-// staticKeys is the key source of Config.Keys.
+// staticKeys is the key source of Issuer.Keys.
 type staticKeys map[string]crypto.PublicKey
 
 func newStaticKeys(keys map[string]crypto.PublicKey, algs []string) (keySource, error) {
@@ -118,13 +137,33 @@ func (s staticKeys) lookup(_ context.Context, _ *jwt.Token, kid string) (any, er
 	return k, nil
 }
 
+func (s staticKeys) current(kid string) any { return s[kid] }
+
 func (staticKeys) close() {}
+
+// hmacKey is the key source of Issuer.HMAC: one secret, whatever the kid
+// (the issuer checks HMACKey.KeyID). Only issuers whose Algorithms are all
+// HMAC have one, and it is the only source that returns a []byte, which is
+// what golang-jwt's HMAC verification needs and its public-key
+// verifications refuse.
+type hmacKey []byte
+
+func (k hmacKey) lookup(context.Context, *jwt.Token, string) (any, error) { return []byte(k), nil }
+
+func (k hmacKey) current(string) any { return []byte(k) }
+
+func (hmacKey) close() {}
 
 // keyfuncSource looks keys up with MicahParks/keyfunc, which also refuses a
 // JWK whose "alg" differs from the token's and a JWK whose "use" is not
-// "sig".
+// "sig". store is the key set itself (for current, which must not fetch).
 type keyfuncSource struct {
 	kf      keyfunc.Keyfunc
+	store   jwkset.Storage
+	loaded  func() bool // nil: always
+	name    string      // Issuer.Name, for unavailableError
+	retry   time.Duration
+	lastErr func() error
 	onClose func()
 }
 
@@ -134,10 +173,22 @@ func (s *keyfuncSource) lookup(ctx context.Context, t *jwt.Token, _ string) (any
 		return key, nil
 	}
 	if errors.Is(err, jwkset.ErrKeyNotFound) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		if s.loaded != nil && !s.loaded() {
+			// The key set was never fetched: the token may be fine.
+			return nil, &unavailableError{issuer: s.name, cause: s.lastErr(), retryAfter: s.retry}
+		}
 		return nil, errors.Join(errUnknownKID, err)
 	}
 	// JWK alg differs from the token's, or the JWK's use is not "sig".
 	return nil, errors.Join(errKeyAlgMismatch, err)
+}
+
+func (s *keyfuncSource) current(kid string) any {
+	jwk, err := s.store.KeyRead(context.Background(), kid)
+	if err != nil {
+		return nil
+	}
+	return jwk.Key()
 }
 
 func (s *keyfuncSource) close() {
@@ -146,9 +197,11 @@ func (s *keyfuncSource) close() {
 	}
 }
 
-// newStaticJWKS parses a JWK Set document. Every key must have a kid and be
-// usable (a public RSA key of at least 2048 bits, an EC or Ed25519 key, use
-// "sig" or none); keys of types jwkset does not support are skipped.
+// newStaticJWKS parses a JWK Set document. Keys whose use is "enc" are
+// skipped (providers such as Keycloak publish one); every other key must
+// have a kid and be usable (a public RSA key of at least 2048 bits, an EC
+// or Ed25519 key, use "sig" or none); keys of types jwkset does not support
+// are skipped. At least one usable key must remain.
 func newStaticJWKS(raw []byte) (keySource, error) {
 	var set jwkset.JWKSMarshal
 	if err := json.Unmarshal(raw, &set); err != nil {
@@ -158,6 +211,9 @@ func newStaticJWKS(raw []byte) (keySource, error) {
 	var problems []string
 	usable := 0
 	for i, m := range set.Keys {
+		if m.USE == jwkset.UseEnc {
+			continue
+		}
 		jwk, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
 		switch {
 		case errors.Is(err, jwkset.ErrUnsupportedKey):
@@ -189,28 +245,28 @@ func newStaticJWKS(raw []byte) (keySource, error) {
 		return nil, errors.New(strings.Join(problems, "; "))
 	}
 	if usable == 0 {
-		return nil, errors.New("no usable key in the JSON Web Key Set")
+		return nil, errors.New("no usable signing key in the JSON Web Key Set")
 	}
 	kf, err := keyfunc.New(keyfunc.Options{Storage: store, UseWhitelist: useAllowed})
 	if err != nil {
 		return nil, err
 	}
-	return &keyfuncSource{kf: kf}, nil
+	return &keyfuncSource{kf: kf, store: store}, nil
 }
 
-// newJWKSFile reads a JWK Set file of at most defaultMaxJWKSBytes.
-func newJWKSFile(path string) (keySource, error) {
+// newJWKSFile reads a JWK Set file of at most maxBytes.
+func newJWKSFile(path string, maxBytes int64) (keySource, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, defaultMaxJWKSBytes+1))
+	raw, err := io.ReadAll(io.LimitReader(f, maxBytes+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(raw) > defaultMaxJWKSBytes {
-		return nil, fmt.Errorf("larger than %d bytes", defaultMaxJWKSBytes)
+	if int64(len(raw)) > maxBytes {
+		return nil, fmt.Errorf("larger than %d bytes", maxBytes)
 	}
 	return newStaticJWKS(raw)
 }

@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// errJWKSTooLarge is the cause of a refused, oversized JWKS response.
-var errJWKSTooLarge = errors.New("JWKS response body larger than the limit")
+// errTooLarge is the cause of a refused, oversized response (discovery
+// document or key set).
+var errTooLarge = errors.New("response body larger than the limit")
 
 // boundedClient returns a copy of c (nil: a client of our own) whose
 // Timeout is at most timeout and whose transport refuses response bodies
@@ -52,7 +53,7 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if resp.ContentLength > t.max {
 		resp.Body.Close()
-		return nil, fmt.Errorf("%w (Content-Length %d > %d)", errJWKSTooLarge, resp.ContentLength, t.max)
+		return nil, fmt.Errorf("%w (Content-Length %d > %d)", errTooLarge, resp.ContentLength, t.max)
 	}
 	resp.Body = &limitedBody{rc: resp.Body, left: t.max}
 	return resp, nil
@@ -65,7 +66,7 @@ func (t *limitTransport) CloseIdleConnections() {
 	}
 }
 
-// limitedBody reads at most left bytes, then fails with errJWKSTooLarge.
+// limitedBody reads at most left bytes, then fails with errTooLarge.
 type limitedBody struct {
 	rc   io.ReadCloser
 	left int64
@@ -89,7 +90,7 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	}
 	n = int(b.left)
 	b.left = 0
-	b.err = errJWKSTooLarge
+	b.err = errTooLarge
 	return n, b.err
 }
 

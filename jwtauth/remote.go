@@ -3,13 +3,12 @@ package jwtauth
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/MicahParks/jwkset"
@@ -17,64 +16,32 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// remoteOptions are the Config fields of a remote JWK Set.
-type remoteOptions struct {
-	url        string
-	client     *http.Client
-	timeout    time.Duration
-	refresh    time.Duration
-	unknownKID time.Duration
-	maxBytes   int64
-	ctx        context.Context
-	logger     *slog.Logger
-	allowHTTP  bool
-	logURL     string // scheme://host/path, for logs
-}
-
-// check validates the options, reporting problems to p under the Config
-// field names, and fills in the defaults.
-func (o *remoteOptions) check(p *problems) {
-	u, err := url.Parse(o.url)
+// fetchURLProblem says what is wrong with the address of a discovery
+// document or key set (named field in the message), or returns "": it must
+// be an absolute https URL without credentials, or http on a loopback host
+// (or with allowHTTP).
+func fetchURLProblem(raw string, allowHTTP bool, field string) string {
+	u, err := url.Parse(raw)
 	switch {
 	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		p.add("JWKSURL", "not an absolute http(s) URL")
+		return "not an absolute http(s) URL"
 	case u.User != nil:
-		p.add("JWKSURL", "must not contain credentials")
-	case u.Scheme == "http" && !o.allowHTTP && !loopbackHost(u.Hostname()):
-		p.add("JWKSURL", "must be https (http only on a loopback host, or with AllowInsecureJWKSURL)")
-	default:
-		o.logURL = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+		return "must not contain credentials"
+	case field == "Issuer" && (u.RawQuery != "" || u.Fragment != ""):
+		return "must not have a query or fragment"
+	case u.Scheme == "http" && !allowHTTP && !loopbackHost(u.Hostname()):
+		return "must be https (http only on a loopback host, or with AllowInsecureHTTP)"
 	}
-	switch {
-	case o.timeout == 0:
-		o.timeout = defaultHTTPTimeout
-	case o.timeout < 0 || o.timeout > maxHTTPTimeout:
-		p.add("HTTPTimeout", fmt.Sprintf("must be between 0 and %s", maxHTTPTimeout))
+	return ""
+}
+
+// logURL returns scheme://host/path of a checked URL, for logs.
+func logURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
 	}
-	switch {
-	case o.refresh == 0:
-		o.refresh = defaultRefreshInterval
-	case o.refresh < minRefreshInterval:
-		p.add("RefreshInterval", fmt.Sprintf("less than %s", minRefreshInterval))
-	}
-	switch {
-	case o.unknownKID == 0:
-		o.unknownKID = defaultUnknownKIDInterval
-	case o.unknownKID < minUnknownKIDInterval:
-		p.add("UnknownKIDRefreshInterval", fmt.Sprintf("less than %s", minUnknownKIDInterval))
-	}
-	switch {
-	case o.maxBytes == 0:
-		o.maxBytes = defaultMaxJWKSBytes
-	case o.maxBytes < 0:
-		p.add("MaxJWKSBytes", "negative")
-	}
-	if o.ctx == nil {
-		o.ctx = context.Background()
-	}
-	if o.logger == nil {
-		o.logger = slog.Default()
-	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
 // loopbackHost reports whether host is localhost or a loopback address.
@@ -86,28 +53,62 @@ func loopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// newRemoteJWKS starts a remote JWK Set: jwkset fetches it once now
-// (bounded by the timeout; a failure is logged), then every refresh
-// interval in a goroutine that stops when the context ends or close is
-// called. Lookups of an unknown kid go through gatedStorage.
-func newRemoteJWKS(o remoteOptions) (keySource, error) {
+// loadedStorage is the memory store of a remote key set; it remembers
+// whether a fetch ever succeeded, and the last failure.
+type loadedStorage struct {
+	jwkset.Storage
+	loaded  atomic.Bool
+	lastErr atomic.Pointer[error]
+}
+
+// KeyReplaceAll is called by jwkset after every successful fetch.
+func (s *loadedStorage) KeyReplaceAll(ctx context.Context, given []jwkset.JWK) error {
+	err := s.Storage.KeyReplaceAll(ctx, given)
+	if err == nil {
+		s.loaded.Store(true)
+	}
+	return err
+}
+
+func (s *loadedStorage) failed(err error) { s.lastErr.Store(&err) }
+
+func (s *loadedStorage) last() error {
+	if p := s.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// newRemoteJWKS starts the remote JWK Set at rawURL (checked) of the
+// issuer named name: jwkset fetches it once now (bounded by the timeout; a
+// failure is logged), then every refresh interval in a goroutine that
+// stops when the context ends or close is called. Lookups of an unknown
+// kid go through gatedStorage. With a context already done nothing is
+// fetched.
+func newRemoteJWKS(name, rawURL string, o fetchOptions) (keySource, error) {
 	ctx, cancel := context.WithCancel(o.ctx)
 
 	client, owned := boundedClient(o.client, o.timeout, o.maxBytes)
 
-	logger, logURL := o.logger, o.logURL
+	logger, where := o.logger, logURL(rawURL)
+	store := &loadedStorage{Storage: jwkset.NewMemoryStorage()}
 	onError := func(ctx context.Context, err error) {
+		store.failed(err)
+		if o.ctx.Err() != nil {
+			return // shutting down, or tvm check: not a failure of the issuer
+		}
 		logger.LogAttrs(ctx, slog.LevelWarn, "tvm: JWKS fetch failed; keeping the keys already cached",
-			slog.String("url", logURL), slog.String("error", err.Error()))
+			slog.String("issuer", name), slog.String("url", where), slog.String("error", err.Error()))
 	}
 
-	httpStore, err := jwkset.NewStorageFromHTTP(o.url, jwkset.HTTPClientStorageOptions{
+	httpStore, err := jwkset.NewStorageFromHTTP(rawURL, jwkset.HTTPClientStorageOptions{
 		Client:                    client,
 		Ctx:                       ctx,
 		HTTPTimeout:               o.timeout,
 		NoErrorReturnFirstHTTPReq: true,
 		RefreshErrorHandler:       onError,
 		RefreshInterval:           o.refresh,
+		Storage:                   store,
 	})
 	if err != nil {
 		cancel()
@@ -117,7 +118,7 @@ func newRemoteJWKS(o remoteOptions) (keySource, error) {
 	// when a kid is unknown; the rate limit is ours (gatedStorage), so its
 	// own limiter lets everything through.
 	refresher, err := jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
-		HTTPURLs:          map[string]jwkset.Storage{o.url: httpStore},
+		HTTPURLs:          map[string]jwkset.Storage{rawURL: httpStore},
 		RateLimitWaitMax:  o.timeout,
 		RefreshUnknownKID: rate.NewLimiter(rate.Inf, 1),
 	})
@@ -137,7 +138,7 @@ func newRemoteJWKS(o remoteOptions) (keySource, error) {
 		cancel()
 		return nil, err
 	}
-	return &keyfuncSource{kf: kf, onClose: func() {
+	return &keyfuncSource{kf: kf, store: store, loaded: store.loaded.Load, name: name, lastErr: store.last, retry: o.unknownKID, onClose: func() {
 		// Cancel under the lock, so that KeyRead either started its
 		// refresh goroutine (wg.Add) before, or sees the cancellation.
 		gated.mu.Lock()

@@ -27,7 +27,7 @@ func jtRemote(t *testing.T, srv *jtJWKSServer, edit func(c *Config)) (*Authentic
 	t.Helper()
 	logs := &jtLogBuffer{}
 	cfg := jtConfig()
-	cfg.JWKSURL = srv.URL()
+	cfg.Issuers[0].JWKSURL = srv.URL()
 	cfg.Logger = logs.logger()
 	if edit != nil {
 		edit(&cfg)
@@ -35,12 +35,22 @@ func jtRemote(t *testing.T, srv *jtJWKSServer, edit func(c *Config)) (*Authentic
 	return jtMustNew(t, cfg), logs
 }
 
-// jtVerifyCode verifies tok and returns "" on success or the TokenError code.
+// jtUnavailable is what jtVerifyCode returns for the error of an issuer
+// whose key set was never fetched (503, not a TokenError).
+const jtUnavailable TokenErrorCode = "(unavailable)"
+
+// jtVerifyCode verifies tok and returns "" on success, jtUnavailable, or
+// the TokenError code.
 func jtVerifyCode(t *testing.T, a *Authenticator, tok string) TokenErrorCode {
 	t.Helper()
-	_, err := a.VerifyToken(context.Background(), tok)
+	id, err := a.VerifyToken(context.Background(), tok)
 	if err == nil {
 		return ""
+	}
+	if errors.Is(err, tvm.ErrUpstreamUnavailable) {
+		require.NotErrorIs(t, err, tvm.ErrInvalidCredentials)
+		require.Equal(t, tvm.Identity{}, id)
+		return jtUnavailable
 	}
 	var te *TokenError
 	require.ErrorAs(t, err, &te, "every failure is a TokenError: %v", err)
@@ -116,13 +126,17 @@ func TestRemoteGarbage(t *testing.T) {
 		srv.set("garbage", nil)
 		a, logs := jtRemote(t, srv, nil)
 		assert.Contains(t, logs.String(), "failed to decode JWK Set response")
-		assert.Equal(t, TokenUnknownKey, jtVerifyCode(t, a, jtRSATok(t, jtRSAKID)))
+		// Never fetched: the issuer is unavailable (503), the token may be
+		// fine (not a 401).
+		assert.Equal(t, jtUnavailable, jtVerifyCode(t, a, jtRSATok(t, jtRSAKID)))
 		// The endpoint recovers: the next token with an unknown kid may
 		// refresh once the rate limit allows; here the first lookup
-		// already used it, so the key stays unknown.
+		// already used it, so the issuer stays unavailable until then.
 		srv.set("ok", nil)
-		assert.Equal(t, TokenUnknownKey, jtVerifyCode(t, a, jtRSATok(t, jtRSAKID)))
+		assert.Equal(t, jtUnavailable, jtVerifyCode(t, a, jtRSATok(t, jtRSAKID)))
 		assert.EqualValues(t, 2, srv.hits.Load())
+		jtResetLimiter(t, a)
+		assert.Equal(t, TokenErrorCode(""), jtVerifyCode(t, a, jtRSATok(t, jtRSAKID)))
 	})
 	t.Run("a JWK Set with an invalid key", func(t *testing.T) {
 		srv := jtNewJWKSServer(t, jtDefaultJWKS(t))
@@ -141,17 +155,17 @@ func TestRemoteHugeBody(t *testing.T) {
 			srv := jtNewJWKSServer(t, jtDefaultJWKS(t))
 			srv.set(mode, nil)
 			start := time.Now()
-			a, logs := jtRemote(t, srv, func(c *Config) { c.MaxJWKSBytes = 64 << 10 })
+			a, logs := jtRemote(t, srv, func(c *Config) { c.MaxResponseBytes = 64 << 10 })
 			assert.Less(t, time.Since(start), 5*time.Second)
-			assert.Contains(t, logs.String(), errJWKSTooLarge.Error())
-			assert.Equal(t, TokenUnknownKey, jtVerifyCode(t, a, jtRSATok(t, jtRSAKID)))
+			assert.Contains(t, logs.String(), errTooLarge.Error())
+			assert.Equal(t, jtUnavailable, jtVerifyCode(t, a, jtRSATok(t, jtRSAKID)))
 		})
 		t.Run(mode+" after the first fetch", func(t *testing.T) {
 			srv := jtNewJWKSServer(t, jtDefaultJWKS(t))
-			a, logs := jtRemote(t, srv, func(c *Config) { c.MaxJWKSBytes = 64 << 10 })
+			a, logs := jtRemote(t, srv, func(c *Config) { c.MaxResponseBytes = 64 << 10 })
 			srv.set(mode, nil)
 			assert.Equal(t, TokenUnknownKey, jtVerifyCode(t, a, jtRandomKIDTok(t, 0)))
-			assert.Contains(t, logs.String(), errJWKSTooLarge.Error())
+			assert.Contains(t, logs.String(), errTooLarge.Error())
 			assert.Equal(t, TokenErrorCode(""), jtVerifyCode(t, a, jtRSATok(t, jtRSAKID)))
 		})
 	}
@@ -171,10 +185,10 @@ func TestLimitedBody(t *testing.T) {
 		b := &limitedBody{rc: io.NopCloser(strings.NewReader(strings.Repeat("x", tt.size))), left: tt.max}
 		got, err := io.ReadAll(b)
 		if tt.wantErr {
-			assert.ErrorIs(t, err, errJWKSTooLarge, "size %d max %d", tt.size, tt.max)
+			assert.ErrorIs(t, err, errTooLarge, "size %d max %d", tt.size, tt.max)
 			assert.LessOrEqual(t, int64(len(got)), tt.max)
 			_, err = b.Read(make([]byte, 10))
-			assert.ErrorIs(t, err, errJWKSTooLarge, "the error is sticky")
+			assert.ErrorIs(t, err, errTooLarge, "the error is sticky")
 		} else {
 			assert.NoError(t, err)
 			assert.Len(t, got, tt.size)
@@ -197,7 +211,7 @@ func TestRemoteSlow(t *testing.T) {
 		assert.Contains(t, logs.String(), "JWKS fetch failed")
 
 		start = time.Now()
-		assert.Equal(t, TokenUnknownKey, jtVerifyCode(t, a, jtRSATok(t, jtRSAKID)))
+		assert.Equal(t, jtUnavailable, jtVerifyCode(t, a, jtRSATok(t, jtRSAKID)))
 		assert.Less(t, time.Since(start), 5*time.Second, "a refresh on an unknown kid is bounded by HTTPTimeout")
 	})
 	t.Run("after the first fetch", func(t *testing.T) {
@@ -254,7 +268,12 @@ func TestRemoteRotation(t *testing.T) {
 // jtResetLimiter refills the unknown-kid limiter of a remote authenticator.
 func jtResetLimiter(t *testing.T, a *Authenticator) {
 	t.Helper()
-	src, ok := a.keys.(*keyfuncSource)
+	ks := a.issuers[0].keys
+	if d, ok := ks.(*discovered); ok {
+		require.NotNil(t, d.inner.Load(), "discovery succeeded")
+		ks = *d.inner.Load()
+	}
+	src, ok := ks.(*keyfuncSource)
 	require.True(t, ok)
 	g, ok := src.kf.Storage().(*gatedStorage)
 	require.True(t, ok)
@@ -387,7 +406,7 @@ func TestRemoteContextCancelStopsRefresh(t *testing.T) {
 	ignore := goleak.IgnoreCurrent() // the server's own goroutines
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := jtConfig()
-	cfg.JWKSURL = srv.URL()
+	cfg.Issuers[0].JWKSURL = srv.URL()
 	cfg.Context = ctx
 	cfg.HTTPClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	a, err := New(cfg) // deliberately never closed
@@ -401,7 +420,7 @@ func TestRemoteCloseStopsEverything(t *testing.T) {
 	jtNoLeak(t)
 	srv := jtNewJWKSServer(t, jtDefaultJWKS(t))
 	cfg := jtConfig()
-	cfg.JWKSURL = srv.URL()
+	cfg.Issuers[0].JWKSURL = srv.URL()
 	cfg.RefreshInterval = time.Second
 	a, err := New(cfg)
 	require.NoError(t, err)
@@ -415,7 +434,7 @@ func TestRemoteCloseStopsEverything(t *testing.T) {
 	// A request that raced Close and reached the key source finds no key
 	// for an unknown kid, and causes no fetch either.
 	unknown := &jwt.Token{Method: jwt.SigningMethodRS256, Header: map[string]any{"alg": "RS256", "kid": "random-kid-after-close"}}
-	_, err = a.keys.lookup(context.Background(), unknown, "random-kid-after-close")
+	_, err = a.issuers[0].keys.lookup(context.Background(), unknown, "random-kid-after-close")
 	assert.ErrorIs(t, err, errUnknownKID)
 	assert.Equal(t, hits, srv.hits.Load(), "no fetch by the key source after Close")
 }

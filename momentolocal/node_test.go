@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -22,22 +21,10 @@ const nodeTestDir = "nodetest"
 // (CI=true) and skips, saying why, elsewhere.
 func requireNode(t *testing.T) string {
 	t.Helper()
-	missing := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format+" (CI is not set, so this is a skip; under CI=true it fails)", args...)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node is not installed: install Node.js >= 18 to run the Node SDK tests")
-	}
-	for _, pkg := range []string{"@gomomento/sdk", "@gomomento/sdk-web", "xhr2"} {
-		if _, err := os.Stat(filepath.Join(nodeTestDir, "node_modules", pkg, "package.json")); err != nil {
-			missing("%s is not installed: run `npm ci --prefix momentolocal/nodetest` from the repository root", pkg)
-		}
-	}
+	needs := testenv.Require(t)
+	node := needs.Command("node", "Node.js 20+, to run the Node SDK tests")
+	needs.NodeModules(nodeTestDir, "@gomomento/sdk", "@gomomento/sdk-web", "xhr2")
+	needs.Check()
 	return node
 }
 

@@ -18,12 +18,15 @@ step "go modules"
 go mod download
 
 if command -v npm >/dev/null 2>&1; then
-  for dir in momentolocal/nodetest examples/chat/web examples/chat/e2e; do
+  for dir in momentolocal/nodetest tokenclient examples/chat/web examples/chat/e2e testdata/idp/node; do
     if [ -f "$dir/package-lock.json" ]; then
       step "npm ci ($dir)"
       npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
     fi
   done
+  step "tokenclient: build and unit tests"
+  npm run --prefix tokenclient build
+  npm test --prefix tokenclient
   if [ -f examples/chat/web/package.json ]; then
     step "build the chat UI"
     npm run --prefix examples/chat/web build

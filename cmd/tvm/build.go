@@ -14,7 +14,6 @@ import (
 	"github.com/momentohq/client-sdk-go/momento"
 
 	"github.com/tvmgo/tvm"
-	"github.com/tvmgo/tvm/jwtauth"
 	"github.com/tvmgo/tvm/momentolocal"
 )
 
@@ -150,45 +149,21 @@ func buildAuthenticator(ctx context.Context, cfg *Config, log *slog.Logger) (tvm
 		}
 		return b, nil
 	case "jwt":
-		j := a.JWT
-		if j == nil {
+		if a.JWT == nil {
 			return nil, nil // reported by validate
 		}
-		v, err := jwtauth.New(jwtauth.Config{
-			Issuer:       j.Issuer,
-			Audience:     j.Audience,
-			Algorithms:   j.Algorithms,
-			JWKSURL:      j.JWKSURL,
-			JWKSFile:     j.JWKSFile,
-			Leeway:       j.Leeway,
-			SubjectClaim: j.SubjectClaim,
-			GroupsClaim:  j.GroupsClaim,
-			Context:      ctx,
-			Logger:       log,
-		})
+		v, err := buildJWT(ctx, a.JWT, log)
 		if err != nil {
-			return nil, libraryProblems(err, "Config", "auth.jwt", jwtFields)
+			return nil, err
 		}
 		return v, nil
 	case "cognito":
-		c := a.Cognito
-		if c == nil {
+		if a.Cognito == nil {
 			return nil, nil // reported by validate
 		}
-		v, err := jwtauth.NewCognito(jwtauth.CognitoConfig{
-			Region:       c.Region,
-			UserPoolID:   c.UserPoolID,
-			ClientID:     c.ClientID,
-			TokenUse:     c.TokenUse,
-			SubjectClaim: c.SubjectClaim,
-			GroupsClaim:  c.GroupsClaim,
-			Leeway:       c.Leeway,
-			JWKSURL:      c.JWKSURL,
-			Context:      ctx,
-			Logger:       log,
-		})
+		v, err := buildCognito(ctx, a.Cognito, log)
 		if err != nil {
-			return nil, libraryProblems(err, "CognitoConfig", "auth.cognito", jwtFields)
+			return nil, err
 		}
 		return v, nil
 	case "apigateway":
@@ -354,7 +329,9 @@ func buildCORS(cfg *Config) tvm.CORSOptions {
 	o := tvm.CORSOptions{
 		AllowedOrigins: cfg.CORS.AllowedOrigins,
 		AllowedHeaders: []string{"Authorization"},
-		ExposedHeaders: []string{"Retry-After"},
+		// Retry-After for backoff, Date for clients correcting their clock
+		// against expiresAt, WWW-Authenticate for the 401 challenge.
+		ExposedHeaders: []string{"Retry-After", "Date", "WWW-Authenticate"},
 	}
 	if cfg.Auth.AllowCredentialHeaders {
 		// The headers BasicConfig.AllowCredentialHeaders reads.

@@ -98,19 +98,78 @@ type UserConfig struct {
 	Groups       []string `yaml:"groups"`
 }
 
-// JWTConfig configures the jwt method.
+// JWTConfig configures the jwt method (see jwtauth.Config): the keys of one
+// issuer, or a list of issuers under issuers (each with the keys of one
+// issuer), and the keys they share. A token's iss selects its issuer.
 type JWTConfig struct {
-	Issuer       string        `yaml:"issuer"`
-	JWKSURL      string        `yaml:"jwksURL"`
-	JWKSFile     string        `yaml:"jwksFile"`
-	Audience     []string      `yaml:"audience"`
-	Algorithms   []string      `yaml:"algorithms"`
-	SubjectClaim string        `yaml:"subjectClaim"`
-	GroupsClaim  string        `yaml:"groupsClaim"`
-	Leeway       time.Duration `yaml:"leeway"`
+	// Name names the issuer (Identity.Method); required to tell several
+	// apart.
+	Name string `yaml:"name"`
+	// Issuer is the exact iss; without jwksURL, jwksFile or hmac the key
+	// set is found by OpenID Connect discovery from it.
+	Issuer string `yaml:"issuer"`
+	// IssuerAliases are other spellings of iss (Google).
+	IssuerAliases []string `yaml:"issuerAliases"`
+	JWKSURL       string   `yaml:"jwksURL"`
+	JWKSFile      string   `yaml:"jwksFile"`
+	// HMAC is the shared secret of HS256/384/512 tokens, from a file or an
+	// environment variable (never inline).
+	HMAC              *HMACConfig `yaml:"hmac"`
+	AllowInsecureHTTP bool        `yaml:"allowInsecureHTTP"`
+	Audience          []string    `yaml:"audience"`
+	// AllowMissingAudience accepts tokens without aud (with requiredClaims).
+	AllowMissingAudience bool     `yaml:"allowMissingAudience"`
+	Algorithms           []string `yaml:"algorithms"`
+	SubjectClaim         string   `yaml:"subjectClaim"`
+	// GroupsClaim is one claim path or a list of them.
+	GroupsClaim       []string            `yaml:"groupsClaim"`
+	RequiredClaims    map[string][]string `yaml:"requiredClaims"`
+	OutliveCredential time.Duration       `yaml:"outliveCredential"`
+	// Cognito and Entra are the presets (jwtauth.Cognito, jwtauth.Entra).
+	Cognito *CognitoPoolConfig `yaml:"cognito"`
+	Entra   *EntraConfig       `yaml:"entra"`
+
+	// Issuers lists several issuers, each with the keys above; then those
+	// keys are not set here.
+	Issuers []JWTConfig `yaml:"issuers"`
+
+	// Shared by every issuer: only at auth.jwt itself.
+	Leeway          time.Duration `yaml:"leeway"`
+	MaxTokenBytes   int           `yaml:"maxTokenBytes"`
+	HTTPTimeout     time.Duration `yaml:"httpTimeout"`
+	RefreshInterval time.Duration `yaml:"refreshInterval"`
+	CacheSize       int           `yaml:"cacheSize"`
+	DisableCache    bool          `yaml:"disableCache"`
 }
 
-// CognitoConfig configures the cognito method.
+// HMACConfig is where the HMAC secret of an issuer comes from: exactly one
+// of secretFile and secretEnv.
+type HMACConfig struct {
+	// SecretFile is a file holding the secret (one trailing newline is
+	// dropped).
+	SecretFile string `yaml:"secretFile"`
+	// SecretEnv names an environment variable holding the secret.
+	SecretEnv string `yaml:"secretEnv"`
+	// KeyID, if set, must be the tokens' kid.
+	KeyID string `yaml:"keyId"`
+	// Secret is refused: secrets do not belong in configuration files.
+	Secret string `yaml:"secret"`
+}
+
+// CognitoPoolConfig is the Cognito preset of an issuer under auth.jwt.
+type CognitoPoolConfig struct {
+	Region     string `yaml:"region"`
+	UserPoolID string `yaml:"userPoolId"`
+	ClientID   string `yaml:"clientId"`
+	TokenUse   string `yaml:"tokenUse"`
+}
+
+// EntraConfig is the Entra ID preset of an issuer under auth.jwt.
+type EntraConfig struct {
+	TenantIDs []string `yaml:"tenantIds"`
+}
+
+// CognitoConfig configures the cognito method: one Cognito issuer.
 type CognitoConfig struct {
 	Region     string `yaml:"region"`
 	UserPoolID string `yaml:"userPoolId"`
@@ -118,13 +177,15 @@ type CognitoConfig struct {
 	TokenUse   string `yaml:"tokenUse"`
 	// SubjectClaim names the claim used as subject (default sub).
 	SubjectClaim string `yaml:"subjectClaim"`
-	// GroupsClaim names the claim holding groups (default cognito:groups).
-	GroupsClaim string `yaml:"groupsClaim"`
+	// GroupsClaim names the claims holding groups (default cognito:groups).
+	GroupsClaim []string `yaml:"groupsClaim"`
 	// Leeway is the clock skew allowed on exp/nbf/iat (default 30s).
 	Leeway time.Duration `yaml:"leeway"`
 	// JWKSURL overrides the pool's JWKS address (tests, proxies, VPC
 	// endpoints); the issuer check is unchanged.
 	JWKSURL string `yaml:"jwksURL"`
+	// OutliveCredential lets vended tokens outlive the Cognito token.
+	OutliveCredential time.Duration `yaml:"outliveCredential"`
 }
 
 // APIGatewayConfig configures the apigateway method (AWS Lambda only).
@@ -293,9 +354,7 @@ func parseConfig(data []byte, dir string) (*Config, error) {
 	var c Config
 	decodeProbs := decodeStrict(&doc, &c)
 	c.applyDefaults()
-	if j := c.Auth.JWT; j != nil && j.JWKSFile != "" && !filepath.IsAbs(j.JWKSFile) {
-		j.JWKSFile = filepath.Join(dir, j.JWKSFile)
-	}
+	c.Auth.JWT.resolveFiles(dir)
 	// The library's verdict on what decoded, except under keys that already
 	// have a problem (a value that did not decode is zero, and the library
 	// would only repeat it).

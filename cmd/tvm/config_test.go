@@ -38,7 +38,7 @@ func TestConfigExampleValues(t *testing.T) {
 	}
 	j := cfg.Auth.JWT
 	if j == nil || j.Issuer != "https://login.example.com/" || len(j.Audience) != 1 || j.Audience[0] != "my-web-app" ||
-		j.Leeway != 30*time.Second || j.GroupsClaim != "groups" {
+		j.Leeway != 30*time.Second || len(j.GroupsClaim) != 1 || j.GroupsClaim[0] != "groups" {
 		t.Errorf("auth.jwt = %+v", j)
 	}
 	if len(cfg.Scopes) != 3 || cfg.Scopes[1].TTL != 5*time.Minute || !cfg.Scopes[2].Default {
@@ -78,12 +78,11 @@ func TestConfigBadManyGolden(t *testing.T) {
 		"path: must start with /",
 		"auth.cognito: only valid with auth.method: cognito (auth.method is jwt)",
 		"tokenId: query:<name> lets callers choose their token id; it is allowed only with auth.method: open",
-		"auth.jwt.issuer: required (or set SkipIssuerCheck)",
-		"auth.jwt.audience: required (or set SkipAudienceCheck)",
-		`auth.jwt.algorithms: "HS256" is refused: only asymmetric signatures (RS*, PS*, ES*, EdDSA) are accepted`,
-		"auth.jwt.jwksURL: a key source is required: set one of JWKSURL, JWKSFile, JWKSJSON or Keys",
+		"auth.jwt.issuer: required: the exact iss of your tokens",
+		"auth.jwt.audience: required: the client id or API identifier your tokens are issued for (or set allowMissingAudience)",
+		"auth.jwt.algorithms: HS256/384/512 need the hmac key source (a shared secret); public-key sources verify RS*, PS*, ES* and EdDSA only",
 		`scopes[0].permissions[0].topic: missing (set topic to a name or "*", or set topicPrefix)`,
-		"scopes[1].group: required (or Default for a rule that matches every caller)",
+		"scopes[1].group: required (or default for a rule that matches every caller)",
 		"scopes[1].permissions[0].topic: not allowed on a cache permission",
 		"rateLimit.requestsPerSecond: must be a positive number",
 		"rateLimit.burst: must not be negative",
@@ -192,13 +191,13 @@ func TestConfigProblems(t *testing.T) {
 				"auth.users[2].passwordHash: bcrypt cost 4 is outside 10..14",
 			}},
 		{"jwt both key sources", "auth: {method: jwt, jwt: {issuer: i, jwksURL: 'https://x/j', jwksFile: f, audience: a, algorithms: [RS256]}}\n" + scopes,
-			[]string{"auth.jwt.jwksURL: set only one of JWKSURL, JWKSFile, JWKSJSON and Keys"}},
+			[]string{"auth.jwt.jwksURL: set at most one key source: jwksURL, jwksFile, jwksJSON, keys or hmac"}},
 		{"jwt http url", "auth: {method: jwt, jwt: {issuer: i, jwksURL: 'http://example.com/j', audience: [a, ''], algorithms: [none], leeway: 1h}}\n" + scopes,
 			[]string{
-				"auth.jwt.audience: contains an empty string",
-				`auth.jwt.algorithms: "none" is refused: only asymmetric signatures (RS*, PS*, ES*, EdDSA) are accepted`,
 				"auth.jwt.leeway: more than 5m0s",
-				"auth.jwt.jwksURL: must be https (http only on a loopback host, or with AllowInsecureJWKSURL)",
+				"auth.jwt.audience: contains an empty string",
+				`auth.jwt.algorithms: "none" is refused: tokens must be signed`,
+				"auth.jwt.jwksURL: must be https (http only on a loopback host, or with allowInsecureHTTP)",
 			}},
 		{"cognito missing all", "auth: {method: cognito, cognito: {}}\n" + scopes,
 			[]string{"auth.cognito.region: required", "auth.cognito.userPoolId: required", "auth.cognito.clientId: required", `auth.cognito.tokenUse: required: "id" or "access"`}},
@@ -209,7 +208,7 @@ func TestConfigProblems(t *testing.T) {
 		{"default not last", jwtAuth + "scopes:\n  - {default: true, permissions: [{role: readonly, cache: c}]}\n  - {group: g, permissions: [{role: readonly, cache: c}]}\n",
 			[]string{"scopes[0].default: only the last rule may be the default rule (the rules after it could never match)"}},
 		{"group and default", jwtAuth + "scopes:\n  - {group: g, default: true, permissions: [{role: readonly, cache: c}]}\n",
-			[]string{"scopes[0].group: set together with Default"}},
+			[]string{"scopes[0].group: set together with default"}},
 		{"duplicate group", jwtAuth + "scopes:\n  - {group: g, permissions: [{role: readonly, cache: c}]}\n  - {group: g, ttl: 2h, permissions: []}\n",
 			[]string{"scopes[1].group: duplicate group g (only the first rule could match)", "scopes[1].ttl: must be 0 (the handler's default) or between 1s and 1h0m0s", "scopes[1].permissions: no permissions (an empty scope is never vended)"}},
 		{"permission bad template", "auth: {method: open}\nscopes: [{default: true, permissions: [{role: readonly, cache: c, key: 'user-{sub'}]}]\n",
@@ -227,15 +226,15 @@ func TestConfigProblems(t *testing.T) {
 			[]string{"rateLimit.shared.cache: required", "rateLimit.shared.limit: must be at least 1"}},
 		{"shared rate limit values", base + "rateLimit: {shared: {cache: 'a b', limit: -1, window: 500ms}}\n",
 			[]string{"rateLimit.shared.cache: contains whitespace", "rateLimit.shared.limit: must be at least 1",
-				"rateLimit.shared.window: must be whole milliseconds, between 1s and 24h (Momento's longest item TTL)"}},
+				"rateLimit.shared.window: must be whole milliseconds, between 1s and 24h (Momento's longest item ttl)"}},
 		{"shared rate limit window", base + "rateLimit: {shared: {cache: rl, limit: 5, window: 1s500us}}\n",
-			[]string{"rateLimit.shared.window: must be whole milliseconds, between 1s and 24h (Momento's longest item TTL)"}},
+			[]string{"rateLimit.shared.window: must be whole milliseconds, between 1s and 24h (Momento's longest item ttl)"}},
 		{"shared rate limit long window", base + "rateLimit: {shared: {cache: rl, limit: 5, window: 25h}}\n",
-			[]string{"rateLimit.shared.window: must be whole milliseconds, between 1s and 24h (Momento's longest item TTL)"}},
+			[]string{"rateLimit.shared.window: must be whole milliseconds, between 1s and 24h (Momento's longest item ttl)"}},
 		{"shared rate limit half a fallback", base + "rateLimit: {burst: 2, shared: {cache: rl, limit: 5}}\n",
 			[]string{"rateLimit.requestsPerSecond: must be a positive number"}},
 		{"shared rate limit fail closed with fallback", base + "rateLimit: {requestsPerSecond: 1, burst: 2, shared: {cache: rl, limit: 5, failClosed: true}}\n",
-			[]string{"rateLimit.shared.failClosed: cannot be combined with Fallback (the fallback decides when Momento cannot be asked)"}},
+			[]string{"rateLimit.shared.failClosed: cannot be combined with fallback (the fallback decides when Momento cannot be asked)"}},
 		{"bad cache name", base + "momento: {local: true, caches: [default-cache, '*']}\n", []string{`momento.caches: invalid config: invalid cache name "*"`}},
 		{"narrowing bad parameter", base + "narrowing: {keyParam: 'a b'}\n", []string{`narrowing.keyParam: must be 1 to 64 letters, digits, "_", "-" or "."`}},
 		// Every component is judged, even when another one fails: the
@@ -244,8 +243,8 @@ func TestConfigProblems(t *testing.T) {
 			[]string{"scopes[0].permissions: no permissions (an empty scope is never vended)", `narrowing.keyParam: must be 1 to 64 letters, digits, "_", "-" or "."`}},
 		{"shared rate limit and its fallback", base + "rateLimit: {requestsPerSecond: -1, shared: {cache: rl, failClosed: true}}\n",
 			[]string{"rateLimit.requestsPerSecond: must be a positive number", "rateLimit.shared.limit: must be at least 1",
-				"rateLimit.shared.failClosed: cannot be combined with Fallback (the fallback decides when Momento cannot be asked)"}},
-		{"narrowing same parameter", base + "narrowing: {cacheParam: x, topicParam: x}\n", []string{"narrowing.topicParam: same parameter name as CacheParam"}},
+				"rateLimit.shared.failClosed: cannot be combined with fallback (the fallback decides when Momento cannot be asked)"}},
+		{"narrowing same parameter", base + "narrowing: {cacheParam: x, topicParam: x}\n", []string{"narrowing.topicParam: same parameter name as cacheParam"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -37,8 +37,8 @@ func TestOneSourceOfTruth(t *testing.T) {
 		return "auth:\n  method: jwt\n  jwt:\n    issuer: https://issuer.example.com/\n    audience: [tvm]\n    algorithms: [" + alg + "]\n    jwksURL: " + url + "\n" + scopes
 	}
 	jwtLib := func(url, alg string) error {
-		a, err := jwtauth.New(jwtauth.Config{Issuer: "https://issuer.example.com/", Audience: []string{"tvm"},
-			Algorithms: []string{alg}, JWKSURL: url, Context: cancelled(), Logger: slog.New(slog.DiscardHandler)})
+		a, err := jwtauth.New(jwtauth.Config{Issuers: []jwtauth.Issuer{{Issuer: "https://issuer.example.com/", Audience: []string{"tvm"},
+			Algorithms: []string{alg}, JWKSURL: url}}, Context: cancelled(), Logger: slog.New(slog.DiscardHandler)})
 		if a != nil {
 			a.Close()
 		}
@@ -48,8 +48,8 @@ func TestOneSourceOfTruth(t *testing.T) {
 		return "auth:\n  method: cognito\n  cognito:\n    region: " + region + "\n    userPoolId: " + region + "_abc\n    clientId: client1\n    tokenUse: id\n" + scopes
 	}
 	cognitoLib := func(region string) error {
-		a, err := jwtauth.NewCognito(jwtauth.CognitoConfig{Region: region, UserPoolID: region + "_abc", ClientID: "client1",
-			TokenUse: "id", Context: cancelled(), Logger: slog.New(slog.DiscardHandler)})
+		a, err := jwtauth.New(jwtauth.Config{Issuers: []jwtauth.Issuer{{Cognito: &jwtauth.Cognito{Region: region, UserPoolID: region + "_abc",
+			ClientID: "client1", TokenUse: "id"}}}, Context: cancelled(), Logger: slog.New(slog.DiscardHandler)})
 		if a != nil {
 			a.Close()
 		}
@@ -120,13 +120,13 @@ func TestOneSourceOfTruth(t *testing.T) {
 			if !errors.As(libErr, &ce) {
 				t.Fatalf("library error %v holds no *tvm.ConfigError", libErr)
 			}
-			// (Without a refused value of 8 bytes or more: tvm check never
-			// prints one back; see redactValues.)
+			// Go field names written as keys, and without a refused value of
+			// 8 bytes or more: tvm check never prints one back (redactValues).
 			var doc yaml.Node
 			if err := yaml.Unmarshal([]byte(tt.yaml), &doc); err != nil {
 				t.Fatal(err)
 			}
-			shown := redactValues(&doc, []problem{{key: tt.key, msg: ce.Problem, lib: true}})[0]
+			shown := redactValues(&doc, []problem{{key: tt.key, msg: yamlWords(ce.Problem, nil), lib: true}})[0]
 			want := shown.String()
 			if !strings.Contains(stderr.String(), want) {
 				t.Errorf("tvm check output %q does not hold %q", stderr.String(), want)

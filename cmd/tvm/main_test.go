@@ -1080,13 +1080,13 @@ func TestBinaryConfigErrors(t *testing.T) {
 	for _, args := range [][]string{{"--config", bad}, {"serve", "--config", bad}, {"check", "--config", bad}} {
 		code, stdout, stderr := runTVM(t, baseEnv(t), args...)
 		lines := strings.Split(strings.TrimSpace(stderr), "\n")
-		if code != exitConfig || stdout != "" || len(lines) != 18 || lines[17] != "tvm: 17 problems in "+bad ||
+		if code != exitConfig || stdout != "" || len(lines) != 17 || lines[16] != "tvm: 16 problems in "+bad ||
 			lines[0] != "auth.jwt.audiance: unknown key (line 8)" {
 			t.Errorf("%v: exit %d, stdout %q, stderr:\n%s", args, code, stdout, stderr)
 		}
 	}
 	// TVM_CONFIG works like --config.
-	if code, _, stderr := runTVM(t, baseEnv(t, "TVM_CONFIG="+bad)); code != exitConfig || !strings.Contains(stderr, "tvm: 17 problems") {
+	if code, _, stderr := runTVM(t, baseEnv(t, "TVM_CONFIG="+bad)); code != exitConfig || !strings.Contains(stderr, "tvm: 16 problems") {
 		t.Errorf("TVM_CONFIG: exit %d %s", code, stderr)
 	}
 }

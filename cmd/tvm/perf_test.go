@@ -82,10 +82,10 @@ func TestConfigReuseRetryKeys(t *testing.T) {
 		{"reuse: {size: 3}", "reuse.size: unknown key (line 8)"},
 		{"retry: {attempts: 11}", "retry.attempts: must be between 1 and 10"},
 		{"retry: {attempts: -1}", "retry.attempts: must be between 1 and 10"},
-		{"retry: {baseDelay: -1s}", "retry: BaseDelay must be positive and at most MaxDelay"},
-		{"retry: {baseDelay: 2s, maxDelay: 1s}", "retry: BaseDelay must be positive and at most MaxDelay"},
+		{"retry: {baseDelay: -1s}", "retry: baseDelay must be positive and at most maxDelay"},
+		{"retry: {baseDelay: 2s, maxDelay: 1s}", "retry: baseDelay must be positive and at most maxDelay"},
 		// maxDelay's default (1s) is below this baseDelay.
-		{"retry: {baseDelay: 2s}", "retry: BaseDelay must be positive and at most MaxDelay"},
+		{"retry: {baseDelay: 2s}", "retry: baseDelay must be positive and at most maxDelay"},
 	} {
 		_, err := ParseConfig([]byte(base + tt.yaml + "\n"))
 		if err == nil || err.Error() != tt.want || !errors.Is(err, tvm.ErrInvalidConfig) {

@@ -44,8 +44,17 @@ func configWarnings(cfg *Config, addr string) []problem {
 			add("TVM_ADDR", "%s on a non-loopback address: anyone on the network gets tokens; listen on 127.0.0.1, or authenticate callers", what)
 		}
 	}
-	if j := cfg.Auth.JWT; j != nil && len(j.Audience) == 0 {
-		add("auth.jwt.audience", "none: tokens the issuer gives to any other application are accepted too; name this application's audience")
+	if j := cfg.Auth.JWT; j != nil {
+		issuers, key := []JWTConfig{*j}, func(int) string { return "auth.jwt" }
+		if len(j.Issuers) > 0 {
+			issuers, key = j.Issuers, func(i int) string { return fmt.Sprintf("auth.jwt.issuers[%d]", i) }
+		}
+		for i, is := range issuers {
+			if is.AllowMissingAudience {
+				add(key(i)+".allowMissingAudience", "true: tokens without an audience are accepted on requiredClaims alone; "+
+					"make sure those claims name this application, or drop it so that every token must name its audience")
+			}
+		}
 	}
 	w = append(w, templateWarnings(cfg)...)
 	for _, s := range []struct {

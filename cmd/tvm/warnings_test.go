@@ -100,16 +100,25 @@ func TestCheckWarnings(t *testing.T) {
 	}
 }
 
-// TestConfigWarningJWTAudience: a JWT issuer whose audience is not
-// checked is a warning (the library's configuration may allow it).
+// TestConfigWarningJWTAudience: a JWT issuer that accepts tokens without
+// an audience is a warning, inline or among several issuers.
 func TestConfigWarningJWTAudience(t *testing.T) {
-	cfg := &Config{Auth: AuthConfig{Method: "jwt", JWT: &JWTConfig{Issuer: "https://i.example/"}}}
-	if w := configWarnings(cfg, "127.0.0.1:8080"); len(w) != 1 || w[0].key != "auth.jwt.audience" {
-		t.Errorf("warnings %v", w)
-	}
-	cfg.Auth.JWT.Audience = []string{"app"}
-	if w := configWarnings(cfg, "127.0.0.1:8080"); len(w) != 0 {
-		t.Errorf("warnings %v", w)
+	scopes := "scopes: [{default: true, permissions: [{role: readonly, cache: c}]}]\n"
+	keys := "jwksFile: ../../testdata/jwt/jwks-public.json, algorithms: [RS256]"
+	for yaml, want := range map[string]string{
+		"auth: {method: jwt, jwt: {issuer: https://i.example/, audience: [app], " + keys + "}}\n":                                          "",
+		"auth: {method: jwt, jwt: {issuer: https://i.example/, allowMissingAudience: true, requiredClaims: {azp: [app]}, " + keys + "}}\n": "auth.jwt.allowMissingAudience",
+		"auth: {method: jwt, jwt: {issuers: [{name: a, issuer: https://i.example/, audience: [app], " + keys + "}, " +
+			"{name: b, issuer: https://j.example/, allowMissingAudience: true, requiredClaims: {azp: [app]}, " + keys + "}]}}\n": "auth.jwt.issuers[1].allowMissingAudience",
+	} {
+		cfg, err := ParseConfig([]byte(yaml + scopes))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := configWarnings(cfg, "127.0.0.1:8080")
+		if want == "" && len(w) != 0 || want != "" && (len(w) != 1 || w[0].key != want) {
+			t.Errorf("%s: warnings %v, want %q", yaml, w, want)
+		}
 	}
 }
 

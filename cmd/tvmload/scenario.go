@@ -57,17 +57,23 @@ func runScenario(o options, tmp, name string, is *issuer) (*result, error) {
 	}
 	base := "momento: {local: true}\nlog: {level: " + logLevel + "}\n"
 	openCfg := "auth: {method: open}\nscopes: [{default: true, permissions: [{role: publishsubscribe, cache: default-cache, topic: '*'}]}]\n" + base
-	jwtCfg := fmt.Sprintf("auth:\n  method: jwt\n  jwt: {issuer: %q, jwksURL: %q, audience: [load], algorithms: [RS256]}\n"+
-		"scopes:\n  - group: writers\n    permissions: [{role: publishsubscribe, cache: default-cache, topic: 'user-{sub}'}]\n"+
-		"  - default: true\n    permissions: [{role: subscribeonly, cache: default-cache, topic: '*'}]\n", is.iss, is.url) + base
+	// jwtCfg(extra) is the jwt configuration, extra added to auth.jwt.
+	jwtCfg := func(extra string) string {
+		return fmt.Sprintf("auth:\n  method: jwt\n  jwt: {issuer: %q, jwksURL: %q, audience: [load], algorithms: [RS256]%s}\n"+
+			"scopes:\n  - group: writers\n    permissions: [{role: publishsubscribe, cache: default-cache, topic: 'user-{sub}'}]\n"+
+			"  - default: true\n    permissions: [{role: subscribeonly, cache: default-cache, topic: '*'}]\n", is.iss, is.url, extra) + base
+	}
 	switch name {
 	case "baseline":
 	case "open-reuse":
 		cfg = openCfg
 	case "open-noreuse":
 		cfg = openCfg + "reuse: {enabled: false}\n"
-	case "jwt-reuse":
-		cfg = jwtCfg
+	case "jwt-reuse", "jwt-nocache":
+		cfg = jwtCfg("")
+		if name == "jwt-nocache" {
+			cfg = jwtCfg(", disableCache: true")
+		}
 		reqs = func(conn, i int) request {
 			return request{header: is.valid[(conn*7919+i)%len(is.valid)], valid: true}
 		}
@@ -101,7 +107,7 @@ func runScenario(o options, tmp, name string, is *issuer) (*result, error) {
 			return request{header: bad[(conn+i)%2]}
 		}
 	case "jwt-hostile":
-		cfg = jwtCfg
+		cfg = jwtCfg("")
 		reqs = func(conn, i int) request {
 			if i%2 == 0 {
 				return request{header: is.valid[(conn*7919+i)%len(is.valid)], valid: true}

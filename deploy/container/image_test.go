@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tvmgo/tvm/internal/testenv"
 )
 
 // podman runs podman with the test's containers.conf and runc, and returns
@@ -37,12 +39,10 @@ func podman(t *testing.T, conf string, args ...string) (string, error) {
 // token through the published port, and stops it with SIGTERM: it must
 // shut down cleanly (exit code 0, "stopped" in its log).
 func TestImage(t *testing.T) {
-	if _, err := exec.LookPath("podman"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but podman is missing (apt-get install podman runc)")
-		}
-		t.Skip("podman not installed (apt-get install podman runc)")
-	}
+	needs := testenv.Require(t)
+	needs.Command("podman", "apt-get install podman runc")
+	needs.Command("runc", "apt-get install runc")
+	needs.Check()
 	if os.Geteuid() != 0 && os.Getenv("CI") != "true" {
 		t.Skip("rootless podman is not set up here; run as root")
 	}

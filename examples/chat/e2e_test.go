@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tvmgo/tvm/internal/testenv"
 )
 
 // TestEndToEndInChromium runs the browser suite in e2e/ (node's test runner,
@@ -18,29 +20,12 @@ import (
 // Without them it is skipped, except under CI=true, where it fails.
 // Screenshots and logs go to test-artifacts/ (or $E2E_ARTIFACTS).
 func TestEndToEndInChromium(t *testing.T) {
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	var missing []string
-	if _, err := os.Stat(chromium); err != nil {
-		missing = append(missing, chromium+" (apt-get install chromium)")
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing = append(missing, "node (Node.js 20+)")
-	}
-	for _, dir := range []string{"web", "e2e"} {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules")); err != nil {
-			missing = append(missing, "examples/chat/"+dir+"/node_modules (npm ci --prefix examples/chat/"+dir+")")
-		}
-	}
-	if len(missing) > 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but the browser test cannot run; missing: %v", missing)
-		}
-		t.Skipf("browser test skipped; missing: %v", missing)
-	}
+	needs := testenv.Require(t)
+	chromium := needs.Chromium()
+	node := needs.Command("node", "Node.js 20+")
+	needs.NodeModules("web", "@gomomento/sdk-web")
+	needs.NodeModules("e2e", "playwright-core")
+	needs.Check()
 
 	artifacts, err := filepath.Abs("test-artifacts")
 	if err != nil {

@@ -40,13 +40,13 @@ func startIdP(t *testing.T, ttl time.Duration) (*demoIdP, *httptest.Server) {
 // server configures it, fetching the JWKS over HTTP.
 func realAuthenticator(t *testing.T, idp *demoIdP) *jwtauth.Authenticator {
 	t.Helper()
-	a, err := jwtauth.New(jwtauth.Config{
-		Issuer:      idp.Issuer(),
-		Audience:    []string{demoAudience},
-		Algorithms:  []string{"ES256"},
-		JWKSURL:     idp.JWKSURL(),
-		GroupsClaim: "cognito:groups",
-	})
+	a, err := jwtauth.New(jwtauth.Config{Issuers: []jwtauth.Issuer{{
+		Issuer:       idp.Issuer(),
+		Audience:     []string{demoAudience},
+		Algorithms:   []string{"ES256"},
+		JWKSURL:      idp.JWKSURL(),
+		GroupsClaims: []string{"cognito:groups"},
+	}}})
 	if err != nil {
 		t.Fatal(err)
 	}

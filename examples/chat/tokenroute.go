@@ -37,13 +37,15 @@ func newTokenHandler(ctx context.Context, s tokenSetup) (http.Handler, func() er
 	var closers []func() error
 	if s.idp != nil {
 		a, err := jwtauth.New(jwtauth.Config{
-			Issuer:      s.idp.Issuer(),
-			Audience:    []string{demoAudience},
-			Algorithms:  []string{"ES256"},
-			JWKSURL:     s.idp.JWKSURL(),
-			GroupsClaim: "cognito:groups",
-			Context:     ctx,
-			Logger:      s.logger,
+			Issuers: []jwtauth.Issuer{{
+				Issuer:       s.idp.Issuer(),
+				Audience:     []string{demoAudience},
+				Algorithms:   []string{"ES256"},
+				JWKSURL:      s.idp.JWKSURL(),
+				GroupsClaims: []string{"cognito:groups"},
+			}},
+			Context: ctx,
+			Logger:  s.logger,
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("JWT authenticator: %w", err)
@@ -51,16 +53,20 @@ func newTokenHandler(ctx context.Context, s tokenSetup) (http.Handler, func() er
 		authn = a
 		closers = append(closers, a.Close)
 	} else {
-		a, err := jwtauth.NewCognito(jwtauth.CognitoConfig{
-			Region:     s.opts.Cognito.Region,
-			UserPoolID: s.opts.Cognito.UserPoolID,
-			ClientID:   s.opts.Cognito.ClientID,
-			TokenUse:   "id",
-			// The token id, which other users see as the sender, is the
-			// user name rather than the pool's opaque "sub".
-			SubjectClaim: "cognito:username",
-			Context:      ctx,
-			Logger:       s.logger,
+		a, err := jwtauth.New(jwtauth.Config{
+			Issuers: []jwtauth.Issuer{{
+				Cognito: &jwtauth.Cognito{
+					Region:     s.opts.Cognito.Region,
+					UserPoolID: s.opts.Cognito.UserPoolID,
+					ClientID:   s.opts.Cognito.ClientID,
+					TokenUse:   jwtauth.CognitoIDToken,
+				},
+				// The token id, which other users see as the sender, is the
+				// user name rather than the pool's opaque "sub".
+				SubjectClaim: "cognito:username",
+			}},
+			Context: ctx,
+			Logger:  s.logger,
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("cognito authenticator: %w", err)

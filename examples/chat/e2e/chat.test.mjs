@@ -19,6 +19,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import {
   artifactsDir,
   buildBinaries,
+  adminClient,
   buildUI,
   freePort,
   joinRoom,
@@ -186,6 +187,7 @@ describe('standalone shape: static UI on one origin, cmd/tvm on another', () => 
   let alice;
   let bob;
   let tvmURL;
+  let admin; // fetch for the emulator's fault-injection admin endpoint
   const room = `standalone-${nonce()}`;
 
   before(async () => {
@@ -244,6 +246,7 @@ momento:
       { TVM_ADDR: `127.0.0.1:${tvmPort}`, TVM_CONFIG: config, MOMENTO_LOCAL_ADDR: `127.0.0.1:${emulatorPort}`, MOMENTO_API_KEY: '' },
       `${tvmURL}/healthz`,
     );
+    admin = await adminClient(tvm, `${tvmURL}/admin/momentolocal`);
     bob = await openChat(browser, ui.url, 'bob', password);
     await joinRoom(bob, room);
     alice = await openChat(browser, ui.url, 'alice', password);
@@ -251,7 +254,7 @@ momento:
   });
 
   afterEach(async () => {
-    await fetch(`${tvmURL}/admin/momentolocal/faults`, { method: 'DELETE' });
+    await admin('/faults', { method: 'DELETE' });
     // Each test starts with both pages connected.
     await waitLive(alice);
     await waitLive(bob);
@@ -282,7 +285,7 @@ momento:
     assert.equal(got[0].sender, 'alice');
     // cmd/tvm narrowed each token to the room asked for, with the role of
     // the user's group: what reached Momento's token service says so.
-    const vended = await (await fetch(`${tvmURL}/admin/momentolocal/token-requests`)).json();
+    const vended = await (await admin('/token-requests')).json();
     for (const [user, role] of [['alice', 'publishsubscribe'], ['bob', 'subscribeonly']]) {
       const mine = vended.filter(r => r.tokenId === user);
       assert.ok(mine.length > 0, `no token vended for ${user}`);
@@ -295,7 +298,6 @@ momento:
   });
 
   it('resumes from the last sequence number after the connection drops: messages sent meanwhile arrive once', async () => {
-    const admin = `${tvmURL}/admin/momentolocal`;
     const before = `before drop ${nonce()}`;
     await sendOK(alice, before);
     await waitForMessage(bob, before);
@@ -306,13 +308,13 @@ momento:
     // reconnects) are held for 2 s and then fail, so each page must
     // reconnect by itself, with a new token, from the last sequence number
     // it saw; meanwhile Alice talks.
-    const rule = await fetch(`${admin}/faults`, {
+    const rule = await admin('/faults', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ method: 'Subscribe', latency: '2s', code: 'UNAVAILABLE', count: 4 }),
     });
     assert.ok(rule.ok, await rule.text());
-    const closed = await fetch(`${admin}/connections/close`, { method: 'POST' });
+    const closed = await admin('/connections/close', { method: 'POST' });
     assert.equal(closed.status, 200);
     const gap = [];
     for (let i = 0; i < 3; i++) {
@@ -329,14 +331,13 @@ momento:
   });
 
   it('drops the messages both subscriptions deliver while a refresh overlaps', async () => {
-    const admin = `${tvmURL}/admin/momentolocal`;
     const dups0 = Number(await bob.page.getAttribute('#status', 'data-duplicates'));
     const r0 = await refreshes(bob);
     // Hold every subscribe for 1.5 s (until the rule is removed after the
     // test): during Bob's next refresh the old subscription keeps
     // delivering, and the new one then replays the same messages from the
     // resume point.
-    const rule = await fetch(`${admin}/faults`, {
+    const rule = await admin('/faults', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ method: 'Subscribe', latency: '1500ms' }),

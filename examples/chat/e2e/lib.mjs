@@ -88,7 +88,14 @@ export async function startProcess(name, cmd, args, env, readyURL, timeoutMs = 3
   const log = createWriteStream(path.join(artifactsDir, `${name}.log`));
   const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
-  child.stdout.pipe(log);
+  const stdout = [];
+  let partial = '';
+  child.stdout.on('data', chunk => {
+    log.write(chunk);
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop();
+    stdout.push(...lines);
+  });
   child.stderr.pipe(log);
   let exited = null;
   child.on('exit', code => {
@@ -112,6 +119,8 @@ export async function startProcess(name, cmd, args, env, readyURL, timeoutMs = 3
   }
   return {
     child,
+    /** The lines the process printed on stdout so far. */
+    stdout,
     stop: () =>
       new Promise(resolve => {
         if (exited !== null) return resolve();
@@ -120,6 +129,39 @@ export async function startProcess(name, cmd, args, env, readyURL, timeoutMs = 3
         setTimeout(() => child.kill('SIGKILL'), 5000).unref();
       }),
   };
+}
+
+/**
+ * The admin secret from cmd/tvm's start-up banner, if it prints one (a
+ * `Bearer <secret>` or `secret: <secret>` on any line but the curl
+ * example), else null.
+ */
+export function adminSecretFrom(lines) {
+  for (const line of lines) {
+    if (/\btry:/.test(line)) continue; // the banner's curl example ("Bearer $JWT")
+    const m =
+      /Bearer\s+([^\s'"`),;]+)/.exec(line) ?? /\bsecret\b[^:=\n]*[:=]\s*["'`]?([^\s'"`),;]+)/i.exec(line);
+    if (m && !m[1].startsWith('$')) return m[1];
+  }
+  return null;
+}
+
+/**
+ * A fetch for cmd/tvm's emulator admin endpoint (base .../admin/momentolocal)
+ * that sends the admin secret of the banner when there is one. Waits for the
+ * banner line naming the endpoint first.
+ */
+export async function adminClient(proc, base, timeoutMs = 10_000) {
+  const start = Date.now();
+  // The banner names the admin endpoint; its last line is "try: ...".
+  const named = () => proc.stdout.findIndex(l => /admin\/momentolocal|fault injection/i.test(l));
+  while (named() < 0 || !(proc.stdout.slice(named()).some(l => /\btry:/.test(l)) || Date.now() - start > 500)) {
+    if (Date.now() - start > timeoutMs) throw new Error('cmd/tvm printed no line naming its admin endpoint');
+    await new Promise(r => setTimeout(r, 50));
+  }
+  const secret = adminSecretFrom(proc.stdout);
+  return (p, init = {}) =>
+    fetch(base + p, { ...init, headers: { ...(init.headers ?? {}), ...(secret ? { Authorization: `Bearer ${secret}` } : {}) } });
 }
 
 /** Starts the chat server on a free port; returns its URL and a stop function. */

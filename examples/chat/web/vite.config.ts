@@ -8,6 +8,12 @@ const server = process.env.CHAT_SERVER ?? 'http://127.0.0.1:8080';
 
 export default defineConfig({
   base: './',
+  resolve: {
+    // @tvmgo/token-client is a link to ../../../tokenclient, which has its
+    // own node_modules: resolve the SDK from here for both, so that the page
+    // bundles one copy of it (and instanceof works across the two).
+    dedupe: ['@gomomento/sdk-web', '@gomomento/sdk-core'],
+  },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

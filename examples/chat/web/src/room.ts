@@ -1,25 +1,31 @@
-// A chat room: one Momento topic, subscribed and published to with a token
-// from the vending machine that covers only this topic. The token is
-// refreshed before it expires; the new subscription resumes after the last
-// sequence number seen, and items that both the old and the new subscription
-// deliver are dropped by sequence number, so nothing is lost or duplicated.
+// A chat room: one Momento topic, subscribed and published to with tokens
+// from the vending machine that cover only this topic. @tvmgo/token-client
+// does the work: its TokenSource fetches the tokens (one request at a time,
+// refreshed ahead of expiry, retried with backoff), and its refreshing
+// subscription moves to each new token, recovers from errors and silent
+// connections, resumes after the last sequence number seen and drops
+// duplicates, so nothing is lost or shown twice.
 
 import {
-  CredentialProvider,
   DefaultMomentoLoggerFactory,
   DefaultMomentoLoggerLevel,
   MomentoErrorCode,
-  TopicClient,
-  TopicConfiguration,
   TopicConfigurations,
-  TopicDiscontinuity,
   TopicItem,
   TopicPublish,
   TopicSubscribe,
 } from '@gomomento/sdk-web';
+import {
+  ForbiddenError,
+  type RefreshingTopicSubscription,
+  type SubscriptionStatus,
+  TokenError,
+  TokenSource,
+  TopicPublisher,
+  UnauthorizedError,
+  subscribeTopic,
+} from '@tvmgo/token-client';
 import type { ChatConfig } from './config';
-import { ResumePoint, Subscription, subscribeFrom } from './resume';
-import { TokenError, VendedToken, fetchToken, refreshDelayMs } from './tokens';
 
 /** One message as shown in the UI. */
 export interface ChatMessage {
@@ -32,11 +38,11 @@ export interface ChatMessage {
 }
 
 export interface RoomStatus {
-  state: 'connecting' | 'live' | 'refreshing' | 'reconnecting' | 'closed';
+  state: SubscriptionStatus['state'];
   /** Unix seconds when the current Momento token expires. */
   tokenExpiresAt: number;
   refreshes: number;
-  /** Failures (lost subscription, failed refresh) recovered by reconnecting. */
+  /** Failures (lost subscription, silence) recovered by reconnecting. */
   reconnects: number;
   lastSeq: number;
   duplicatesDropped: number;
@@ -61,27 +67,23 @@ export class PublishDeniedError extends Error {
   }
 }
 
-const loggerFactory = new DefaultMomentoLoggerFactory(DefaultMomentoLoggerLevel.WARN);
+const configuration = TopicConfigurations.Browser.latest(new DefaultMomentoLoggerFactory(DefaultMomentoLoggerLevel.WARN));
 
 /**
  * A subscription that has received nothing, not even a heartbeat (Momento
  * sends one every few seconds), for this long is considered dead and is
- * replaced, resuming from the last sequence number. This also covers the
- * SDK's own stream restarts, which can end without reporting an error.
+ * replaced, resuming from the last sequence number.
  */
 const silenceLimitMs = 60_000;
 
 export class Room {
-  private configuration: TopicConfiguration = TopicConfigurations.Browser.latest(loggerFactory);
-  private client: TopicClient | null = null;
-  private sub: Subscription | null = null;
-  private last: ResumePoint | null = null;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly tokens: TokenSource;
+  private readonly publisher: TopicPublisher;
+  /** Empty: the endpoint named by the token (real Momento, or a local emulator). */
+  private readonly endpoint: string | undefined;
+  private sub: RefreshingTopicSubscription | null = null;
   private stopped = false;
-  private connecting: Promise<void> | null = null;
-  private backoffMs = 1000;
-  private lastActivity = Date.now();
-  private watchdog: ReturnType<typeof setInterval> | undefined;
+  private troubled = false;
   private status: RoomStatus = {
     state: 'connecting',
     tokenExpiresAt: 0,
@@ -93,24 +95,53 @@ export class Room {
 
   constructor(
     private readonly cfg: ChatConfig,
-    private readonly idToken: () => string,
+    idToken: () => string,
     readonly name: string,
     private readonly events: RoomEvents,
-  ) {}
+  ) {
+    this.endpoint = cfg.momentoEndpoint || undefined;
+    // The token covers only this room: the resolver intersects ?topic= with
+    // what the user's groups allow. The ID token goes in the Authorization
+    // header; nothing else the page sends can widen the scope.
+    const url = new URL(cfg.tokenUrl, location.href);
+    url.searchParams.set('topic', name);
+    this.tokens = new TokenSource({
+      url,
+      headers: () => ({ Authorization: `Bearer ${idToken()}` }),
+      credentials: 'omit',
+    });
+    this.tokens.on('retry', r =>
+      console.info(`room ${name}: token request failed (${r.error.kind}, HTTP ${r.error.status}); retrying in ${Math.round(r.delayMs)} ms`),
+    );
+    this.publisher = new TopicPublisher({ tokens: this.tokens, configuration, endpoint: this.endpoint });
+  }
 
-  /** Gets a token, subscribes, and keeps the token fresh until stop(). */
+  /** Gets a token and subscribes; resolves once live (or once the room failed for good). */
   async start(): Promise<void> {
-    this.watchdog = setInterval(() => this.checkSilence(), 2000);
-    await this.reconnect('connecting');
+    if (this.stopped) return;
+    this.sub = subscribeTopic({
+      tokens: this.tokens,
+      cacheName: this.cfg.cacheName,
+      topicName: this.name,
+      configuration,
+      endpoint: this.endpoint,
+      silenceTimeoutMs: silenceLimitMs,
+      onItem: (item, pos) => this.events.onMessage(toMessage(item, pos.sequenceNumber, pos.sequencePage)),
+      onDiscontinuity: d =>
+        this.events.onProblem(
+          `Some messages could not be delivered (after sequence ${d.lastSequenceNumber}, resumed after ${d.newSequenceNumber}).`,
+          false,
+        ),
+      onStatus: s => this.onStatus(s),
+      onError: (e, fatal) => this.onError(e, fatal),
+    });
+    await this.sub.ready.catch(() => undefined); // failures arrive through onError
   }
 
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.timer);
-    clearInterval(this.watchdog);
-    this.sub?.unsubscribe();
-    this.sub = null;
-    this.client = null;
+    this.sub?.close();
+    this.tokens.close();
     this.setStatus({ state: 'closed' });
   }
 
@@ -125,12 +156,8 @@ export class Room {
   }
 
   private async publish(value: string): Promise<void> {
-    // Before the first connection there is no client yet; during a refresh
-    // the current client stays valid, so sending never waits for it.
-    if (!this.client && this.connecting) await this.connecting;
-    const client = this.client;
-    if (!client) throw new Error('not connected');
-    const r = await client.publish(this.cfg.cacheName, this.name, value);
+    if (this.stopped) throw new Error('not connected');
+    const r = await this.publisher.publish(this.cfg.cacheName, this.name, value);
     if (r instanceof TopicPublish.Error) {
       if (r.errorCode() === MomentoErrorCode.PERMISSION_ERROR) {
         throw new PublishDeniedError(
@@ -141,147 +168,59 @@ export class Room {
     }
   }
 
-  private reconnect(state: RoomStatus['state']): Promise<void> {
-    if (!this.connecting) {
-      this.connecting = this.connect(state).finally(() => {
-        this.connecting = null;
-      });
+  private onStatus(s: SubscriptionStatus): void {
+    if (this.stopped && s.state !== 'closed') return;
+    const was = this.status.state;
+    if (s.state !== was) {
+      console.info(`room ${this.name}: ${s.state}, after sequence ${s.position ? `${s.position.sequenceNumber} (page ${s.position.sequencePage})` : '(none: new messages only)'}`);
     }
-    return this.connecting;
-  }
-
-  private credentials(token: VendedToken): CredentialProvider {
-    const base = this.cfg.momentoEndpoint;
-    if (!base) return CredentialProvider.fromDisposableToken({ apiKey: token.authToken });
-    return CredentialProvider.fromDisposableToken({
-      apiKey: token.authToken,
-      endpointOverrides: { cacheEndpoint: base, controlEndpoint: base, tokenEndpoint: base },
+    this.setStatus({
+      state: s.state,
+      tokenExpiresAt: s.tokenExpiresAtMs === null ? 0 : Math.round(s.tokenExpiresAtMs / 1000),
+      refreshes: s.refreshes,
+      reconnects: s.reconnects,
+      lastSeq: s.position?.sequenceNumber ?? 0,
+      duplicatesDropped: s.duplicatesDropped,
     });
+    if (s.state === 'live' && this.troubled) {
+      this.troubled = false;
+      this.events.onRecovered();
+    }
   }
 
-  private async connect(state: RoomStatus['state']): Promise<void> {
-    clearTimeout(this.timer);
+  private onError(e: unknown, fatal: boolean): void {
     if (this.stopped) return;
-    this.setStatus({ state });
-    let token: VendedToken;
-    try {
-      token = await fetchToken(this.cfg.tokenUrl, this.idToken(), this.name);
-    } catch (e) {
-      return this.fail(e);
-    }
-    if (this.stopped) return;
-    const creds = this.credentials(token);
-    const client = new TopicClient({ configuration: this.configuration, credentialProvider: creds });
-    let sub: Subscription;
-    try {
-      // Subscribe with the new token before dropping the old subscription:
-      // items both deliver in the overlap are dropped by sequence number.
-      console.info(`room ${this.name}: ${state}: subscribing after sequence ${this.last ? this.last.seq : '(none)'}`);
-      sub = await subscribeFrom(this.configuration, creds, this.cfg.cacheName, this.name, this.last, {
-        onItem: (item, page) => {
-          if (sub === this.sub) this.lastActivity = Date.now();
-          this.onItem(item, page);
-        },
-        onHeartbeat: () => {
-          if (sub === this.sub) this.lastActivity = Date.now();
-        },
-        onDiscontinuity: d => this.onDiscontinuity(d),
-        onError: e => this.onStreamError(sub, e),
-      });
-    } catch (e) {
-      return this.fail(e);
-    }
-    if (this.stopped) {
-      sub.unsubscribe();
+    console.warn(`room ${this.name}: ${fatal ? 'stopped' : 'retrying'}: ${describe(e)}`);
+    if (!fatal) {
+      this.troubled = true;
+      this.events.onProblem(`Connection problem (${describe(e)}); retrying`, false);
       return;
     }
-    console.info(`room ${this.name}: ${state} done, subscribed after sequence ${this.last ? `${this.last.seq} (page ${this.last.page})` : '(none: new messages only)'}`);
-    const old = this.sub;
-    this.sub = sub;
-    this.lastActivity = Date.now();
-    this.client = client;
-    old?.unsubscribe();
-    this.backoffMs = 1000;
-    this.setStatus({
-      state: 'live',
-      tokenExpiresAt: token.expiresAt,
-      refreshes: this.status.refreshes + (state === 'refreshing' ? 1 : 0),
-    });
-    if (state === 'reconnecting') this.events.onRecovered();
-    this.timer = setTimeout(() => void this.reconnect('refreshing'), refreshDelayMs(token.expiresAt));
-  }
-
-  private fail(e: unknown): void {
-    if (this.stopped) return;
-    console.warn(`room ${this.name}: ${e instanceof TopicSubscribe.Error ? `${e.errorCode()}: ${e.message()}` : String(e)}`);
-    if (e instanceof TokenError && e.status === 401) {
+    if (e instanceof UnauthorizedError) {
       this.events.onProblem('Your sign-in expired or was refused; please sign in again.', true);
       this.stop();
       this.events.onSignedOut();
       return;
     }
-    if (e instanceof TokenError && (e.status === 403 || e.status === 400)) {
+    if (e instanceof ForbiddenError || (e instanceof TokenError && e.kind === 'bad_request')) {
       this.events.onProblem(`Not allowed in room "${this.name}": ${e.message}`, true);
-      this.stop();
-      return;
-    }
-    if (e instanceof TopicSubscribe.Error && e.errorCode() === MomentoErrorCode.PERMISSION_ERROR) {
+    } else if (e instanceof TopicSubscribe.Error && e.errorCode() === MomentoErrorCode.PERMISSION_ERROR) {
       this.events.onProblem(`Momento refused the subscription to "${this.name}": ${e.message()}`, true);
-      this.stop();
-      return;
+    } else {
+      this.events.onProblem(`The room stopped: ${describe(e)}`, true);
     }
-    const msg = e instanceof TopicSubscribe.Error ? `${e.errorCode()}: ${e.message()}` : String(e);
-    this.events.onProblem(`Connection problem (${msg}); retrying in ${Math.round(this.backoffMs / 1000)} s`, false);
-    this.setStatus({ state: 'reconnecting', reconnects: this.status.reconnects + 1 });
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.reconnect('reconnecting'), this.backoffMs);
-    this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
-  }
-
-  private onStreamError(sub: Subscription, e: TopicSubscribe.Error): void {
-    // Only the current subscription matters; an old one may end with an
-    // error after it was replaced.
-    if (this.stopped || sub !== this.sub) return;
-    this.sub = null;
-    this.fail(e);
-  }
-
-  private checkSilence(): void {
-    if (this.stopped || this.connecting || !this.sub) return;
-    if (Date.now() - this.lastActivity < silenceLimitMs) return;
-    const dead = this.sub;
-    this.sub = null;
-    dead.unsubscribe();
-    this.fail(new Error(`no heartbeat for ${silenceLimitMs / 1000} s`));
-  }
-
-  private onItem(item: TopicItem, page: number): void {
-    const seq = item.sequenceNumber();
-    const last = this.last;
-    if (last && page === last.page && seq <= last.seq) {
-      this.setStatus({ duplicatesDropped: this.status.duplicatesDropped + 1 });
-      return;
-    }
-    this.last = { seq, page };
-    this.setStatus({ lastSeq: seq });
-    this.events.onMessage(toMessage(item, seq, page));
-  }
-
-  private onDiscontinuity(d: TopicDiscontinuity): void {
-    // Continue below the new sequence number, so that the item carrying it
-    // is never taken for a duplicate (Momento and the SDK differ on whether
-    // it is the last skipped or the next delivered sequence number).
-    this.last = { seq: d.newSequenceNumber() - 1, page: d.newSequencePage() };
-    this.events.onProblem(
-      `Some messages could not be delivered (after sequence ${d.lastSequenceNumber()}, resumed at ${d.newSequenceNumber()}).`,
-      false,
-    );
+    this.stop();
   }
 
   private setStatus(patch: Partial<RoomStatus>): void {
     this.status = { ...this.status, ...patch };
     this.events.onStatus(this.status);
   }
+}
+
+function describe(e: unknown): string {
+  if (e instanceof TopicSubscribe.Error) return `${e.errorCode()}: ${e.message()}`;
+  return e instanceof Error ? e.message : String(e);
 }
 
 function toMessage(item: TopicItem, seq: number, page: number): ChatMessage {
