@@ -12,7 +12,7 @@ import (
 // the handler, and the Config field of that limiter.
 type counterCache struct {
 	name  string
-	field string // "Config.RateLimit" or "Config.VendLimit"
+	field string // "RateLimit" or "VendLimit", the Config field
 }
 
 // counterCaches returns the caches of the MomentoRateLimiters among the
@@ -36,8 +36,8 @@ func counterCaches(cfg Config) []counterCache {
 			visit(m.fallback, field)
 		}
 	}
-	visit(cfg.RateLimit, "Config.RateLimit")
-	visit(cfg.VendLimit, "Config.VendLimit")
+	visit(cfg.RateLimit, "RateLimit")
+	visit(cfg.VendLimit, "VendLimit")
 	return out
 }
 
@@ -91,7 +91,7 @@ func counterWrite(p Permission, caches []counterCache) string {
 		default:
 			continue
 		}
-		return fmt.Sprintf("%s may write %s %s, which holds the counters of %s: a token could reset or inflate them "+
+		return fmt.Sprintf("%s may write %s %s, which holds the shared counters of %s: a token could reset or inflate them "+
 			"(keep the counters in a cache no scope may write)", p.Role, what, summaryValue(c.name), c.field)
 	}
 	return ""

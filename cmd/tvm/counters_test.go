@@ -21,7 +21,7 @@ func TestCheckRefusesScopesWritingCounters(t *testing.T) {
 		yaml := jwtAuth + tt.limit + "\n" + strings.Replace(scopes, "%s", tt.perm, 1)
 		_, err := ParseConfig([]byte(yaml))
 		var ce configErrors
-		if !errors.As(err, &ce) || len(ce) != 1 || ce[0].key != "scopes[1].permissions[1].cache" || !strings.Contains(ce[0].msg, "which holds the counters of") {
+		if !errors.As(err, &ce) || len(ce) != 1 || ce[0].key != "scopes[1].permissions[1].cache" || !strings.Contains(ce[0].msg, "which holds the shared counters of") {
 			t.Errorf("%s + %s: %v", tt.limit, tt.perm, err)
 		}
 	}
