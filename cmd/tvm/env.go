@@ -37,9 +37,9 @@ type environment struct {
 	configPath string // TVM_CONFIG
 	localAddr  string // MOMENTO_LOCAL_ADDR
 	lambda     bool   // AWS_LAMBDA_RUNTIME_API is set
-	// demoRealTokens (TVM_DEMO_REAL_TOKENS=1) lets the no-config demo vend
-	// real tokens with a Momento API key.
-	demoRealTokens bool
+	// realDemo (TVM_DEMO_REAL_TOKENS=1) lets the no-config demo vend real
+	// tokens with a Momento API key.
+	realDemo bool
 
 	apiKey     secret // MOMENTO_API_KEY
 	endpoint   string // MOMENTO_ENDPOINT: the regional endpoint of a v2 key
@@ -57,19 +57,19 @@ type environment struct {
 
 func readEnv(getenv func(string) string) environment {
 	e := environment{
-		addr:           getenv("TVM_ADDR"),
-		opsAddr:        getenv("TVM_OPS_ADDR"),
-		configPath:     getenv("TVM_CONFIG"),
-		localAddr:      getenv("MOMENTO_LOCAL_ADDR"),
-		lambda:         getenv("AWS_LAMBDA_RUNTIME_API") != "",
-		demoRealTokens: getenv("TVM_DEMO_REAL_TOKENS") == "1",
-		apiKey:         secret(strings.TrimSpace(getenv("MOMENTO_API_KEY"))),
-		endpoint:       strings.TrimSpace(getenv("MOMENTO_ENDPOINT")),
-		apiKeyFile:     getenv("MOMENTO_API_KEY_FILE"),
-		secretID:       getenv("MOMENTO_API_KEY_SECRET_ID"),
-		parameter:      getenv("MOMENTO_API_KEY_PARAMETER"),
-		extensionPort:  getenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"),
-		sessionToken:   secret(getenv("AWS_SESSION_TOKEN")),
+		addr:          getenv("TVM_ADDR"),
+		opsAddr:       getenv("TVM_OPS_ADDR"),
+		configPath:    getenv("TVM_CONFIG"),
+		localAddr:     getenv("MOMENTO_LOCAL_ADDR"),
+		lambda:        getenv("AWS_LAMBDA_RUNTIME_API") != "",
+		realDemo:      getenv("TVM_DEMO_REAL_TOKENS") == "1",
+		apiKey:        secret(strings.TrimSpace(getenv("MOMENTO_API_KEY"))),
+		endpoint:      strings.TrimSpace(getenv("MOMENTO_ENDPOINT")),
+		apiKeyFile:    getenv("MOMENTO_API_KEY_FILE"),
+		secretID:      getenv("MOMENTO_API_KEY_SECRET_ID"),
+		parameter:     getenv("MOMENTO_API_KEY_PARAMETER"),
+		extensionPort: getenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"),
+		sessionToken:  secret(getenv("AWS_SESSION_TOKEN")),
 	}
 	if e.addr == "" {
 		e.addr = defaultAddr

@@ -22,6 +22,7 @@
 //	MOMENTO_API_KEY        Momento API key (never logged)
 //	MOMENTO_API_KEY_FILE   file holding the Momento API key
 //	MOMENTO_LOCAL_ADDR     embedded emulator address (default 127.0.0.1:9090)
+//	TVM_DEMO_REAL_TOKENS   1: the demo (no configuration) may vend real tokens with MOMENTO_API_KEY
 //	AWS_LAMBDA_RUNTIME_API set by AWS Lambda: serve API Gateway events
 package main
 
@@ -83,7 +84,7 @@ const usage = `usage:
   tvm hash-password [--cost N]                read a password on stdin, print its bcrypt hash
   tvm version                                 print the version
 
-environment: TVM_ADDR, TVM_OPS_ADDR, TVM_CONFIG, MOMENTO_API_KEY, MOMENTO_API_KEY_FILE, MOMENTO_LOCAL_ADDR
+environment: TVM_ADDR, TVM_OPS_ADDR, TVM_CONFIG, MOMENTO_API_KEY, MOMENTO_API_KEY_FILE, MOMENTO_LOCAL_ADDR, TVM_DEMO_REAL_TOKENS
 `
 
 func version() string {

@@ -70,7 +70,7 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 	switch {
 	case key != "" && local && !cfg.demo:
 		return configErrors{{key: "momento.local", msg: "true, but a Momento API key is set in the environment: remove one of them"}}
-	case key != "" && cfg.demo && !env.demoRealTokens:
+	case key != "" && cfg.demo && !env.realDemo:
 		return configErrors{{key: "TVM_CONFIG", msg: "none, but a Momento API key is set: the demo would vend real Momento tokens, publish+subscribe " +
 			"on every topic of default-cache, to anyone who can reach it. Give a configuration, or set TVM_DEMO_REAL_TOKENS=1 to run the demo on your account"}}
 	case key != "":
