@@ -1,6 +1,7 @@
 package tvm
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -8,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
@@ -45,9 +48,10 @@ type User struct {
 	Username string `json:"username" yaml:"username"`
 	// PasswordHash is the bcrypt hash of the user's password, e.g. the
 	// output of `tvm hash-password`, of `htpasswd -nbBC 12 user password`
-	// after the colon, or of bcrypt.GenerateFromPassword; cost 10 to 14.
-	// Plain-text passwords are refused. Give every user the same cost: a
-	// caller can tell costs apart by timing.
+	// after the colon, or of bcrypt.GenerateFromPassword; cost 10 to 14,
+	// the same for every user of a BasicAuthenticator (a caller could tell
+	// users of different costs apart by timing). Plain-text passwords are
+	// refused.
 	PasswordHash string `json:"passwordHash" yaml:"passwordHash"`
 	// Groups become Identity.Groups, for group rules (GroupScopes).
 	Groups []string `json:"groups,omitempty" yaml:"groups,omitempty"`
@@ -70,6 +74,16 @@ type BasicConfig struct {
 	// browsers). When both these headers and an Authorization header are
 	// present they must carry the same credentials. Default false.
 	AllowCredentialHeaders bool
+	// MaxConcurrentChecks bounds the bcrypt comparisons running at once
+	// (each takes a core for tens of milliseconds), so that a flood of bad
+	// logins cannot push a legitimate login's latency up without end; one
+	// more is reserved to credentials that passed before (see
+	// BasicAuthenticator). Logins beyond it wait in line, those credentials
+	// first, up to one second and at most 32 per check; the others are
+	// shed with ErrOverloaded (503 with Retry-After). Default: half of GOMAXPROCS at construction, rounded
+	// up, so that a flood leaves CPUs for the rest of the server; negative:
+	// no bound.
+	MaxConcurrentChecks int
 }
 
 // BasicAuthenticator verifies shared credentials against a fixed list of
@@ -78,13 +92,28 @@ type BasicConfig struct {
 // The comparison does not reveal, by timing, which usernames exist: the
 // SHA-256 of the presented username is compared in constant time with that
 // of every configured user, without early exit, and exactly one bcrypt
-// comparison runs per request, against a dummy hash of the same cost when
-// the user is unknown.
+// comparison runs per request, against a dummy hash of the users' one cost
+// when the user is unknown.
+//
+// Password checks are bounded (BasicConfig.MaxConcurrentChecks), and
+// credentials that passed a check before have a slot of their own and go
+// first in line: the authenticator remembers, per user, an 8-bit tag of the
+// last credentials that passed (an HMAC under a random key of the process;
+// random until the first success, for the unknown user's dummy too), so
+// that a returning client is served at once during a flood of bad logins. A tag this
+// short separates the flood well (a wrong password matches 1 time in 256,
+// and then only jumps the queue) while telling nothing about a password or
+// whether a user exists.
 type BasicAuthenticator struct {
-	users   []basicUser
-	dummy   []byte // bcrypt hash of a random password nobody knows
-	realm   string
-	headers bool
+	users  []basicUser
+	dummy  []byte     // bcrypt hash of a random password nobody knows
+	gate   *checkGate // nil: no bound on concurrent checks
+	tagKey [32]byte   // key of the known-good credential tags
+	// dummyTag is the known-good tag of unknown users: random, never a
+	// success.
+	dummyTag atomic.Uint32
+	realm    string
+	headers  bool
 	// compare is bcrypt.CompareHashAndPassword; tests count its calls.
 	compare func(hash, password []byte) error
 }
@@ -94,12 +123,16 @@ type basicUser struct {
 	username string
 	hash     []byte
 	groups   []string
+	// goodTag is the credentialTag of the last login that passed (random
+	// until then).
+	goodTag atomic.Uint32
 }
 
 // NewBasic returns a BasicAuthenticator for cfg. It fails closed: every
 // problem (no user, a user without a name or with an invalid bcrypt hash,
-// two users sharing a name, an unusable realm) is a *ConfigError naming the
-// field, joined with errors.Join.
+// a hash whose cost differs from the first user's, two users sharing a
+// name, an unusable realm) is a *ConfigError naming the field, joined with
+// errors.Join.
 func NewBasic(cfg BasicConfig) (*BasicAuthenticator, error) {
 	return newBasic(cfg, minBasicBcryptCost)
 }
@@ -119,8 +152,14 @@ func newBasic(cfg BasicConfig, minCost int) (*BasicAuthenticator, error) {
 		probs.add("BasicConfig.Realm", "must not contain quotes, backslashes or control characters")
 	}
 	a := &BasicAuthenticator{realm: realm, headers: cfg.AllowCredentialHeaders, compare: bcrypt.CompareHashAndPassword}
+	switch n := cfg.MaxConcurrentChecks; {
+	case n == 0:
+		a.gate = newCheckGate(defaultMaxConcurrentChecks())
+	case n > 0:
+		a.gate = newCheckGate(n)
+	}
 	seen := make(map[string]bool, len(cfg.Users))
-	maxCost := bcrypt.MinCost
+	cost0, first := 0, -1 // the cost of the first valid hash, every user's
 	for i, u := range cfg.Users {
 		field := fmt.Sprintf("BasicConfig.Users[%d]", i)
 		if err := checkUsername(u.Username); err != nil {
@@ -144,29 +183,83 @@ func newBasic(cfg BasicConfig, minCost int) (*BasicAuthenticator, error) {
 			probs.add(field+".PasswordHash", fmt.Sprintf("bcrypt cost %d is outside %d..%d", cost, minCost, maxBasicBcryptCost))
 			continue
 		}
-		maxCost = max(maxCost, cost)
+		if first < 0 {
+			cost0, first = cost, i
+		} else if cost != cost0 {
+			probs.add(field+".PasswordHash", fmt.Sprintf("bcrypt cost %d differs from the cost %d of BasicConfig.Users[%d]: "+
+				"give every user the same cost (a caller could tell users of different costs apart by timing)", cost, cost0, first))
+			continue
+		}
 		a.users = append(a.users, basicUser{
 			nameHash: sha256.Sum256([]byte(u.Username)),
 			username: u.Username,
 			hash:     []byte(u.PasswordHash),
 			groups:   slices.Clone(u.Groups),
 		})
+		a.users[len(a.users)-1].goodTag.Store(randomTag())
 	}
 	if err := probs.err(); err != nil {
 		return nil, err
 	}
-	// The dummy hash has the highest cost in use, so an unknown user costs
-	// as much as the slowest known one.
+	// The dummy hash has the users' cost, so an unknown user takes as long
+	// as a known one.
 	random := make([]byte, 32)
 	_, _ = rand.Read(random) // crypto/rand.Read never fails
 	pw := base64.RawStdEncoding.EncodeToString(random)[:maxBasicPasswordLength/2]
-	dummy, err := bcrypt.GenerateFromPassword([]byte(pw), maxCost)
+	dummy, err := bcrypt.GenerateFromPassword([]byte(pw), cost0)
 	if err != nil {
 		return nil, fmt.Errorf("tvm: generating the dummy bcrypt hash: %w", err)
 	}
 	a.dummy = dummy
+	_, _ = rand.Read(a.tagKey[:])
+	a.dummyTag.Store(randomTag())
 	return a, nil
 }
+
+// randomTag returns a random credential tag.
+func randomTag() uint32 {
+	var b [1]byte
+	_, _ = rand.Read(b[:])
+	return uint32(b[0])
+}
+
+// credentialTag returns the 8-bit tag of the credentials user:pass.
+func (a *BasicAuthenticator) credentialTag(user, pass string) uint32 {
+	mac := hmac.New(sha256.New, a.tagKey[:])
+	mac.Write([]byte(user))
+	mac.Write([]byte{0})
+	mac.Write([]byte(pass))
+	var sum [sha256.Size]byte
+	return uint32(mac.Sum(sum[:0])[0])
+}
+
+// HashPassword returns the bcrypt hash of password for User.PasswordHash,
+// at cost (0: the default, 10, bcrypt's and OWASP's minimum; NewBasic
+// accepts 10 to 14, the same for every user). It refuses, with an error
+// wrapping ErrInvalidConfig that never contains the password, an empty
+// password, one longer than 72 bytes (bcrypt ignores the rest) and a cost
+// outside 10..14.
+func HashPassword(password string, cost int) (string, error) {
+	cost = orDefault(cost, minBasicBcryptCost)
+	switch {
+	case cost < minBasicBcryptCost || cost > maxBasicBcryptCost:
+		return "", fmt.Errorf("%w: bcrypt cost %d is outside %d..%d", ErrInvalidConfig, cost, minBasicBcryptCost, maxBasicBcryptCost)
+	case password == "":
+		return "", fmt.Errorf("%w: empty password", ErrInvalidConfig)
+	case len(password) > maxBasicPasswordLength:
+		return "", fmt.Errorf("%w: password longer than %d bytes (bcrypt ignores the rest)", ErrInvalidConfig, maxBasicPasswordLength)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	if err != nil {
+		return "", fmt.Errorf("tvm: hashing the password: %w", err)
+	}
+	return string(h), nil
+}
+
+// defaultMaxConcurrentChecks is half of GOMAXPROCS, rounded up: a flood
+// of logins can take at most half the CPUs, and a legitimate login's check
+// then runs at full speed beside the flood's (see BENCHMARKS.md).
+func defaultMaxConcurrentChecks() int { return (runtime.GOMAXPROCS(0) + 1) / 2 }
 
 // Challenge returns the WWW-Authenticate challenge of 401 responses:
 // `Basic realm="<realm>", charset="UTF-8"`.
@@ -191,8 +284,10 @@ func checkUsername(name string) error {
 // Authenticate verifies the request's Basic credentials (and, when enabled,
 // its "username"/"password" headers). It returns an error wrapping
 // ErrNoCredentials when there are none and ErrInvalidCredentials when they
-// are malformed, oversized, ambiguous or wrong. Errors never contain the
-// presented username or password.
+// are malformed, oversized, ambiguous or wrong; ErrOverloaded when its
+// password check could not get a turn (see MaxConcurrentChecks), and the
+// context's error when the request was canceled while waiting. Errors never
+// contain the presented username or password.
 func (a *BasicAuthenticator) Authenticate(r *http.Request) (Identity, error) {
 	user, pass, err := a.credentials(r)
 	if err != nil {
@@ -211,12 +306,23 @@ func (a *BasicAuthenticator) Authenticate(r *http.Request) (Identity, error) {
 		idx = subtle.ConstantTimeSelect(eq, i, idx)
 		found |= eq
 	}
-	hash := a.dummy
+	hash, good := a.dummy, &a.dummyTag
 	if found == 1 {
-		hash = a.users[idx].hash
+		hash, good = a.users[idx].hash, &a.users[idx].goodTag
 	}
-	// Always exactly one bcrypt comparison.
-	ok := a.compare(hash, []byte(pass)) == nil
+	// Always exactly one bcrypt comparison, when a slot is free.
+	tag := a.credentialTag(user, pass)
+	slot, err := a.gate.acquire(r.Context(), good.Load() == tag)
+	if err != nil {
+		return Identity{}, err
+	}
+	ok := func() bool {
+		defer a.gate.release(slot)
+		return a.compare(hash, []byte(pass)) == nil
+	}()
+	if ok && found == 1 {
+		good.Store(tag)
+	}
 	if found != 1 || !ok {
 		return Identity{}, fmt.Errorf("%w: wrong username or password", ErrInvalidCredentials)
 	}

@@ -274,17 +274,24 @@ func TestBasicAlwaysOneBcryptComparison(t *testing.T) {
 	}
 }
 
-func TestBasicDummyHashUsesHighestCost(t *testing.T) {
+// TestBasicOneCostForAllUsers: users of different bcrypt costs are
+// refused (timing would tell them apart), naming the user and never the
+// hash.
+func TestBasicOneCostForAllUsers(t *testing.T) {
 	h5, err := bcrypt.GenerateFromPassword([]byte("x"), 5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := htBasic(t, BasicConfig{Users: []User{
+	a, err := newBasic(BasicConfig{Users: []User{
 		{Username: "a", PasswordHash: btHash(t, "x")},
 		{Username: "b", PasswordHash: string(h5)},
-	}})
-	if cost, _ := bcrypt.Cost(a.dummy); cost != 5 {
-		t.Errorf("dummy cost = %d, want 5", cost)
+		{Username: "c", PasswordHash: btHash(t, "y")},
+	}}, bcrypt.MinCost)
+	if fields := configFields(t, err); a != nil || !slices.Equal(fields, []string{"BasicConfig.Users[1].PasswordHash"}) {
+		t.Fatalf("mixed costs: %v, %v", a, err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "cost 5 differs from the cost 4 of BasicConfig.Users[0]") || strings.Contains(msg, string(h5)) {
+		t.Errorf("message %q", msg)
 	}
 }
 

@@ -78,7 +78,7 @@ func TestConstructorsReportEveryProblem(t *testing.T) {
 		{"NewMomentoRateLimiter", func() (any, error) {
 			return NewMomentoRateLimiter(MomentoRateLimitConfig{CacheName: "a b", Window: 25 * time.Hour, Timeout: -1, FailClosed: true, Fallback: fallback})
 		}, []string{
-			"MomentoRateLimitConfig.Client", "MomentoRateLimitConfig.CacheName", "MomentoRateLimitConfig.Limit",
+			"MomentoRateLimitConfig.Client", "MomentoRateLimitConfig.CacheName", "MomentoRateLimitConfig.Secret", "MomentoRateLimitConfig.Limit",
 			"MomentoRateLimitConfig.Window", "MomentoRateLimitConfig.Timeout", "MomentoRateLimitConfig.FailClosed",
 		}},
 	}

@@ -44,6 +44,11 @@ var (
 	// ErrInvalidScope means a scope, permission or template is malformed or
 	// empty. An invalid scope is never vended.
 	ErrInvalidScope = errors.New("tvm: invalid scope")
+	// ErrOverloaded means the server is too busy to check the credentials
+	// now: a BasicAuthenticator had more logins waiting for a password
+	// check than BasicConfig.MaxConcurrentChecks allows (503 with
+	// Retry-After; the client may retry).
+	ErrOverloaded = errors.New("tvm: overloaded")
 	// ErrClosed means a component (a vendor, an authenticator) was used
 	// after its Close method was called: a programming error (500).
 	ErrClosed = errors.New("tvm: closed")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"runtime/debug"
 	"strings"
@@ -58,9 +59,21 @@ type Config struct {
 	// requests share one upstream call. Reuse.Disabled turns both off.
 	Reuse ReuseOptions
 	// RateLimit, when set, limits token requests per verified identity
-	// (429 with Retry-After): NewMemoryRateLimiter for one process,
+	// (429 with Retry-After), and anonymous callers (Open) per client
+	// address (see TrustedProxies): NewMemoryRateLimiter for one process,
 	// NewMomentoRateLimiter for every instance at once. Default none.
 	RateLimit RateLimiter
+	// TrustedProxies are the reverse proxies (load balancers, CDNs, API
+	// gateways) in front of the handler, as addresses or networks
+	// (netip.MustParsePrefix("10.0.0.0/8"), a single address as /32 or
+	// /128). RateLimit counts anonymous callers per client address: the
+	// peer's, or, when the peer is a trusted proxy, the rightmost address
+	// of X-Forwarded-For (else of Forwarded's for=) that is not a trusted
+	// proxy, an IPv6 client by its /64. Default none: the headers are
+	// ignored, since any client can write them. List only proxies that
+	// append the address they saw to X-Forwarded-For (most do) or, if
+	// they set only Forwarded, that drop the client's X-Forwarded-For.
+	TrustedProxies []netip.Prefix
 	// VendLimit, when set, is a ceiling on the calls to the Vendor (all
 	// callers together), to stay under Momento's auth quota of 5
 	// operations per second per account: e.g. NewMemoryRateLimiter with
@@ -119,8 +132,10 @@ type Handler struct {
 	allow          string // the Allow header of 405 answers
 	reuse          *reuser
 	limiter        RateLimiter
+	trustedProxies []netip.Prefix
 	vendLimit      RateLimiter
 	vendLimitWait  time.Duration
+	counterCaches  []counterCache // of the MomentoRateLimiters: no scope may write them
 	maxHeaderBytes int
 	retryAfter     time.Duration
 	log            *slog.Logger
@@ -131,8 +146,14 @@ type Handler struct {
 
 // NewHandler validates cfg and returns a Handler. It fails closed, with
 // every problem as a *ConfigError naming the field (joined with
-// errors.Join): a missing (or typed nil) Authenticator, Scopes or Vendor, or
-// a duration, size, CORS or reuse option out of range.
+// errors.Join): a missing (or typed nil) Authenticator, Scopes or Vendor; a
+// duration, size, CORS or reuse option out of range; or a scope of a
+// GroupScopes (or of a Narrowing around one) that could write the cache
+// holding the counters of a MomentoRateLimiter in RateLimit or VendLimit (a
+// ReadWrite or WriteOnly role on that cache, on "*", or on a cache template
+// that can name it, whatever the keys). A resolver whose scopes it cannot
+// know is checked per request: such a grant is a 500 invalid_scope, never
+// vended.
 func NewHandler(cfg Config) (*Handler, error) {
 	var probs problems
 	for _, c := range []struct {
@@ -200,6 +221,11 @@ func NewHandler(cfg Config) (*Handler, error) {
 		h.reuse = newReuser(cfg.Reuse, &probs)
 	}
 	h.cors = newCORS(cfg.CORS, &probs)
+	h.trustedProxies = checkTrustedProxies(cfg.TrustedProxies, &probs)
+	h.counterCaches = counterCaches(cfg)
+	if !isNil(cfg.Scopes) {
+		checkCounterScopes(cfg.Scopes, h.counterCaches, &probs)
+	}
 	if err := probs.err(); err != nil {
 		return nil, err
 	}
@@ -321,7 +347,7 @@ func (h *Handler) token(r *http.Request) (Result, Token, error) {
 	}
 
 	if h.limiter != nil {
-		if err := h.limiter.Allow(ctx, rateLimitKey(id)); err != nil {
+		if err := h.limiter.Allow(ctx, h.rateLimitKey(id, r)); err != nil {
 			return res, Token{}, err
 		}
 	}
@@ -342,10 +368,6 @@ func (h *Handler) token(r *http.Request) (Result, Token, error) {
 	return res, tok, err
 }
 
-// rateLimitKey is the key of id for the rate limiter: the authentication
-// method and the subject, so that two identities never share a limit.
-func rateLimitKey(id Identity) string { return id.Method + ":" + id.Subject }
-
 // complete checks the resolver's grant and fills in what the handler
 // decides: the TTL (the rule's or the default, never beyond the caller's
 // credential) and the token id. It also returns the TTL before capping to
@@ -354,6 +376,9 @@ func (h *Handler) complete(g Grant, id Identity, r *http.Request, now time.Time)
 	// Never vend an empty or malformed scope, whatever the resolver says.
 	if err := g.Scope.Validate(); err != nil {
 		return g, 0, &httpError{http.StatusInternalServerError, CodeInvalidScope, "the resolved scope is invalid", err}
+	}
+	if err := h.refuseCounterWrite(g.Scope); err != nil {
+		return g, 0, err
 	}
 	ruleTTL := h.ttl
 	if g.TTL != 0 {

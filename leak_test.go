@@ -119,7 +119,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	cacheClient := rlCacheClientWithLogger(t, p, sdkLogs)
-	sharedLimiter, err := tvm.NewMomentoRateLimiter(tvm.MomentoRateLimitConfig{Client: cacheClient, CacheName: rlCache, Limit: 1000, Logger: log})
+	sharedLimiter, err := tvm.NewMomentoRateLimiter(tvm.MomentoRateLimitConfig{Client: cacheClient, CacheName: rlCache, Secret: rlSecret, Limit: 1000, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

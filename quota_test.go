@@ -94,7 +94,7 @@ func TestSharedAuthQuota(t *testing.T) {
 	clock.add(time.Second)
 	cache := rlCacheClient(t, srv)
 	ceiling := func() tvm.RateLimiter {
-		l, err := tvm.NewMomentoRateLimiter(tvm.MomentoRateLimitConfig{Client: cache, CacheName: momentolocal.DefaultCache,
+		l, err := tvm.NewMomentoRateLimiter(tvm.MomentoRateLimitConfig{Client: cache, CacheName: momentolocal.DefaultCache, Secret: rlSecret,
 			Limit: 3, Window: time.Second, KeyPrefix: "vend-ceiling:", Now: clock.now})
 		if err != nil {
 			t.Fatal(err)

@@ -17,19 +17,19 @@ import (
 // scope is resolved and before any token is vended or reused, so every
 // successful authentication counts, reused tokens included. The key is the
 // identity's authentication method and subject ("basic:alice"), so two
-// identities never share a limit.
+// identities never share a limit; anonymous callers (Open) are keyed by
+// client address ("open:192.0.2.7", "open:2001:db8:1:2::/64"; see
+// Config.TrustedProxies).
 //
 // Allow returns nil to let the request through; an error wrapping
 // ErrRateLimited to refuse it with 429 (a *RateLimitError says when to
 // retry); or another error when it cannot decide (an error wrapping
 // ErrUpstreamUnavailable gives 503, an unclassified one 500).
 //
-// Failed authentications are not rate limited by the handler: before
-// authentication the only key is the client address, which behind a load
-// balancer or CDN is the proxy's and whose forwarded headers the client
-// controls. Limit unauthenticated traffic per address where the real
-// address is known: API Gateway throttling, a WAF rate rule or the reverse
-// proxy.
+// Failed authentications are not rate limited by the handler (the
+// BasicAuthenticator bounds its concurrent password checks instead): limit
+// unauthenticated traffic per address where the real address is known too,
+// with API Gateway throttling, a WAF rate rule or the reverse proxy.
 type RateLimiter interface {
 	Allow(ctx context.Context, key string) error
 }

@@ -2,11 +2,13 @@ package tvm
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -16,6 +18,9 @@ import (
 	"github.com/momentohq/client-sdk-go/utils"
 )
 
+// minCounterSecret is the shortest MomentoRateLimitConfig.Secret, in bytes.
+const minCounterSecret = 32
+
 // MomentoRateLimitConfig configures a MomentoRateLimiter.
 type MomentoRateLimitConfig struct {
 	// Client is the Momento cache client holding the counters, for example
@@ -23,8 +28,19 @@ type MomentoRateLimitConfig struct {
 	// time.Minute). Required. The caller keeps ownership of it and closes
 	// it. Its credentials need read-write access to CacheName.
 	Client momento.CacheClient
-	// CacheName is the Momento cache holding the counters. Required.
+	// CacheName is the Momento cache holding the counters. Required. No
+	// vended token may write it: NewHandler refuses scopes that could (see
+	// Config), since a token that can write the counters could reset its
+	// own or exhaust someone else's.
 	CacheName string
+	// Secret keys the HMAC-SHA256 that names the counters, so that nobody
+	// without it can compute where a caller's counter is, even knowing the
+	// caller's subject. Required, at least 32 bytes (of high entropy), the
+	// same for every instance sharing the limits, and never logged. Derive
+	// it from a secret every instance already holds, for example
+	// HMAC-SHA256(Momento API key, "tvm rate limit counters"), as cmd/tvm
+	// does. It is copied.
+	Secret []byte
 	// Limit is how many token requests each caller may make per Window,
 	// across every instance. Required, at least 1.
 	Limit int64
@@ -63,8 +79,9 @@ type MomentoRateLimitConfig struct {
 // the counter "<KeyPrefix><key hash>:<window number>" (Momento's
 // Increment, with a TTL of one window) and is refused with a
 // *RateLimitError, waiting until the window ends, once the counter exceeds
-// Limit. The key hash is a SHA-256 of the caller's key, so counter keys
-// hold no user names. As with every fixed window counter,
+// Limit. The key hash is an HMAC-SHA256 of the caller's key under Secret,
+// so counter keys hold no user names and cannot be computed without the
+// secret. As with every fixed window counter,
 // a client may make up to 2×Limit requests around a window boundary.
 //
 // Each request costs one Momento call (bounded by Timeout) before the
@@ -75,6 +92,7 @@ type MomentoRateLimiter struct {
 	limit      int64
 	window     time.Duration
 	prefix     string
+	secret     []byte
 	timeout    time.Duration
 	failClosed bool
 	fallback   RateLimiter
@@ -85,13 +103,14 @@ type MomentoRateLimiter struct {
 
 // NewMomentoRateLimiter returns a rate limiter for cfg. It does not
 // contact Momento. It fails closed with *ConfigError values for a missing
-// client, cache name or limit, an out-of-range duration, or FailClosed
-// together with a Fallback.
+// client, cache name, secret or limit, a secret shorter than 32 bytes, an
+// out-of-range duration, or FailClosed together with a Fallback.
 func NewMomentoRateLimiter(cfg MomentoRateLimitConfig) (*MomentoRateLimiter, error) {
 	l := &MomentoRateLimiter{
 		client: cfg.Client, cache: cfg.CacheName, limit: cfg.Limit,
 		window:     orDefault(cfg.Window, time.Minute),
 		prefix:     orDefault(cfg.KeyPrefix, "tvm-rl:"),
+		secret:     slices.Clone(cfg.Secret),
 		timeout:    orDefault(cfg.Timeout, 500*time.Millisecond),
 		failClosed: cfg.FailClosed, fallback: cfg.Fallback,
 		log: cfg.Logger, now: cfg.Now,
@@ -110,6 +129,9 @@ func NewMomentoRateLimiter(cfg MomentoRateLimitConfig) (*MomentoRateLimiter, err
 		probs.add("MomentoRateLimitConfig.CacheName", "required")
 	} else if p := nameProblem(cfg.CacheName); p != "" {
 		probs.add("MomentoRateLimitConfig.CacheName", p)
+	}
+	if len(cfg.Secret) < minCounterSecret {
+		probs.add("MomentoRateLimitConfig.Secret", "required, at least "+strconv.Itoa(minCounterSecret)+" bytes")
 	}
 	if cfg.Limit < 1 {
 		probs.add("MomentoRateLimitConfig.Limit", "must be at least 1")
@@ -135,12 +157,15 @@ func NewMomentoRateLimiter(cfg MomentoRateLimitConfig) (*MomentoRateLimiter, err
 // counterKey returns the counter key of key in the window containing now,
 // and the end of that window.
 func (l *MomentoRateLimiter) counterKey(key string, now time.Time) (string, time.Time) {
-	sum := sha256.Sum256([]byte(key))
+	mac := hmac.New(sha256.New, l.secret)
+	mac.Write([]byte(key))
+	var buf [sha256.Size]byte
+	sum := mac.Sum(buf[:0])
 	w := now.UnixMilli() / l.window.Milliseconds()
 	end := time.UnixMilli((w + 1) * l.window.Milliseconds())
 	k := make([]byte, 0, len(l.prefix)+43+1+20)
 	k = append(k, l.prefix...)
-	k = base64.RawURLEncoding.AppendEncode(k, sum[:])
+	k = base64.RawURLEncoding.AppendEncode(k, sum)
 	k = append(k, ':')
 	k = strconv.AppendInt(k, w, 10)
 	return string(k), end

@@ -23,6 +23,9 @@ import (
 
 const rlCache = "tvm-ratelimit"
 
+// rlSecret is the counter secret of the tests' MomentoRateLimiters.
+var rlSecret = []byte("test-only counter secret, 32+ bytes long")
+
 // rlClock is a settable clock shared by the limiters of a test.
 type rlClock struct {
 	mu sync.Mutex
@@ -92,7 +95,7 @@ func TestMomentoRateLimiterSharedAcrossHandlers(t *testing.T) {
 	handlers := make([]*tvm.Handler, 3)
 	for i := range handlers {
 		lim, err := tvm.NewMomentoRateLimiter(tvm.MomentoRateLimitConfig{
-			Client: rlCacheClient(t, srv), CacheName: rlCache, Limit: limit, Window: time.Minute, Now: clock.now, FailClosed: true,
+			Client: rlCacheClient(t, srv), CacheName: rlCache, Secret: rlSecret, Limit: limit, Window: time.Minute, Now: clock.now, FailClosed: true,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -181,7 +184,7 @@ func TestMomentoRateLimiterMomentoDown(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			tt.opts.Client, tt.opts.CacheName, tt.opts.Limit, tt.opts.Timeout = rlCacheClient(t, srv), rlCache, 1, 2*time.Second
+			tt.opts.Client, tt.opts.CacheName, tt.opts.Secret, tt.opts.Limit, tt.opts.Timeout = rlCacheClient(t, srv), rlCache, rlSecret, 1, 2*time.Second
 			tt.opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 			lim, err := tvm.NewMomentoRateLimiter(tt.opts)
 			if err != nil {
@@ -230,16 +233,17 @@ func TestMomentoRateLimiterConfig(t *testing.T) {
 		cfg    tvm.MomentoRateLimitConfig
 		fields []string
 	}{
-		"nil client":         {tvm.MomentoRateLimitConfig{Client: nilClient, CacheName: "c", Limit: 1}, []string{"MomentoRateLimitConfig.Client"}},
-		"no cache":           {tvm.MomentoRateLimitConfig{Client: c, Limit: 1}, []string{"MomentoRateLimitConfig.CacheName"}},
-		"invalid cache name": {tvm.MomentoRateLimitConfig{Client: c, CacheName: "a b", Limit: 1}, []string{"MomentoRateLimitConfig.CacheName"}},
-		"no limit":           {tvm.MomentoRateLimitConfig{Client: c, CacheName: "c"}, []string{"MomentoRateLimitConfig.Limit"}},
-		"short window":       {tvm.MomentoRateLimitConfig{Client: c, CacheName: "c", Limit: 1, Window: 500 * time.Millisecond}, []string{"MomentoRateLimitConfig.Window"}},
-		"sub-ms window":      {tvm.MomentoRateLimitConfig{Client: c, CacheName: "c", Limit: 1, Window: time.Second + time.Microsecond}, []string{"MomentoRateLimitConfig.Window"}},
-		"window over a day":  {tvm.MomentoRateLimitConfig{Client: c, CacheName: "c", Limit: 1, Window: 24*time.Hour + time.Second}, []string{"MomentoRateLimitConfig.Window"}},
-		"negative timeout":   {tvm.MomentoRateLimitConfig{Client: c, CacheName: "c", Limit: 1, Timeout: -1}, []string{"MomentoRateLimitConfig.Timeout"}},
-		"typed nil fallback": {tvm.MomentoRateLimitConfig{Client: c, CacheName: "c", Limit: 1, Fallback: nilFallback}, []string{"MomentoRateLimitConfig.Fallback"}},
-		"fallback and fail closed": {tvm.MomentoRateLimitConfig{Client: c, CacheName: "c", Limit: 1, Fallback: fallback, FailClosed: true},
+		"nil client":         {tvm.MomentoRateLimitConfig{Client: nilClient, Secret: rlSecret, CacheName: "c", Limit: 1}, []string{"MomentoRateLimitConfig.Client"}},
+		"no cache":           {tvm.MomentoRateLimitConfig{Client: c, Secret: rlSecret, Limit: 1}, []string{"MomentoRateLimitConfig.CacheName"}},
+		"invalid cache name": {tvm.MomentoRateLimitConfig{Client: c, Secret: rlSecret, CacheName: "a b", Limit: 1}, []string{"MomentoRateLimitConfig.CacheName"}},
+		"short secret":       {tvm.MomentoRateLimitConfig{Client: c, CacheName: "c", Secret: rlSecret[:31], Limit: 1}, []string{"MomentoRateLimitConfig.Secret"}},
+		"no limit":           {tvm.MomentoRateLimitConfig{Client: c, Secret: rlSecret, CacheName: "c"}, []string{"MomentoRateLimitConfig.Limit"}},
+		"short window":       {tvm.MomentoRateLimitConfig{Client: c, Secret: rlSecret, CacheName: "c", Limit: 1, Window: 500 * time.Millisecond}, []string{"MomentoRateLimitConfig.Window"}},
+		"sub-ms window":      {tvm.MomentoRateLimitConfig{Client: c, Secret: rlSecret, CacheName: "c", Limit: 1, Window: time.Second + time.Microsecond}, []string{"MomentoRateLimitConfig.Window"}},
+		"window over a day":  {tvm.MomentoRateLimitConfig{Client: c, Secret: rlSecret, CacheName: "c", Limit: 1, Window: 24*time.Hour + time.Second}, []string{"MomentoRateLimitConfig.Window"}},
+		"negative timeout":   {tvm.MomentoRateLimitConfig{Client: c, Secret: rlSecret, CacheName: "c", Limit: 1, Timeout: -1}, []string{"MomentoRateLimitConfig.Timeout"}},
+		"typed nil fallback": {tvm.MomentoRateLimitConfig{Client: c, Secret: rlSecret, CacheName: "c", Limit: 1, Fallback: nilFallback}, []string{"MomentoRateLimitConfig.Fallback"}},
+		"fallback and fail closed": {tvm.MomentoRateLimitConfig{Client: c, Secret: rlSecret, CacheName: "c", Limit: 1, Fallback: fallback, FailClosed: true},
 			[]string{"MomentoRateLimitConfig.FailClosed"}},
 	} {
 		lim, err := tvm.NewMomentoRateLimiter(tt.cfg)
@@ -253,7 +257,7 @@ func TestMomentoRateLimiterConfig(t *testing.T) {
 			t.Errorf("%s: NewHandler err %v", name, err)
 		}
 	}
-	if _, err := tvm.NewMomentoRateLimiter(tvm.MomentoRateLimitConfig{Client: c, CacheName: "c", Limit: 1, Window: 24 * time.Hour}); err != nil {
+	if _, err := tvm.NewMomentoRateLimiter(tvm.MomentoRateLimitConfig{Client: c, Secret: rlSecret, CacheName: "c", Limit: 1, Window: 24 * time.Hour}); err != nil {
 		t.Errorf("a one-day window refused: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package tvm
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -108,16 +109,27 @@ func TestNewMemoryRateLimiterRejectsBadConfig(t *testing.T) {
 }
 
 // TestMomentoRateLimiterCounterKey: the counter of a key in a window is
-// prefix + base64url(sha256(key)) + ":" + window number, so counters hold
-// no user names and every window has its own.
+// prefix + base64url(HMAC-SHA256(secret, key)) + ":" + window number, so
+// counters hold no user names, cannot be found without the secret, and
+// every window has its own.
 func TestMomentoRateLimiterCounterKey(t *testing.T) {
-	l := &MomentoRateLimiter{prefix: "tvm-rl:", window: time.Minute}
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	l := &MomentoRateLimiter{prefix: "tvm-rl:", window: time.Minute, secret: secret}
 	now := time.Date(2026, 3, 1, 12, 0, 10, 0, time.UTC)
 	key, end := l.counterKey("basic:alice", now)
-	sum := sha256.Sum256([]byte("basic:alice"))
-	want := "tvm-rl:" + base64.RawURLEncoding.EncodeToString(sum[:]) + ":" + fmt.Sprint(now.UnixMilli()/time.Minute.Milliseconds())
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("basic:alice"))
+	want := "tvm-rl:" + base64.RawURLEncoding.EncodeToString(mac.Sum(nil)) + ":" + fmt.Sprint(now.UnixMilli()/time.Minute.Milliseconds())
 	if key != want || strings.Contains(key, "alice") {
 		t.Errorf("counter key %q, want %q", key, want)
+	}
+	sum := sha256.Sum256([]byte("basic:alice"))
+	if strings.Contains(key, base64.RawURLEncoding.EncodeToString(sum[:])) {
+		t.Errorf("counter key %q is computable from the key alone", key)
+	}
+	otherSecret := &MomentoRateLimiter{prefix: "tvm-rl:", window: time.Minute, secret: []byte("another secret of 32 bytes......")}
+	if k, _ := otherSecret.counterKey("basic:alice", now); k == key {
+		t.Errorf("two secrets give the same counter %q", k)
 	}
 	if wantEnd := time.Date(2026, 3, 1, 12, 1, 0, 0, time.UTC); !end.Equal(wantEnd) {
 		t.Errorf("window ends %s, want %s", end, wantEnd)

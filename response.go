@@ -27,6 +27,7 @@ const (
 	CodeUpstreamUnavailable = "upstream_unavailable" // 503
 	CodeUpstreamThrottled   = "upstream_throttled"   // 503: Momento's auth quota or the vend ceiling
 	CodeUpstreamTimeout     = "upstream_timeout"     // 504
+	CodeOverloaded          = "overloaded"           // 503: too many password checks at once (ErrOverloaded)
 )
 
 // statusClientClosedRequest is the status of a request whose client went
@@ -105,6 +106,7 @@ func authError(err error) error {
 var sentinels = []error{
 	ErrNoCredentials, ErrInvalidCredentials, ErrForbidden, ErrBadRequest, ErrRateLimited,
 	ErrUpstreamRejected, ErrUpstreamUnavailable, ErrUpstreamTimeout, ErrInvalidConfig, ErrInvalidScope, ErrClosed,
+	ErrOverloaded,
 }
 
 // classify maps an error to its response: the httpError it carries, or by
@@ -133,6 +135,8 @@ func classify(r *http.Request, err error) *httpError {
 		return &httpError{http.StatusInternalServerError, CodeInvalidScope, "the resolved scope is invalid", err}
 	case errors.Is(err, ErrClosed), errors.Is(err, ErrInvalidConfig):
 		return &httpError{http.StatusInternalServerError, CodeInternal, "internal error", err}
+	case errors.Is(err, ErrOverloaded):
+		return &httpError{http.StatusServiceUnavailable, CodeOverloaded, "too many logins at once; retry later", err}
 	case errors.Is(err, ErrUpstreamThrottled):
 		return &httpError{http.StatusServiceUnavailable, CodeUpstreamThrottled, "too many tokens are being vended; retry later", err}
 	case errors.Is(err, ErrUpstreamTimeout), errors.Is(err, context.DeadlineExceeded):

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -23,18 +24,20 @@ const hashedTokenIDPrefix = "sha256-"
 // SubjectTokenID is the default TokenIDPolicy: the verified subject.
 //
 // A subject of at most MaxTokenIDLength bytes of valid UTF-8 without control
-// or format characters is used verbatim. Any other non-empty subject (too
-// long, or with control or format characters such as bidi overrides) is
-// replaced by "sha256-" followed by the unpadded base64url SHA-256 of the
-// subject (50 characters): stable for the same subject, and, unlike
-// truncation, never the same for two subjects that share a prefix, so nobody
-// can publish under someone else's name. An empty subject is refused with
-// ErrInvalidCredentials.
+// or format characters, and not starting with "sha256-", is used verbatim.
+// Any other non-empty subject (too long, with control or format characters
+// such as bidi overrides, or looking like a hashed id) is replaced by
+// "sha256-" followed by the unpadded base64url SHA-256 of the subject (50
+// characters): stable for the same subject, and, unlike truncation, never
+// the same for two subjects that share a prefix; and since no subject keeps
+// the "sha256-" prefix verbatim, a user who chooses their own name cannot
+// take the hashed id of another. Nobody can publish under someone else's
+// name. An empty subject is refused with ErrInvalidCredentials.
 func SubjectTokenID(id Identity, _ *http.Request) (string, error) {
 	if id.Subject == "" {
 		return "", fmt.Errorf("%w: identity has no subject for the token id", ErrInvalidCredentials)
 	}
-	if validTokenID(id.Subject) {
+	if validTokenID(id.Subject) && !strings.HasPrefix(id.Subject, hashedTokenIDPrefix) {
 		return id.Subject, nil
 	}
 	sum := sha256.Sum256([]byte(id.Subject))
@@ -51,9 +54,9 @@ func SubjectTokenID(id Identity, _ *http.Request) (string, error) {
 // In open mode a missing parameter falls back to SubjectTokenID
 // ("anonymous"); a parameter given twice, empty, longer than
 // MaxTokenIDLength bytes, not UTF-8, or with control or format characters
-// is a 400.
-// Remember that an open-mode token id proves nothing: anyone can pick any
-// name.
+// is a 400, as is a name starting with "sha256-" (the prefix of the ids
+// SubjectTokenID hashes). Remember that an open-mode token id proves
+// nothing: anyone can pick any name.
 func QueryTokenID(param string) TokenIDPolicy {
 	return func(id Identity, r *http.Request) (string, error) {
 		if id.Method != MethodOpen {
@@ -68,6 +71,9 @@ func QueryTokenID(param string) TokenIDPolicy {
 		}
 		if !validTokenID(values[0]) {
 			return "", fmt.Errorf("%w: query parameter %q must be 1 to %d bytes of printable UTF-8", ErrBadRequest, param, MaxTokenIDLength)
+		}
+		if strings.HasPrefix(values[0], hashedTokenIDPrefix) {
+			return "", fmt.Errorf("%w: query parameter %q must not start with %q (hashed token ids)", ErrBadRequest, param, hashedTokenIDPrefix)
 		}
 		return values[0], nil
 	}

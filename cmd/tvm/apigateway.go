@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
@@ -30,11 +31,21 @@ const methodAPIGateway = "apigateway"
 type apiGatewayAuthenticator struct {
 	subjectClaim string
 	groupsClaim  string
+	groupsFormat string // groupsJSON, groupsSpace or groupsComma
 	now          func() time.Time
 }
 
 func newAPIGatewayAuthenticator(c *APIGatewayConfig) *apiGatewayAuthenticator {
-	return &apiGatewayAuthenticator{subjectClaim: c.SubjectClaim, groupsClaim: c.GroupsClaim, now: time.Now}
+	return &apiGatewayAuthenticator{subjectClaim: c.SubjectClaim, groupsClaim: c.GroupsClaim,
+		groupsFormat: orDefault(c.GroupsFormat, groupsJSON), now: time.Now}
+}
+
+// orDefault returns v, or def when v is empty.
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }
 
 // Challenge is the WWW-Authenticate challenge of 401 answers.
@@ -52,7 +63,7 @@ func (a *apiGatewayAuthenticator) Authenticate(r *http.Request) (tvm.Identity, e
 	}
 	id := tvm.Identity{Subject: sub, Claims: claims, Method: methodAPIGateway}
 	if g, present := claims[a.groupsClaim]; present {
-		groups, err := parseGroups(g)
+		groups, err := parseGroups(g, a.groupsFormat)
 		if err != nil {
 			return tvm.Identity{}, fmt.Errorf("%w: claim %q: %w", tvm.ErrInvalidCredentials, a.groupsClaim, err)
 		}
@@ -118,10 +129,56 @@ func authorizerClaims(r *http.Request) (map[string]any, error) {
 
 func cloneMap(m map[string]any) map[string]any { return maps.Clone(m) }
 
-// parseGroups reads a groups claim as API Gateway passes it: a JSON list
-// (Lambda authorizers), "[a b]" (HTTP API JWT authorizers flatten lists
-// that way), `["a","b"]`, or "a,b" (REST API Cognito authorizers).
-func parseGroups(v any) ([]string, error) {
+// The values of auth.apigateway.groupsFormat: how the authorizer delivers
+// the groups claim. API Gateway flattens a claim that is a list into a
+// string, and a flattened string can be split back only if no group name
+// holds the delimiter: which is a property of the identity provider, that
+// tvm cannot check, so the configuration must say it.
+const (
+	// groupsJSON (the default): a list, or a string holding a JSON list of
+	// strings (`["a","b c"]`), as a Lambda authorizer can put in its
+	// context. Never ambiguous.
+	groupsJSON = "json"
+	// groupsSpace: "[a b]", as an HTTP API JWT authorizer flattens a list
+	// (a single name without brackets is one group). Safe only when no
+	// group name holds whitespace, as with Cognito user pools.
+	groupsSpace = "space"
+	// groupsComma: "a,b", as a REST API Cognito authorizer flattens
+	// cognito:groups. Safe only when no group name holds a comma (Cognito
+	// allows commas).
+	groupsComma = "comma"
+)
+
+// apiGatewayProblems checks auth.apigateway.groupsFormat, and that no
+// group rule names a group holding the declared delimiter (it could never
+// match: the claim is split there).
+func apiGatewayProblems(cfg *Config) configErrors {
+	var probs configErrors
+	format, delim := cfg.Auth.APIGateway.GroupsFormat, ""
+	switch format {
+	case "", groupsJSON:
+		return nil
+	case groupsSpace:
+		delim = "whitespace"
+	case groupsComma:
+		delim = "a comma"
+	default:
+		return configErrors{{key: "auth.apigateway.groupsFormat", msg: "must be json, space or comma"}}
+	}
+	for i, r := range cfg.Scopes {
+		if format == groupsSpace && strings.ContainsFunc(r.Group, unicode.IsSpace) || format == groupsComma && strings.Contains(r.Group, ",") {
+			probs = append(probs, problem{key: fmt.Sprintf("scopes[%d].group", i),
+				msg: "holds " + delim + ", where auth.apigateway.groupsFormat: " + format + " splits the groups claim: it could never match"})
+		}
+	}
+	return probs
+}
+
+// parseGroups reads a groups claim in the declared format (see groupsJSON,
+// groupsSpace, groupsComma). A list is always accepted as is. It never
+// splits a string in a way the format does not declare safe: a string that
+// does not have the format's shape is an error, not a guess.
+func parseGroups(v any, format string) ([]string, error) {
 	var out []string
 	switch g := v.(type) {
 	case []any:
@@ -135,16 +192,20 @@ func parseGroups(v any) ([]string, error) {
 	case []string:
 		out = append(out, g...)
 	case string:
-		s := strings.TrimSpace(g)
-		if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
-			if json.Unmarshal([]byte(s), &out) == nil {
-				break
+		switch {
+		case g == "":
+		case format == groupsSpace && strings.HasPrefix(g, "[") && strings.HasSuffix(g, "]"):
+			out = strings.Fields(g[1 : len(g)-1])
+		case format == groupsSpace && strings.ContainsFunc(g, unicode.IsSpace):
+			return nil, fmt.Errorf("holds whitespace outside the [a b] form of auth.apigateway.groupsFormat: space")
+		case format == groupsSpace:
+			out = []string{g}
+		case format == groupsComma:
+			out = strings.Split(g, ",")
+		default:
+			if err := json.Unmarshal([]byte(g), &out); err != nil {
+				return nil, fmt.Errorf("not a JSON list of strings (with an authorizer that flattens lists, set auth.apigateway.groupsFormat)")
 			}
-			out = strings.Fields(strings.NewReplacer(",", " ").Replace(s[1 : len(s)-1]))
-			break
-		}
-		for _, p := range strings.Split(s, ",") {
-			out = append(out, strings.TrimSpace(p))
 		}
 	default:
 		return nil, fmt.Errorf("not a string or a list")

@@ -39,7 +39,7 @@ func (s *tokenService) Close() error {
 // cache holds the counters of rateLimit.shared; it may be nil when that key
 // is absent, and the caller closes it. m may be nil (no metrics). opts
 // adjust the handler's configuration last (tvm explain captures results).
-func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, cache momento.CacheClient, m *metrics, log *slog.Logger, opts ...func(*tvm.Config)) (*tokenService, error) {
+func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, cache *counterStore, m *metrics, log *slog.Logger, opts ...func(*tvm.Config)) (*tokenService, error) {
 	svc := &tokenService{}
 	var probs configErrors
 	authn, err := buildAuthenticator(ctx, cfg, log)
@@ -67,8 +67,9 @@ func buildTokenService(ctx context.Context, cfg *Config, vendor tvm.Vendor, cach
 			MinRemaining: cfg.Reuse.MinRemaining,
 			MaxEntries:   cfg.Reuse.MaxEntries,
 		},
-		RateLimit: limiter,
-		Logger:    log,
+		RateLimit:      limiter,
+		TrustedProxies: trustedProxies(cfg),
+		Logger:         log,
 	}
 	if vendLimit != nil {
 		hc.VendLimit = vendLimit
@@ -146,7 +147,7 @@ func buildAuthenticator(ctx context.Context, cfg *Config, log *slog.Logger) (tvm
 		for i, u := range a.Users {
 			users[i] = tvm.User{Username: u.Username, PasswordHash: u.PasswordHash, Groups: u.Groups}
 		}
-		b, err := tvm.NewBasic(tvm.BasicConfig{Users: users, AllowCredentialHeaders: a.AllowCredentialHeaders})
+		b, err := tvm.NewBasic(tvm.BasicConfig{Users: users, AllowCredentialHeaders: a.AllowCredentialHeaders, MaxConcurrentChecks: a.MaxConcurrentChecks})
 		if err != nil {
 			return nil, libraryProblems(err, "BasicConfig", "auth", nil)
 		}
@@ -170,6 +171,9 @@ func buildAuthenticator(ctx context.Context, cfg *Config, log *slog.Logger) (tvm
 		}
 		return v, nil
 	case "apigateway":
+		if probs := apiGatewayProblems(cfg); len(probs) > 0 {
+			return nil, probs
+		}
 		return newAPIGatewayAuthenticator(a.APIGateway), nil
 	}
 	return nil, nil // an unknown method is reported by validate
@@ -205,7 +209,7 @@ func buildResolver(cfg *Config) (tvm.ScopeResolver, error) {
 }
 
 // buildRateLimit returns the rate limiter of cfg.RateLimit, nil for none.
-func buildRateLimit(cfg *Config, cache momento.CacheClient, log *slog.Logger) (tvm.RateLimiter, error) {
+func buildRateLimit(cfg *Config, cache *counterStore, log *slog.Logger) (tvm.RateLimiter, error) {
 	r := cfg.RateLimit
 	if r == nil {
 		return nil, nil
@@ -218,7 +222,7 @@ func buildRateLimit(cfg *Config, cache momento.CacheClient, log *slog.Logger) (t
 type unusedRateLimiter struct{ tvm.RateLimiter }
 
 // buildVendLimit returns the vend ceiling of cfg.VendLimit, nil for none.
-func buildVendLimit(cfg *Config, cache momento.CacheClient, log *slog.Logger) (tvm.RateLimiter, error) {
+func buildVendLimit(cfg *Config, cache *counterStore, log *slog.Logger) (tvm.RateLimiter, error) {
 	v := cfg.VendLimit
 	if v == nil {
 		return nil, nil
@@ -231,7 +235,7 @@ func buildVendLimit(cfg *Config, cache momento.CacheClient, log *slog.Logger) (t
 // configured) while Momento cannot be asked. key is the configuration key
 // of the whole. (The rate limit's keys and the vend ceiling's one key hash
 // to different counters, so both may share a cache.)
-func buildLimiter(perProcess tvm.MemoryRateLimitConfig, shared *SharedRateLimitConfig, key string, cache momento.CacheClient, log *slog.Logger) (tvm.RateLimiter, error) {
+func buildLimiter(perProcess tvm.MemoryRateLimitConfig, shared *SharedRateLimitConfig, key string, cache *counterStore, log *slog.Logger) (tvm.RateLimiter, error) {
 	var probs configErrors
 	var bucket tvm.RateLimiter // nil: none configured
 	if shared == nil || perProcess != (tvm.MemoryRateLimitConfig{}) {
@@ -251,13 +255,15 @@ func buildLimiter(perProcess tvm.MemoryRateLimitConfig, shared *SharedRateLimitC
 		return bucket, nil
 	}
 	lc := tvm.MomentoRateLimitConfig{
-		Client:     cache,
 		CacheName:  shared.Cache,
 		Limit:      shared.Limit,
 		Window:     shared.Window,
 		FailClosed: shared.FailClosed,
 		Fallback:   bucket,
 		Logger:     log,
+	}
+	if cache != nil {
+		lc.Client, lc.Secret = cache.CacheClient, cache.secret
 	}
 	l, err := tvm.NewMomentoRateLimiter(lc)
 	if err != nil {
@@ -360,9 +366,9 @@ func checkBuild(cfg *Config) []problem {
 	if cfg.Momento.Local {
 		probs = append(probs, checkEmulator(cfg)...)
 	}
-	var cache momento.CacheClient
+	var cache *counterStore
 	if sharedCounters(cfg) {
-		cache = unusedCacheClient{}
+		cache = &counterStore{CacheClient: unusedCacheClient{}, secret: counterSecret("check mode")}
 	}
 	svc, err := buildTokenService(ctx, cfg, checkVendor{}, cache, nil, quiet)
 	switch {

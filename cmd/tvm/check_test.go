@@ -50,10 +50,10 @@ log: {level: chatty}
 	code := run(context.Background(), []string{"check", path}, func(string) string { return "" }, nil, &stdout, &stderr)
 	want := []string{
 		// Decoding.
-		"auth.users[1]: expected a mapping, got a scalar (not shown) (line 9)",
+		"auth.users[1]: expected a mapping, got a string (not shown) (line 9)",
 		`auth.users[2]: unknown key (not shown) (line 10)`,
 		// The binary's keys.
-		"path: /metrics is reserved for operations endpoints",
+		"path: reserved for the operations endpoints (/healthz, /readyz, /metrics, /openapi.json, /admin/...)",
 		"tokenId: must be subject or query:<name>",
 		"log.level: must be debug, info, warn or error",
 		// The library's verdict, component by component.
@@ -66,7 +66,7 @@ log: {level: chatty}
 		"ttl: must be between 1s and 1h0m0s",
 		"vendTimeout: must not be negative",
 		"reuse.minRemaining: must be between 0 and 1 (exclusive)",
-		"cors.allowedOrigins[0]: https://app.example.com/login is not an origin of the form scheme://host[:port]",
+		"cors.allowedOrigins[0]: (value not shown) is not an origin of the form scheme://host[:port]",
 		"tvm: 15 problems in " + path,
 	}
 	if got := strings.TrimSuffix(stderr.String(), "\n"); code != exitConfig || stdout.Len() != 0 || got != strings.Join(want, "\n") {

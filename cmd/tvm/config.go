@@ -58,6 +58,14 @@ type Config struct {
 	Momento MomentoConfig `yaml:"momento"`
 	// Log configures the log output.
 	Log LogConfig `yaml:"log"`
+	// AllowedHosts are the host names clients use to reach tvm; with it
+	// (and always under open auth) the token path refuses other Host
+	// values (DNS rebinding). See host.go.
+	AllowedHosts []string `yaml:"allowedHosts"`
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client, for the per-address rate limit of open auth
+	// (tvm.Config.TrustedProxies): addresses or CIDR prefixes.
+	TrustedProxies []string `yaml:"trustedProxies"`
 
 	// demo is set for the built-in no-config default.
 	demo bool
@@ -72,6 +80,9 @@ type AuthConfig struct {
 	// AllowCredentialHeaders (basic) also accepts the "username" and
 	// "password" headers of Momento's reference clients.
 	AllowCredentialHeaders bool `yaml:"allowCredentialHeaders"`
+	// MaxConcurrentChecks (basic) bounds the password checks running at
+	// once (tvm.BasicConfig.MaxConcurrentChecks).
+	MaxConcurrentChecks int `yaml:"maxConcurrentChecks"`
 	// JWT configures the jwt method.
 	JWT *JWTConfig `yaml:"jwt"`
 	// Cognito configures the cognito method.
@@ -184,6 +195,9 @@ type APIGatewayConfig struct {
 	// GroupsClaim names the authorizer claim holding groups (default
 	// cognito:groups).
 	GroupsClaim string `yaml:"groupsClaim"`
+	// GroupsFormat says how the authorizer delivers a list of groups: json
+	// (default), space ("[a b]") or comma ("a,b"); see apigateway.go.
+	GroupsFormat string `yaml:"groupsFormat"`
 }
 
 // ScopeRule is one scope rule: the first rule whose group the caller is in
@@ -347,7 +361,7 @@ func parseConfig(data []byte, dir string) (*Config, error) {
 	probs := dropRedundant(decodeProbs, c.validate())
 	probs = append(probs, dropUnder(probs, checkBuild(&c))...)
 	if len(probs) > 0 {
-		return nil, configErrors(probs)
+		return nil, configErrors(redactValues(&doc, probs))
 	}
 	return &c, nil
 }

@@ -37,6 +37,9 @@ type environment struct {
 	configPath string // TVM_CONFIG
 	localAddr  string // MOMENTO_LOCAL_ADDR
 	lambda     bool   // AWS_LAMBDA_RUNTIME_API is set
+	// realDemo (TVM_DEMO_REAL_TOKENS=1) lets the no-config demo vend real
+	// tokens with a Momento API key.
+	realDemo bool
 
 	// reloadInterval (TVM_RELOAD_INTERVAL) is how often the configuration
 	// file and MOMENTO_API_KEY_FILE are checked for changes (reload.go).
@@ -63,6 +66,7 @@ func readEnv(getenv func(string) string) environment {
 		configPath:    getenv("TVM_CONFIG"),
 		localAddr:     getenv("MOMENTO_LOCAL_ADDR"),
 		lambda:        getenv("AWS_LAMBDA_RUNTIME_API") != "",
+		realDemo:      getenv("TVM_DEMO_REAL_TOKENS") == "1",
 		apiKey:        secret(strings.TrimSpace(getenv("MOMENTO_API_KEY"))),
 		endpoint:      strings.TrimSpace(getenv("MOMENTO_ENDPOINT")),
 		apiKeyFile:    getenv("MOMENTO_API_KEY_FILE"),

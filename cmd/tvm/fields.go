@@ -13,7 +13,7 @@ import (
 // Renames of library field names whose configuration key is not their
 // lowerCamel form. An empty name drops the segment (keeping its index).
 var (
-	handlerFields = map[string]string{"TTL": "ttl", "CORS": "cors"}
+	handlerFields = map[string]string{"TTL": "ttl", "CORS": "cors", "Rules": "", "Scope": "permissions"}
 	jwtFields     = map[string]string{
 		"JWKSURL": "jwksURL", "JWKSFile": "jwksFile", "UserPoolID": "userPoolId", "ClientID": "clientId",
 		"GroupsClaims": "groupsClaim", "HTTPTimeout": "httpTimeout", "TenantIDs": "tenantIds", "HMAC": "hmac",
@@ -83,10 +83,10 @@ func libraryProblems(err error, libPrefix, key string, renames map[string]string
 	add := func(err error) {
 		var ce *tvm.ConfigError
 		if errors.As(err, &ce) {
-			probs = append(probs, problem{key: keyForField(ce.Field, libPrefix, key, renames), msg: yamlWords(ce.Problem, renames)})
+			probs = append(probs, problem{key: keyForField(ce.Field, libPrefix, key, renames), msg: yamlWords(ce.Problem, renames), lib: true})
 			return
 		}
-		probs = append(probs, problem{key: key, msg: strings.TrimPrefix(err.Error(), "tvm: ")})
+		probs = append(probs, problem{key: key, msg: strings.TrimPrefix(err.Error(), "tvm: "), lib: true})
 	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		for _, e := range j.Unwrap() {

@@ -133,10 +133,11 @@ func sharedCounters(cfg *Config) bool {
 
 // rateLimitCacheClient returns the Momento cache client that holds the
 // counters of rateLimit.shared and vendLimit.shared, with the vendor's
-// credentials, or nil when neither is set. It connects lazily, so that a
-// Momento outage at start leaves the limiters to their failure policy
-// instead of stopping the process. The caller closes it.
-func rateLimitCacheClient(cfg *Config, prov auth.CredentialProvider, sdk config.Configuration) (momento.CacheClient, error) {
+// credentials and the counter secret derived from them, or nil when
+// neither is set. It connects lazily, so that a Momento outage at start
+// leaves the limiters to their failure policy instead of stopping the
+// process. The caller closes it.
+func rateLimitCacheClient(cfg *Config, prov auth.CredentialProvider, sdk config.Configuration) (*counterStore, error) {
 	if !sharedCounters(cfg) {
 		return nil, nil
 	}
@@ -145,5 +146,5 @@ func rateLimitCacheClient(cfg *Config, prov auth.CredentialProvider, sdk config.
 	if err != nil {
 		return nil, fmt.Errorf("creating the Momento cache client for the shared counters: %w", err)
 	}
-	return c, nil
+	return &counterStore{CacheClient: c, secret: counterSecret(prov.GetAuthToken())}, nil
 }

@@ -29,8 +29,14 @@ type lambdaFixture struct {
 }
 
 func newLambdaFixture(t *testing.T) *lambdaFixture {
+	return newLambdaFixtureConfig(t, "apigateway.yaml")
+}
+
+// newLambdaFixtureConfig is newLambdaFixture with another configuration
+// fixture (apigateway-rest.yaml: REST API + Cognito, groups "a,b").
+func newLambdaFixtureConfig(t *testing.T, name string) *lambdaFixture {
 	t.Helper()
-	cfg, err := LoadConfig(filepath.Join(fixtures, "apigateway.yaml"))
+	cfg, err := LoadConfig(filepath.Join(fixtures, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +117,9 @@ func invoke(t *testing.T, h *lambdaHandler, payload json.RawMessage) response {
 }
 
 func TestLambdaEvents(t *testing.T) {
-	f := newLambdaFixture(t)
+	// The HTTP API fixture (groups "[a b]"), and the REST API one (groups
+	// "a,b") for the REST Cognito events.
+	fHTTP, fREST := newLambdaFixture(t), newLambdaFixtureConfig(t, "apigateway-rest.yaml")
 	readWrite := []momentolocal.Permission{{Role: "publishsubscribe", Cache: "default-cache", Topic: "*"}}
 	readOnly := []momentolocal.Permission{{Role: "subscribeonly", Cache: "default-cache", Topic: "*"}}
 	tests := []struct {
@@ -134,6 +142,10 @@ func TestLambdaEvents(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
+			f := fHTTP
+			if strings.HasPrefix(tt.file, "rest-v1-") {
+				f = fREST
+			}
 			before := len(f.emu.TokenRequests())
 			payload := readEvent(t, tt.file)
 			out, err := f.h.Invoke(context.Background(), payload)
@@ -186,8 +198,8 @@ func TestLambdaEvents(t *testing.T) {
 		})
 	}
 	// The logs never hold the vended tokens or the callers' credentials.
-	logs := f.logs.String()
-	for _, s := range []string{"eyJraWQiOiJleGFtcGxlIiwiYWxnIjoiUlMyNTYifQ", "opaque-session-token", "allow-user-42", f.emu.RootAPIKey()} {
+	logs := fHTTP.logs.String() + fREST.logs.String()
+	for _, s := range []string{"eyJraWQiOiJleGFtcGxlIiwiYWxnIjoiUlMyNTYifQ", "opaque-session-token", "allow-user-42", fHTTP.emu.RootAPIKey(), fREST.emu.RootAPIKey()} {
 		if strings.Contains(logs, s) {
 			t.Errorf("logs contain a secret %q", s)
 		}

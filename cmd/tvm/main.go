@@ -5,10 +5,10 @@
 // Usage:
 //
 //	tvm [serve] [--config FILE] [--addr ADDR]   serve tokens (the default)
-//	tvm check [--config FILE]                   validate a configuration and exit
+//	tvm check [--strict] [--config FILE]        validate a configuration and exit
 //	tvm explain [--config FILE] [caller]        say what tvm would answer a caller
 //	tvm openapi [--config FILE]                 print the OpenAPI document of the token endpoint
-//	tvm hash-password                           read a password on stdin, print its bcrypt hash
+//	tvm hash-password [--cost N]                read a password on stdin, print its bcrypt hash
 //	tvm version                                 print the version
 //
 // With no configuration and no MOMENTO_API_KEY, tvm starts an embedded
@@ -25,6 +25,7 @@
 //	MOMENTO_API_KEY        Momento API key (never logged)
 //	MOMENTO_API_KEY_FILE   file holding the Momento API key
 //	MOMENTO_LOCAL_ADDR     embedded emulator address (default 127.0.0.1:9090)
+//	TVM_DEMO_REAL_TOKENS   1: the demo (no configuration) may vend real tokens with MOMENTO_API_KEY
 //	AWS_LAMBDA_RUNTIME_API set by AWS Lambda: serve API Gateway events
 package main
 
@@ -41,7 +42,7 @@ import (
 	"strings"
 	"syscall"
 
-	"golang.org/x/crypto/bcrypt"
+	"github.com/tvmgo/tvm"
 )
 
 // Exit codes.
@@ -86,14 +87,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 const usage = `usage:
   tvm [serve] [--config FILE] [--addr ADDR]   serve tokens (default command); SIGHUP reloads
-  tvm check [--config FILE]                   validate a configuration file and exit
+  tvm check [--strict] [--config FILE]        validate a configuration file and exit (--strict: warnings are errors)
   tvm explain [--config FILE] [--jwt TOKEN|- | --user NAME | --claims JSON] [--query Q] [--offline]
                                               say what tvm would answer a caller, vending nothing
   tvm openapi [--config FILE]                 print the OpenAPI 3.1 document of the token endpoint
-  tvm hash-password                           read a password on stdin, print its bcrypt hash
+  tvm hash-password [--cost N]                read a password on stdin, print its bcrypt hash
   tvm version                                 print the version
 
-environment: TVM_ADDR, TVM_OPS_ADDR, TVM_CONFIG, TVM_RELOAD_INTERVAL, MOMENTO_API_KEY, MOMENTO_API_KEY_FILE, MOMENTO_LOCAL_ADDR
+environment: TVM_ADDR, TVM_OPS_ADDR, TVM_CONFIG, TVM_RELOAD_INTERVAL, MOMENTO_API_KEY, MOMENTO_API_KEY_FILE, MOMENTO_LOCAL_ADDR, TVM_DEMO_REAL_TOKENS
 `
 
 func version() string {
@@ -185,6 +186,7 @@ func printProblems(w io.Writer, path string, probs configErrors) {
 func cmdCheck(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("check", stderr)
 	configPath := fs.String("config", "", "configuration file (default $TVM_CONFIG)")
+	strict := fs.Bool("strict", false, "refuse the configuration when it has warnings (exit 2)")
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
@@ -208,26 +210,28 @@ func cmdCheck(args []string, getenv func(string) string, stdout, stderr io.Write
 	if cfg == nil {
 		return code
 	}
-	momento, err := describeMomento(cfg, readEnv(getenv))
+	env := readEnv(getenv)
+	momento, err := describeMomento(cfg, env)
 	if err != nil {
 		printProblems(stderr, path, asProblems(err))
 		return exitConfig
 	}
+	warnings := configWarnings(cfg, env.addr)
+	if *strict && len(warnings) > 0 {
+		return reportWarnings(stderr, path, warnings, true)
+	}
 	fmt.Fprintf(stdout, "%s: ok (auth %s, %d scope rule(s), path %s)\n", path, cfg.Auth.Method, len(cfg.Scopes), cfg.Path)
 	fmt.Fprintf(stdout, "momento: %s\n", momento)
-	return exitOK
+	return reportWarnings(stderr, path, warnings, false)
 }
 
 // cmdHashPassword reads one password line from stdin and prints its bcrypt
-// hash, for auth.users[].passwordHash.
+// hash, for auth.users[].passwordHash. The library (tvm.HashPassword)
+// decides the default cost and what it accepts.
 func cmdHashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("hash-password", stderr)
-	cost := fs.Int("cost", 12, "bcrypt cost (10..14)")
+	cost := fs.Int("cost", 0, "bcrypt cost, the same for every user (default: the library's, 10, as the examples use)")
 	if err := fs.Parse(args); err != nil {
-		return exitConfig
-	}
-	if *cost < 10 || *cost > 14 {
-		fmt.Fprintln(stderr, "tvm hash-password: --cost must be between 10 and 14")
 		return exitConfig
 	}
 	sc := bufio.NewScanner(io.LimitReader(stdin, 4096))
@@ -235,16 +239,15 @@ func cmdHashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 		fmt.Fprint(stderr, "tvm hash-password: write the password on standard input, e.g. echo \"$PW\" | tvm hash-password\n")
 		return exitConfig
 	}
-	pw := strings.TrimRight(sc.Text(), "\r")
-	if len(pw) > 72 {
-		fmt.Fprintln(stderr, "tvm hash-password: passwords longer than 72 bytes are refused (bcrypt ignores the rest)")
+	h, err := tvm.HashPassword(strings.TrimRight(sc.Text(), "\r"), *cost)
+	if errors.Is(err, tvm.ErrInvalidConfig) {
+		fmt.Fprintf(stderr, "tvm hash-password: %s\n", strings.TrimPrefix(err.Error(), tvm.ErrInvalidConfig.Error()+": "))
 		return exitConfig
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(pw), *cost)
 	if err != nil {
 		fmt.Fprintf(stderr, "tvm hash-password: %v\n", err)
 		return exitError
 	}
-	fmt.Fprintln(stdout, string(h))
+	fmt.Fprintln(stdout, h)
 	return exitOK
 }

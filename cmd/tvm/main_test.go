@@ -652,6 +652,10 @@ func TestBinaryUpstreamFaults(t *testing.T) {
 	if c := admin(t, p, "POST", "/faults", `{"code":"UNAVAILABLE"}`, func(r *http.Request) { r.Header.Set("X-Forwarded-For", "203.0.113.7") }); c != 403 {
 		t.Errorf("admin through a proxy: %d, want 403", c)
 	}
+	// A tunnel or rebinding page reaches it with its own name as Host.
+	if c := admin(t, p, "POST", "/faults", `{"code":"UNAVAILABLE"}`, func(r *http.Request) { r.Host = "tunnel.example" }); c != 403 {
+		t.Errorf("admin with a non-loopback Host: %d, want 403", c)
+	}
 	if n := len(faults(t, p)); n != 0 {
 		t.Fatalf("%d faults installed by refused requests", n)
 	}
@@ -1172,7 +1176,7 @@ func TestBinaryRealKeyNeverLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, env := range [][]string{baseEnv(t, "MOMENTO_API_KEY="+key), baseEnv(t, "MOMENTO_API_KEY_FILE="+keyFile)} {
-		p := startTVM(t, append(env, "TVM_CONFIG="))
+		p := startTVM(t, append(env, "TVM_CONFIG=", "TVM_DEMO_REAL_TOKENS=1"))
 		p.secrets = append(p.secrets, inner, key)
 		if !strings.Contains(p.stdout.String(), "vending real Momento tokens") || p.emulator() != "" {
 			t.Errorf("banner: %s", p.stdout.String())

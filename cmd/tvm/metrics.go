@@ -32,6 +32,7 @@ var outcomes = []string{
 	tvm.CodeBadRequest, tvm.CodeUnauthorized, tvm.CodeForbidden, tvm.CodeMethodNotAllowed,
 	tvm.CodeRateLimited, tvm.CodeCanceled, tvm.CodeInternal, tvm.CodeInvalidScope,
 	tvm.CodeUpstreamRejected, tvm.CodeUpstreamUnavailable, tvm.CodeUpstreamThrottled, tvm.CodeUpstreamTimeout,
+	tvm.CodeOverloaded,
 }
 
 func newMetrics() *metrics {

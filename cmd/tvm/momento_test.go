@@ -90,3 +90,27 @@ func TestBinaryVendLimit(t *testing.T) {
 		t.Errorf("%d vends reached Momento, want 1", got)
 	}
 }
+
+// TestBinaryVendLimitShared: in local mode the embedded emulator serves the
+// cache of vendLimit.shared, so the shared ceiling counts (a missing cache
+// would make it fail open and let the second vend through).
+func TestBinaryVendLimitShared(t *testing.T) {
+	cfg := writeConfig(t, base+"tokenId: query:name\nmomento: {local: true}\nvendLimit: {wait: 10ms, shared: {cache: tvm-counters, limit: 1, window: 1m}}\n")
+	p := startTVM(t, baseEnv(t), "--config", cfg)
+	resp, body := get(t, p.url("/api/momento/token?name=a"), nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("first: %d", resp.StatusCode)
+	}
+	p.secrets = append(p.secrets, body.AuthToken)
+	resp, err := http.Get(p.url("/api/momento/token?name=b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Fatalf("second vend in the window: %d, want 503 (the shared ceiling)", resp.StatusCode)
+	}
+	if strings.Contains(p.stderr.String(), "cannot reach Momento") {
+		t.Errorf("the shared ceiling could not count:\n%s", p.stderr.String())
+	}
+}

@@ -224,7 +224,7 @@ func (b *builder) build(abort context.Context, cfg *Config, key secret) (*genera
 	if g.openapi, err = openAPIJSON(cfg); err != nil {
 		return fail(err)
 	}
-	g.handler = svc.handler
+	g.handler = hostCheck(cfg, b.env.addr, svc.handler, b.log)
 	b.built++
 	g.id = b.built
 	return g, nil
@@ -406,7 +406,7 @@ func (r *reloader) next(ctx context.Context, cur *generation) (*generation, erro
 	if err != nil {
 		return nil, err
 	}
-	local, err := momentoMode(cfg, key)
+	local, err := momentoMode(cfg, key, r.b.env.realDemo)
 	if err != nil {
 		return nil, err
 	}

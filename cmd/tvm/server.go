@@ -69,6 +69,9 @@ func logLevel(c LogConfig) slog.Level {
 func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdout, stderr io.Writer) error {
 	level := new(slog.LevelVar)
 	log := newLeveledLogger(cfg.Log, env.lambda, stderr, level)
+	for _, w := range configWarnings(cfg, env.addr) {
+		log.Warn("tvm: configuration warning (tvm check lists them)", "key", w.key, "warning", w.msg)
+	}
 	if env.lambda {
 		return serveLambda(ctx, cfg, env, log)
 	}
@@ -88,7 +91,7 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 	if err != nil {
 		return err
 	}
-	local, err := momentoMode(cfg, key)
+	local, err := momentoMode(cfg, key, env.realDemo)
 	if err != nil {
 		return err
 	}
@@ -121,7 +124,7 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 	// The operations endpoints share the token listener unless TVM_OPS_ADDR
 	// gives them their own (e.g. to keep /metrics off the public port).
 	mux := http.NewServeMux()
-	mux.Handle(cfg.Path, tokens)
+	mux.Handle(cfg.Path, tokens) // each generation checks Host as its configuration says (hostCheck)
 	mux.HandleFunc("/", notFound)
 	ops, opsAddr := mux, addr
 	var opsLn net.Listener
@@ -219,10 +222,13 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 // momentoMode decides where tokens come from: the embedded emulator
 // (local) or Momento with key. key may be empty. A reload decides again
 // and must come to the same answer.
-func momentoMode(cfg *Config, key secret) (local bool, err error) {
+func momentoMode(cfg *Config, key secret, realDemo bool) (local bool, err error) {
 	switch {
 	case key != "" && cfg.Momento.Local && !cfg.demo:
 		return false, configErrors{{key: "momento.local", msg: "true, but a Momento API key is set in the environment: remove one of them"}}
+	case key != "" && cfg.demo && !realDemo:
+		return false, configErrors{{key: "TVM_CONFIG", msg: "none, but a Momento API key is set: the demo would vend real Momento tokens, publish+subscribe " +
+			"on every topic of default-cache, to anyone who can reach it. Give a configuration, or set TVM_DEMO_REAL_TOKENS=1 to run the demo on your account"}}
 	case key != "":
 		return false, nil // the demo configuration vends real tokens when a key is set
 	case !cfg.Momento.Local:
@@ -247,12 +253,23 @@ func emulatorConfig(cfg *Config, addr string, log *slog.Logger) momentolocal.Con
 		origins = append(append([]string(nil), loopbackOrigins...), o...)
 	}
 	caches := cfg.Momento.Caches
-	if r := cfg.RateLimit; r != nil && r.Shared != nil && r.Shared.Cache != "" && !slices.Contains(caches, r.Shared.Cache) {
-		// The emulator also serves the counters of the shared rate limit.
+	// The emulator also serves the counters of the shared rate limit and
+	// of the shared vend ceiling.
+	var counters []string
+	if r := cfg.RateLimit; r != nil && r.Shared != nil {
+		counters = append(counters, r.Shared.Cache)
+	}
+	if v := cfg.VendLimit; v != nil && v.Shared != nil {
+		counters = append(counters, v.Shared.Cache)
+	}
+	for _, c := range counters {
+		if c == "" || slices.Contains(caches, c) {
+			continue
+		}
 		if len(caches) == 0 {
 			caches = []string{momentolocal.DefaultCache}
 		}
-		caches = append(slices.Clone(caches), r.Shared.Cache)
+		caches = append(slices.Clone(caches), c)
 	}
 	return momentolocal.Config{
 		Addr:   addr,
@@ -270,7 +287,14 @@ func printBanner(w io.Writer, cfg *Config, addr, opsAddr string, emu *momentoloc
 	fmt.Fprintf(w, "tvm: listening on %s (auth %s)\n", base, cfg.Auth.Method)
 	fmt.Fprintf(w, "tvm: tokens at    %s%s\n", base, cfg.Path)
 	if opsAddr != addr {
-		fmt.Fprintf(w, "tvm: operations on http://%s (/healthz, /readyz, /metrics)\n", opsAddr)
+		fmt.Fprintf(w, "tvm: operations on http://%s (/healthz, /readyz, /metrics, /openapi.json)\n", opsAddr)
+	} else {
+		// Metrics tell outsiders the traffic, the outcomes and the upstream's
+		// health; /readyz, whether Momento is reachable.
+		fmt.Fprintln(w, "tvm: /healthz, /readyz, /metrics and /openapi.json share this listener; set TVM_OPS_ADDR (e.g. 127.0.0.1:9091) to keep them off a public port")
+	}
+	if cfg.Auth.Method == "open" || len(cfg.AllowedHosts) > 0 {
+		fmt.Fprintln(w, "tvm: tokens only for Host localhost, an IP address, the listen name or allowedHosts (DNS rebinding)")
 	}
 	if emu != nil {
 		fmt.Fprintf(w, "tvm: momento emulator (momentolocal) on %s, caches %s; gRPC and gRPC-Web, plaintext\n",

@@ -20,35 +20,6 @@ import (
 	"github.com/tvmgo/tvm"
 )
 
-func TestParseGroups(t *testing.T) {
-	tests := []struct {
-		in   any
-		want string
-		err  bool
-	}{
-		{"a,b", "a|b", false},
-		{" a , b ,", "a|b", false},
-		{"[a b]", "a|b", false},
-		{`["a","b c"]`, "a|b c", false},
-		{"[a]", "a", false},
-		{"", "", false},
-		{"single", "single", false},
-		{[]any{"a", "b"}, "a|b", false},
-		{[]any{"a", 1.0}, "", true},
-		{1.0, "", true},
-	}
-	for _, tt := range tests {
-		got, err := parseGroups(tt.in)
-		if (err != nil) != tt.err {
-			t.Errorf("parseGroups(%#v) err = %v", tt.in, err)
-			continue
-		}
-		if strings.Join(got, "|") != tt.want {
-			t.Errorf("parseGroups(%#v) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestParseTime(t *testing.T) {
 	want := time.Unix(1568311959, 0)
 	for _, in := range []any{1568311959.0, "1568311959", "Thu Sep 12 18:12:39 UTC 2019"} {

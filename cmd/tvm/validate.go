@@ -31,7 +31,7 @@ func (c *Config) validate() []problem {
 		c.Path == "/" || strings.HasSuffix(c.Path, "/") || path.Clean(c.Path) != c.Path {
 		add("path", "must be a plain URL path such as %s", defaultPath)
 	} else if reservedPath(c.Path) {
-		add("path", "%s is reserved for operations endpoints", c.Path)
+		add("path", "reserved for the operations endpoints (/healthz, /readyz, /metrics, /openapi.json, /admin/...)")
 	}
 	if c.ShutdownTimeout < 0 || c.ShutdownTimeout > maxShutdownTimeout {
 		add("shutdownTimeout", "must be between 1ms and %s, got %s", maxShutdownTimeout, c.ShutdownTimeout)
@@ -52,6 +52,7 @@ func (c *Config) validate() []problem {
 	}
 	onlyFor("auth.users", "basic", c.Auth.Users != nil)
 	onlyFor("auth.allowCredentialHeaders", "basic", c.Auth.AllowCredentialHeaders)
+	onlyFor("auth.maxConcurrentChecks", "basic", c.Auth.MaxConcurrentChecks != 0)
 	onlyFor("auth.jwt", "jwt", c.Auth.JWT != nil)
 	onlyFor("auth.cognito", "cognito", c.Auth.Cognito != nil)
 	onlyFor("auth.apigateway", "apigateway", c.Auth.APIGateway != nil)
@@ -85,6 +86,7 @@ func (c *Config) validate() []problem {
 			}
 		}
 	}
+	probs = append(probs, edgeProblems(c)...)
 	if !c.Momento.Local && c.Momento.Caches != nil {
 		add("momento.caches", "only valid with momento.local: true")
 	}

@@ -21,6 +21,9 @@ type problem struct {
 	// at is, for decoding problems, the path of the value that failed to
 	// decode: validation problems under it are redundant and dropped.
 	at string
+	// lib says the message is a library component's, which may quote the
+	// value it refuses (redactValues removes it).
+	lib bool
 }
 
 func (p problem) String() string {
@@ -79,19 +82,25 @@ func mayHoldSecret(path string) bool {
 	return path == "auth.users" || strings.HasPrefix(path, "auth.users[") || strings.HasPrefix(path, "auth.users.")
 }
 
-// kindName describes the value n found at path, quoting a scalar unless
-// it may hold a secret.
-func kindName(n *yaml.Node, path string) string {
+// kindName describes the value n found where something else belongs by
+// its kind, never by its value: a value in the wrong place may be a secret
+// (a password, an API key).
+func kindName(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
 	case yaml.SequenceNode:
 		return "a list"
 	case yaml.ScalarNode:
-		if mayHoldSecret(path) {
-			return "a scalar (not shown)"
+		switch n.ShortTag() {
+		case "!!int":
+			return "an integer"
+		case "!!float":
+			return "a number"
+		case "!!bool":
+			return "a boolean"
 		}
-		return fmt.Sprintf("%q", n.Value)
+		return "a string (not shown)"
 	default:
 		return "something else"
 	}
@@ -132,21 +141,21 @@ func walk(n *yaml.Node, v reflect.Value, path string, probs *[]problem) {
 				if strings.HasPrefix(se.Problem, "line ") {
 					line = 0 // the problem names its line already
 				}
-				*probs = append(*probs, problem{key: k, msg: se.Problem, line: line, at: path})
+				*probs = append(*probs, problem{key: k, msg: se.Problem, line: line, at: path, lib: true})
 				return
 			}
-			add(cleanYAMLError(err))
+			*probs = append(*probs, problem{key: path, msg: cleanYAMLError(err), line: n.Line, at: path, lib: true})
 		}
 		return
 	}
 	if v.Type() == durationType {
 		if n.Kind != yaml.ScalarNode {
-			add("expected a duration such as 15m, got " + kindName(n, path))
+			add("expected a duration such as 15m, got " + kindName(n))
 			return
 		}
 		d, err := time.ParseDuration(n.Value)
 		if err != nil {
-			add(fmt.Sprintf("invalid duration %q (use a unit, e.g. 30s or 15m)", n.Value))
+			add("not a duration (use a unit, e.g. 30s or 15m)")
 			return
 		}
 		v.SetInt(int64(d))
@@ -159,7 +168,7 @@ func walk(n *yaml.Node, v reflect.Value, path string, probs *[]problem) {
 		v.Set(nv)
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			add("expected a mapping, got " + kindName(n, path))
+			add("expected a mapping, got " + kindName(n))
 			return
 		}
 		fields := yamlFields(v.Type())
@@ -199,7 +208,7 @@ func walk(n *yaml.Node, v reflect.Value, path string, probs *[]problem) {
 				v.Set(s)
 				return
 			}
-			add("expected a list, got " + kindName(n, path))
+			add("expected a list, got " + kindName(n))
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -209,28 +218,28 @@ func walk(n *yaml.Node, v reflect.Value, path string, probs *[]problem) {
 		v.Set(s)
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
-			add("expected a string, got " + kindName(n, path))
+			add("expected a string, got " + kindName(n))
 			return
 		}
 		v.SetString(n.Value)
 	case reflect.Bool:
 		var b bool
 		if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
-			add("expected true or false, got " + kindName(n, path))
+			add("expected true or false, got " + kindName(n))
 			return
 		}
 		v.SetBool(b)
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		var i int64
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
-			add("expected an integer, got " + kindName(n, path))
+			add("expected an integer, got " + kindName(n))
 			return
 		}
 		v.SetInt(i)
 	case reflect.Float64:
 		var f float64
 		if n.Kind != yaml.ScalarNode || n.Decode(&f) != nil {
-			add("expected a number, got " + kindName(n, path))
+			add("expected a number, got " + kindName(n))
 			return
 		}
 		v.SetFloat(f)
@@ -318,4 +327,60 @@ func cleanYAMLError(err error) string {
 	}
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	return strings.ReplaceAll(msg, "\n", "; ")
+}
+
+// minSecret is the length of the shortest value redactValues removes:
+// shorter values are names (HS256, none, *) that help read the message,
+// and would mostly match words.
+const minSecret = 8
+
+// redactValues removes from the message of each problem a library
+// component reported (or a value decoding itself, such as a scope) the
+// values of 8 bytes or more the configuration holds at or under the
+// problem's key, which is how the refused value would be echoed (the
+// library's CORS and scope checks quote what they refuse), quoted or not.
+// The binary's own messages never hold a value. A misplaced secret is never
+// printed back.
+func redactValues(doc *yaml.Node, probs []problem) []problem {
+	values := map[string][]string{} // key path → the scalars at or under it
+	var collect func(n *yaml.Node, path string, ancestors []string)
+	collect = func(n *yaml.Node, path string, ancestors []string) {
+		ancestors = append(ancestors, path)
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				collect(c, path, ancestors[:len(ancestors)-1])
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				collect(n.Content[i+1], joinKey(path, n.Content[i].Value), ancestors)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				collect(c, fmt.Sprintf("%s[%d]", path, i), ancestors)
+			}
+		case yaml.ScalarNode:
+			if n.Value != "" {
+				for _, a := range ancestors {
+					values[a] = append(values[a], n.Value)
+				}
+			}
+		}
+	}
+	collect(doc, "", nil)
+	for i, p := range probs {
+		if !p.lib {
+			continue
+		}
+		for _, v := range values[p.key] {
+			if len(v) < minSecret {
+				continue
+			}
+			for _, q := range []string{strconv.Quote(v), strconv.QuoteToASCII(v), `"` + v + `"`, v} {
+				p.msg = strings.ReplaceAll(p.msg, q, "(value not shown)")
+			}
+		}
+		probs[i] = p
+	}
+	return probs
 }

@@ -14,6 +14,13 @@
 //	jwt-reuse        cmd/tvm, RS256 JWTs of 1,000 users verified against a JWKS this tool serves
 //	jwt-hostile      as jwt-reuse, with 1 request in 2 carrying a forged signature or a random kid:
 //	                 reports the valid requests' latency and how often cmd/tvm fetched the JWKS
+//	basic-alone      cmd/tvm, Basic auth (bcrypt cost 10): one connection logging in as a real user
+//	basic-flood      as basic-alone, plus 16 connections sending bad logins (unknown user or wrong
+//	                 password) as fast as they are answered: reports the real user's latency
+//	basic-flood-unbounded
+//	                 as basic-flood with auth.maxConcurrentChecks: -1 (no bound on password checks)
+//
+// The basic-* scenarios choose their own connection counts (-conns does not apply).
 //
 // For each it reports requests/s, p50/p99/max latency, errors, the peak RSS
 // (VmHWM) of the server process, and ratios to the baseline. cmd/tvm runs

@@ -35,23 +35,30 @@ func TestLoadCounts(t *testing.T) {
 	var served atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		served.Add(1)
-		if r.Header.Get("Authorization") == "bad" {
+		switch r.Header.Get("Authorization") {
+		case "bad":
 			w.WriteHeader(http.StatusUnauthorized)
+			return
+		case "shed":
+			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write(baselineBody)
 	}))
 	defer srv.Close()
 	reqs := func(_, i int) request {
-		if i%2 == 1 {
+		if i%4 == 1 {
 			return request{header: "bad"}
+		}
+		if i%4 == 3 {
+			return request{header: "shed"}
 		}
 		return request{header: "good", valid: true}
 	}
 	for _, rate := range []float64{0, 400} {
 		o := options{duration: 300 * time.Millisecond, warmup: 50 * time.Millisecond, conns: 4, rate: rate}
 		res := load(o, "t", srv.URL, reqs)
-		if res.Errors != 0 || res.Wrong != 0 || res.Requests == 0 || res.Refused == 0 || res.P50 <= 0 || res.P99 < res.P50 || res.Max < res.P99 {
+		if res.Errors != 0 || res.Wrong != 0 || res.Requests == 0 || res.Refused == 0 || res.Shed == 0 || res.P50 <= 0 || res.P99 < res.P50 || res.Max < res.P99 {
 			t.Errorf("rate %v: %+v", rate, res)
 		}
 		if rate > 0 && (res.RPS < rate/2 || res.RPS > rate*1.5) {

@@ -30,8 +30,8 @@ func printTable(w io.Writer, rs []*result) {
 			b = *base
 		}
 		notes := ""
-		if r.Refused+r.Wrong > 0 {
-			notes += fmt.Sprintf("hostile: %d refused with 401, %d otherwise; p50/p99 of valid requests only. ", r.Refused, r.Wrong)
+		if r.Refused+r.Shed+r.Wrong > 0 {
+			notes += fmt.Sprintf("hostile: %d refused with 401, %d shed with 503, %d otherwise; p50/p99 of valid requests only. ", r.Refused, r.Shed, r.Wrong)
 		}
 		if r.JWKSHits > 0 || strings.HasPrefix(r.Name, "jwt") {
 			notes += fmt.Sprintf("JWKS fetches: %d. ", r.JWKSHits)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,11 +10,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/tvmgo/tvm"
 )
+
+// floodConns is the number of connections sending bad logins in the
+// basic-flood scenarios (issue 12: 16 concurrent bad logins).
+const floodConns = 16
 
 // result is the outcome of one scenario.
 type result struct {
@@ -24,7 +32,8 @@ type result struct {
 	Max       time.Duration
 	Errors    int64 // requests that must succeed and did not (transport error or non-200)
 	Refused   int64 // hostile requests answered 401, as they must be
-	Wrong     int64 // hostile requests not answered 401
+	Shed      int64 // hostile requests answered 503 (a login flood shed by the bound on password checks)
+	Wrong     int64 // hostile requests answered otherwise
 	PeakRSSMB float64
 	JWKSHits  int64 // JWKS fetches by cmd/tvm during the scenario (jwt scenarios)
 	Vends     string
@@ -67,6 +76,35 @@ func runScenario(o options, tmp, name string, is *issuer) (*result, error) {
 		}
 		reqs = func(conn, i int) request {
 			return request{header: is.valid[(conn*7919+i)%len(is.valid)], valid: true}
+		}
+	case "basic-alone", "basic-flood", "basic-flood-unbounded":
+		// One legitimate user logs in over and over (connection 0); in the
+		// flood scenarios 16 more connections send bad logins as fast as
+		// they are answered, half for an unknown user, half with a wrong
+		// password for a real one. The report is the legitimate logins'.
+		hash, err := tvm.HashPassword("the-right-password", 0)
+		if err != nil {
+			return nil, err
+		}
+		cfg = fmt.Sprintf("auth:\n  method: basic\n  users:\n    - {username: alice, passwordHash: %q}\n    - {username: bob, passwordHash: %q}\n", hash, hash) +
+			"scopes: [{default: true, permissions: [{role: subscribeonly, cache: default-cache, topic: '*'}]}]\n" + base
+		if name == "basic-flood-unbounded" {
+			cfg = strings.Replace(cfg, "  method: basic\n", "  method: basic\n  maxConcurrentChecks: -1\n", 1)
+		}
+		o.conns = 1
+		if name != "basic-alone" {
+			o.conns = 1 + floodConns
+		}
+		good := "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:the-right-password"))
+		bad := []string{
+			"Basic " + base64.StdEncoding.EncodeToString([]byte("mallory:guess")),
+			"Basic " + base64.StdEncoding.EncodeToString([]byte("bob:guess")),
+		}
+		reqs = func(conn, i int) request {
+			if conn == 0 {
+				return request{header: good, valid: true}
+			}
+			return request{header: bad[(conn+i)%2]}
 		}
 	case "jwt-hostile":
 		cfg = jwtCfg("")
@@ -155,8 +193,8 @@ func load(o options, name, target string, reqs func(conn, i int) request) *resul
 		interval = time.Duration(float64(time.Second) * float64(o.conns) / o.rate)
 	}
 	type connStats struct {
-		lat                   []time.Duration
-		n, errs, refused, bad int64
+		lat                         []time.Duration
+		n, errs, refused, shed, bad int64
 	}
 	stats := make([]connStats, o.conns)
 	var wg sync.WaitGroup
@@ -205,6 +243,8 @@ func load(o options, name, target string, reqs func(conn, i int) request) *resul
 					st.errs++
 				case status == http.StatusUnauthorized:
 					st.refused++
+				case status == http.StatusServiceUnavailable:
+					st.shed++
 				default:
 					st.bad++
 				}
@@ -225,6 +265,7 @@ func load(o options, name, target string, reqs func(conn, i int) request) *resul
 		res.Requests += st.n
 		res.Errors += st.errs
 		res.Refused += st.refused
+		res.Shed += st.shed
 		res.Wrong += st.bad
 		all = append(all, st.lat...)
 	}
