@@ -19,14 +19,18 @@ func (h *Handler) rateLimitKey(id Identity, r *http.Request) string {
 		return id.Method + ":" + id.Subject
 	}
 	a := clientAddr(r, h.trustedProxies)
+	var buf [64]byte // one allocation, the key itself
+	b := append(buf[:0], "open:"...)
 	switch {
 	case !a.IsValid():
 		return "open:unknown"
 	case a.Is6():
 		p, _ := a.Prefix(64)
-		return "open:" + p.String()
+		b = p.AppendTo(b)
+	default:
+		b = a.AppendTo(b)
 	}
-	return "open:" + a.String()
+	return string(b)
 }
 
 // checkTrustedProxies records a problem for every invalid prefix and
