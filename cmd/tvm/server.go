@@ -76,7 +76,7 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 		return serveLambda(ctx, cfg, env, log)
 	}
 	if cfg.Auth.Method == "apigateway" {
-		return configErrors{{key: "auth.method", msg: "apigateway works only in AWS Lambda (AWS_LAMBDA_RUNTIME_API is not set)"}}
+		return configErrors{apiGatewayOutsideLambda}
 	}
 	interval, err := parseReloadInterval(env.reloadInterval)
 	if err != nil {
@@ -218,6 +218,10 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 	log.Info("stopped")
 	return nil
 }
+
+// apiGatewayOutsideLambda refuses auth.method apigateway when serving
+// outside AWS Lambda, at start and on reload.
+var apiGatewayOutsideLambda = problem{key: "auth.method", msg: "apigateway works only in AWS Lambda (AWS_LAMBDA_RUNTIME_API is not set)"}
 
 // momentoMode decides where tokens come from: the embedded emulator
 // (local) or Momento with key. key may be empty. A reload decides again
