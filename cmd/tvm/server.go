@@ -259,21 +259,14 @@ func emulatorConfig(cfg *Config, addr string, log *slog.Logger) momentolocal.Con
 	caches := cfg.Momento.Caches
 	// The emulator also serves the counters of the shared rate limit and
 	// of the shared vend ceiling.
-	var counters []string
-	if r := cfg.RateLimit; r != nil && r.Shared != nil {
-		counters = append(counters, r.Shared.Cache)
-	}
-	if v := cfg.VendLimit; v != nil && v.Shared != nil {
-		counters = append(counters, v.Shared.Cache)
-	}
-	for _, c := range counters {
-		if c == "" || slices.Contains(caches, c) {
+	for _, s := range []*SharedRateLimitConfig{cfg.RateLimit.shared(), cfg.VendLimit.shared()} {
+		if s == nil || s.Cache == "" || slices.Contains(caches, s.Cache) {
 			continue
 		}
 		if len(caches) == 0 {
 			caches = []string{momentolocal.DefaultCache}
 		}
-		caches = append(slices.Clone(caches), c)
+		caches = append(slices.Clone(caches), s.Cache)
 	}
 	return momentolocal.Config{
 		Addr:   addr,
