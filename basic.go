@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 
@@ -106,7 +107,7 @@ type BasicConfig struct {
 // whether a user exists.
 type BasicAuthenticator struct {
 	users  []basicUser
-	dummy  []byte     // bcrypt hash of a random password nobody knows
+	dummy  []byte     // bcrypt hash of a random password nobody knows (dummyHash)
 	gate   *checkGate // nil: no bound on concurrent checks
 	tagKey [32]byte   // key of the known-good credential tags
 	// dummyTag is the known-good tag of unknown users: random, never a
@@ -203,17 +204,39 @@ func newBasic(cfg BasicConfig, minCost int) (*BasicAuthenticator, error) {
 	}
 	// The dummy hash has the users' cost, so an unknown user takes as long
 	// as a known one.
-	random := make([]byte, 32)
-	_, _ = rand.Read(random) // crypto/rand.Read never fails
-	pw := base64.RawStdEncoding.EncodeToString(random)[:maxBasicPasswordLength/2]
-	dummy, err := bcrypt.GenerateFromPassword([]byte(pw), cost0)
+	dummy, err := dummyHash(cost0)
 	if err != nil {
-		return nil, fmt.Errorf("tvm: generating the dummy bcrypt hash: %w", err)
+		return nil, err
 	}
 	a.dummy = dummy
 	_, _ = rand.Read(a.tagKey[:])
 	a.dummyTag.Store(randomTag())
 	return a, nil
+}
+
+// dummyHashes holds, per bcrypt cost, the dummy hash of this process
+// (cost → []byte): generating one takes as long as a password check (a
+// second at cost 14), and cmd/tvm builds its authenticator twice at start
+// (tvm check's verdict, then the server) and on every reload.
+var dummyHashes sync.Map
+
+// dummyHash returns the bcrypt hash, at cost, of a random password nobody
+// knows, made once per process and cost. It is only ever compared for
+// unknown users, whose login fails whatever the comparison says.
+func dummyHash(cost int) ([]byte, error) {
+	if h, ok := dummyHashes.Load(cost); ok {
+		return h.([]byte), nil
+	}
+	random := make([]byte, 32)
+	_, _ = rand.Read(random) // crypto/rand.Read never fails
+	pw := base64.RawStdEncoding.EncodeToString(random)[:maxBasicPasswordLength/2]
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), cost)
+	if err != nil {
+		return nil, fmt.Errorf("tvm: generating the dummy bcrypt hash: %w", err)
+	}
+	// Two constructions racing both generate one; either hash serves.
+	v, _ := dummyHashes.LoadOrStore(cost, h)
+	return v.([]byte), nil
 }
 
 // randomTag returns a random credential tag.

@@ -54,6 +54,15 @@ var (
 	ErrClosed = errors.New("tvm: closed")
 )
 
+// sentinels are the sentinel errors above, every one (TestSentinelsComplete
+// checks): an authenticator's error wrapping one of them gets the answer
+// the sentinel decides, any other error 401 (authError).
+var sentinels = []error{
+	ErrNoCredentials, ErrInvalidCredentials, ErrForbidden, ErrBadRequest, ErrRateLimited,
+	ErrUpstreamRejected, ErrUpstreamUnavailable, ErrUpstreamThrottled, ErrUpstreamTimeout,
+	ErrInvalidConfig, ErrInvalidScope, ErrOverloaded, ErrClosed,
+}
+
 // VendError is the typed error a Vendor returns when Momento fails. It wraps
 // one of ErrUpstreamRejected, ErrUpstreamUnavailable, ErrUpstreamThrottled
 // or ErrUpstreamTimeout (Kind) and the underlying cause. Its message never

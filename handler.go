@@ -389,10 +389,7 @@ func (h *Handler) complete(g Grant, id Identity, r *http.Request, now time.Time)
 	}
 	ttl := ruleTTL
 	if rem := id.ExpiresAt.Sub(now); !id.ExpiresAt.IsZero() && rem < ttl {
-		if rem < h.minTTL {
-			return g, 0, h.expiresTooSoon()
-		}
-		ttl = rem
+		ttl = rem // at least MinTTL: token refused the credentials expiring sooner
 	}
 	g.TTL = ttl.Truncate(time.Second)
 

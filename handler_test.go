@@ -361,6 +361,8 @@ func TestHandlerResponses(t *testing.T) {
 		{name: "authenticator, closed", cfg: Config{Authenticator: htAuth(Identity{}, fmt.Errorf("%w: the JWT authenticator", ErrClosed))}, status: 500, code: CodeInternal},
 		{name: "authenticator, forbidden (e.g. a banned user)", cfg: Config{Authenticator: htAuth(Identity{}, fmt.Errorf("%w: account suspended", ErrForbidden))}, status: 403, code: CodeForbidden},
 		{name: "authenticator, identity provider timed out", cfg: Config{Authenticator: htAuth(Identity{}, ErrUpstreamTimeout)}, status: 504, code: CodeUpstreamTimeout},
+		{name: "authenticator, throttled (e.g. by its provider's quota)", cfg: Config{Authenticator: htAuth(Identity{}, fmt.Errorf("%w: provider quota", ErrUpstreamThrottled))},
+			status: 503, code: CodeUpstreamThrottled, headers: map[string]string{"Retry-After": "1"}},
 		{name: "identity expired", cfg: Config{Authenticator: htAuth(Identity{Subject: "u", ExpiresAt: htNow.Add(-time.Minute)}, nil)}, status: 401, code: CodeUnauthorized},
 		{name: "identity expires within MinTTL", cfg: Config{Authenticator: htAuth(Identity{Subject: "u", ExpiresAt: htNow.Add(500 * time.Millisecond)}, nil)},
 			status: 401, code: CodeUnauthorized},

@@ -74,7 +74,15 @@ func (g GroupRule) name() string {
 //
 //	tvm.NewGroupScopes(tvm.GroupRule{Default: true, Scope: scope})
 type GroupScopes struct {
-	rules []GroupRule
+	rules []groupRule
+}
+
+// groupRule is a checked GroupRule and what Resolve needs of it, worked
+// out once at construction.
+type groupRule struct {
+	GroupRule
+	name     string // Grant.Rule
+	template bool   // the scope holds placeholders, filled per caller
 }
 
 // NewGroupScopes checks the rules and returns their resolver. It fails
@@ -89,11 +97,11 @@ func NewGroupScopes(rules ...GroupRule) (*GroupScopes, error) {
 	if len(rules) == 0 {
 		probs.add("GroupScopes", "no rules (every caller would be refused)")
 	}
-	r := &GroupScopes{rules: make([]GroupRule, len(rules))}
+	r := &GroupScopes{rules: make([]groupRule, len(rules))}
 	seen := make(map[string]bool, len(rules))
 	for i, rule := range rules {
 		rule.Scope = slices.Clone(rule.Scope)
-		r.rules[i] = rule
+		r.rules[i] = groupRule{GroupRule: rule, name: rule.name(), template: rule.Scope.isTemplate()}
 		field := "GroupScopes.Rules[" + strconv.Itoa(i) + "]"
 		switch {
 		case rule.Default && rule.Group != "":
@@ -127,10 +135,20 @@ func NewGroupScopes(rules ...GroupRule) (*GroupScopes, error) {
 
 // Resolve returns the expanded scope of the first rule matching id.
 func (r *GroupScopes) Resolve(_ context.Context, id Identity, _ *http.Request) (Grant, error) {
-	for _, rule := range r.rules {
-		if rule.Default || slices.Contains(id.Groups, rule.Group) {
-			return expandGrant(rule.Scope, id, rule.name(), rule.TTL)
+	for i := range r.rules {
+		rule := &r.rules[i]
+		if !rule.Default && !slices.Contains(id.Groups, rule.Group) {
+			continue
 		}
+		if !rule.template {
+			// What Expand returns for a scope without placeholders, without
+			// validating it again on every request: NewGroupScopes did (a
+			// name valid as a template without placeholders is a valid
+			// name), the scope is the rule's own copy, and the handler
+			// validates every grant before vending.
+			return Grant{Scope: rule.Scope[:len(rule.Scope):len(rule.Scope)], TTL: rule.TTL, Rule: rule.name}, nil
+		}
+		return expandGrant(rule.Scope, id, rule.name, rule.TTL)
 	}
 	return Grant{}, fmt.Errorf("%w: no group rule matches the caller", ErrForbidden)
 }

@@ -102,13 +102,6 @@ func authError(err error) error {
 	return &httpError{http.StatusUnauthorized, CodeUnauthorized, "invalid credentials", err}
 }
 
-// sentinels are the package's sentinel errors.
-var sentinels = []error{
-	ErrNoCredentials, ErrInvalidCredentials, ErrForbidden, ErrBadRequest, ErrRateLimited,
-	ErrUpstreamRejected, ErrUpstreamUnavailable, ErrUpstreamTimeout, ErrInvalidConfig, ErrInvalidScope, ErrClosed,
-	ErrOverloaded,
-}
-
 // classify maps an error to its response: the httpError it carries, or by
 // the sentinel it wraps; errors wrapping none are internal errors. A
 // request whose client went away is canceled, whatever failed.

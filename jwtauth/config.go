@@ -250,7 +250,9 @@ type HMACKey struct {
 }
 
 // Secret is a byte string that never prints: fmt and log/slog show
-// "[redacted]" whatever the verb.
+// "[redacted]" whatever the verb, and so do encoders of a struct holding
+// one (encoding/json, hence slog's JSON handler, and YAML), which call
+// neither Format nor LogValue on nested fields.
 type Secret []byte
 
 // Format prints "[redacted]".
@@ -258,6 +260,10 @@ func (Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted)) }
 
 // LogValue logs "[redacted]".
 func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalText encodes "[redacted]" (encoding/json and YAML encoders use
+// it), never the secret.
+func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 const redacted = "[redacted]"
 

@@ -1,8 +1,10 @@
 package jwtauth
 
 import (
+	"bytes"
 	"context"
 	"crypto"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 )
 
 // jtTwoIssuers is an authenticator for staff (issuer A, RSA key rsa1,
@@ -228,6 +231,24 @@ func TestHMAC(t *testing.T) {
 	jtAssertNoSecret(t, err.Error(), logs.String(),
 		fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg.Issuers[0]), fmt.Sprintf("%v %s %x %q", jtSecret, jtSecret, jtSecret, jtSecret))
 	assert.Contains(t, fmt.Sprintf("%v", *cfg.Issuers[0].HMAC), redacted)
+}
+
+// TestSecretNeverEncodes: a Secret inside a struct that log/slog's JSON
+// handler, encoding/json or a YAML encoder writes (which call neither
+// Format nor LogValue on nested fields) shows "[redacted]", not its bytes
+// in base64.
+func TestSecretNeverEncodes(t *testing.T) {
+	key := HMACKey{Secret: jtSecret, KeyID: "v1"}
+	logs := &bytes.Buffer{}
+	slog.New(slog.NewJSONHandler(logs, nil)).Info("hmac", "key", key, "ptr", &key)
+	j, err := json.Marshal(key)
+	require.NoError(t, err)
+	y, err := yaml.Marshal(key)
+	require.NoError(t, err)
+	jtAssertNoSecret(t, logs.String(), string(j), string(y))
+	assert.Contains(t, string(j), `"Secret":"[redacted]"`)
+	assert.Contains(t, logs.String(), `"Secret":"[redacted]"`)
+	assert.Contains(t, string(y), "secret: '[redacted]'") // not the bytes as a list of numbers
 }
 
 // jtAssertNoSecret fails if any text holds the test secret or a telling

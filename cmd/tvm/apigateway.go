@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -37,15 +38,7 @@ type apiGatewayAuthenticator struct {
 
 func newAPIGatewayAuthenticator(c *APIGatewayConfig) *apiGatewayAuthenticator {
 	return &apiGatewayAuthenticator{subjectClaim: c.SubjectClaim, groupsClaim: c.GroupsClaim,
-		groupsFormat: orDefault(c.GroupsFormat, groupsJSON), now: time.Now}
-}
-
-// orDefault returns v, or def when v is empty.
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
+		groupsFormat: cmp.Or(c.GroupsFormat, groupsJSON), now: time.Now}
 }
 
 // Challenge is the WWW-Authenticate challenge of 401 answers.
@@ -93,20 +86,20 @@ func authorizerClaims(r *http.Request) (map[string]any, error) {
 		}
 		// REST API Cognito user pool authorizer: {"claims": {...}}.
 		if c, ok := az["claims"].(map[string]any); ok {
-			return cloneMap(c), nil
+			return maps.Clone(c), nil
 		}
 		// HTTP API with payload format 1.0: {"jwt": {"claims": {...}}} or
 		// {"lambda": {...}}.
 		if j, ok := az["jwt"].(map[string]any); ok {
 			if c, ok := j["claims"].(map[string]any); ok {
-				return cloneMap(c), nil
+				return maps.Clone(c), nil
 			}
 		}
 		if l, ok := az["lambda"].(map[string]any); ok {
-			return cloneMap(l), nil
+			return maps.Clone(l), nil
 		}
 		// REST API Lambda authorizer: {"principalId": ..., <context>...}.
-		m := cloneMap(az)
+		m := maps.Clone(az)
 		delete(m, "integrationLatency")
 		return m, nil
 	}
@@ -120,14 +113,12 @@ func authorizerClaims(r *http.Request) (map[string]any, error) {
 			}
 			return m, nil
 		case az != nil && len(az.Lambda) > 0:
-			return cloneMap(az.Lambda), nil
+			return maps.Clone(az.Lambda), nil
 		}
 		return nil, fmt.Errorf("%w: no API Gateway JWT or Lambda authorizer on this route", tvm.ErrNoCredentials)
 	}
 	return nil, fmt.Errorf("%w: not an API Gateway request (auth.method apigateway works only in AWS Lambda)", tvm.ErrNoCredentials)
 }
-
-func cloneMap(m map[string]any) map[string]any { return maps.Clone(m) }
 
 // The values of auth.apigateway.groupsFormat: how the authorizer delivers
 // the groups claim. API Gateway flattens a claim that is a list into a

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"slices"
 	"strings"
@@ -24,7 +25,7 @@ func TestAPIGatewayNeverInventsGroups(t *testing.T) {
 		{"[ReadWriteUserGroup Requesters]", groupsComma},
 		{"ReadWriteUserGroup Requesters", groupsComma},
 	} {
-		groups, err := parseGroups(tt.claim, orDefault(tt.format, groupsJSON))
+		groups, err := parseGroups(tt.claim, cmp.Or(tt.format, groupsJSON))
 		if err == nil && slices.Contains(groups, "ReadWriteUserGroup") {
 			t.Errorf("claim %q, format %q: groups %q: ReadWriteUserGroup invented", tt.claim, tt.format, groups)
 		}

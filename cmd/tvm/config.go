@@ -251,6 +251,14 @@ type SharedRateLimitConfig struct {
 	FailClosed bool `yaml:"failClosed"`
 }
 
+// shared returns r.Shared, nil when r (rateLimit) is absent.
+func (r *RateLimitConfig) shared() *SharedRateLimitConfig {
+	if r == nil {
+		return nil
+	}
+	return r.Shared
+}
+
 // VendLimitConfig is a ceiling on the calls to Momento's token service of
 // this process (PerSecond) or of every instance (Shared), so that vending
 // stays under Momento's auth quota of 5 operations per second per account
@@ -267,6 +275,14 @@ type VendLimitConfig struct {
 	// Shared counts the vends of every instance in a Momento cache: limit
 	// vends per window.
 	Shared *SharedRateLimitConfig `yaml:"shared"`
+}
+
+// shared returns v.Shared, nil when v (vendLimit) is absent.
+func (v *VendLimitConfig) shared() *SharedRateLimitConfig {
+	if v == nil {
+		return nil
+	}
+	return v.Shared
 }
 
 // ReuseConfig configures token reuse and request coalescing (see

@@ -128,7 +128,7 @@ func momentoVendor(cfg *Config, env environment, key secret, log *slog.Logger) (
 // sharedCounters reports whether cfg keeps counters in Momento Cache
 // (rateLimit.shared or vendLimit.shared).
 func sharedCounters(cfg *Config) bool {
-	return cfg.RateLimit != nil && cfg.RateLimit.Shared != nil || cfg.VendLimit != nil && cfg.VendLimit.Shared != nil
+	return cfg.RateLimit.shared() != nil || cfg.VendLimit.shared() != nil
 }
 
 // rateLimitCacheClient returns the Momento cache client that holds the

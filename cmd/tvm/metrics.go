@@ -58,7 +58,7 @@ func newMetrics() *metrics {
 		}, []string{"result"}),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tvm_upstream_errors_total",
-			Help: "Failed vends by kind: rejected (502), unavailable (503), throttled (503: Momento's auth quota or the vend ceiling), timeout (504), other.",
+			Help: "Failed vends by kind: rejected (502), unavailable (503), throttled (503: Momento's auth quota), timeout (504), other. A vend the vend ceiling (vendLimit) sheds never reaches Momento and is not counted here (tvm_token_requests_total{outcome=\"upstream_throttled\"} counts it).",
 		}, []string{"kind"}),
 		tokenSource: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tvm_tokens_served_total",

@@ -83,8 +83,13 @@ func TestBinaryVendLimit(t *testing.T) {
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" {
 		t.Fatalf("second vend within the second: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
-	if m := scrape(t, p); !strings.Contains(m, `tvm_token_requests_total{outcome="upstream_throttled"} 1`) {
+	m := scrape(t, p)
+	if !strings.Contains(m, `tvm_token_requests_total{outcome="upstream_throttled"} 1`) {
 		t.Errorf("metrics do not count the shed vend as upstream_throttled:\n%s", m)
+	}
+	// Shed before Momento: no vend, so no upstream error either.
+	if !strings.Contains(m, `tvm_upstream_errors_total{kind="throttled"} 0`) {
+		t.Errorf("metrics count the vend the ceiling shed as an upstream error:\n%s", m)
 	}
 	if got := len(tokenRequests(t, p)); got != 1 {
 		t.Errorf("%d vends reached Momento, want 1", got)

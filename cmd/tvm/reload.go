@@ -258,7 +258,7 @@ func reloadFixed(old, cfg *Config) configErrors {
 		restart("log.format")
 	}
 	if cfg.Auth.Method == "apigateway" {
-		probs = append(probs, problem{key: "auth.method", msg: "apigateway works only in AWS Lambda (AWS_LAMBDA_RUNTIME_API is not set)"})
+		probs = append(probs, apiGatewayOutsideLambda)
 	}
 	return probs
 }

@@ -76,7 +76,7 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 		return serveLambda(ctx, cfg, env, log)
 	}
 	if cfg.Auth.Method == "apigateway" {
-		return configErrors{{key: "auth.method", msg: "apigateway works only in AWS Lambda (AWS_LAMBDA_RUNTIME_API is not set)"}}
+		return configErrors{apiGatewayOutsideLambda}
 	}
 	interval, err := parseReloadInterval(env.reloadInterval)
 	if err != nil {
@@ -219,6 +219,10 @@ func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdou
 	return nil
 }
 
+// apiGatewayOutsideLambda refuses auth.method apigateway when serving
+// outside AWS Lambda, at start and on reload.
+var apiGatewayOutsideLambda = problem{key: "auth.method", msg: "apigateway works only in AWS Lambda (AWS_LAMBDA_RUNTIME_API is not set)"}
+
 // momentoMode decides where tokens come from: the embedded emulator
 // (local) or Momento with key. key may be empty. A reload decides again
 // and must come to the same answer.
@@ -255,21 +259,14 @@ func emulatorConfig(cfg *Config, addr string, log *slog.Logger) momentolocal.Con
 	caches := cfg.Momento.Caches
 	// The emulator also serves the counters of the shared rate limit and
 	// of the shared vend ceiling.
-	var counters []string
-	if r := cfg.RateLimit; r != nil && r.Shared != nil {
-		counters = append(counters, r.Shared.Cache)
-	}
-	if v := cfg.VendLimit; v != nil && v.Shared != nil {
-		counters = append(counters, v.Shared.Cache)
-	}
-	for _, c := range counters {
-		if c == "" || slices.Contains(caches, c) {
+	for _, s := range []*SharedRateLimitConfig{cfg.RateLimit.shared(), cfg.VendLimit.shared()} {
+		if s == nil || s.Cache == "" || slices.Contains(caches, s.Cache) {
 			continue
 		}
 		if len(caches) == 0 {
 			caches = []string{momentolocal.DefaultCache}
 		}
-		caches = append(slices.Clone(caches), c)
+		caches = append(slices.Clone(caches), s.Cache)
 	}
 	return momentolocal.Config{
 		Addr:   addr,

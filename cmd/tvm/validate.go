@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -38,11 +39,10 @@ func (c *Config) validate() []problem {
 	}
 
 	method := c.Auth.Method
-	switch method {
-	case "":
+	switch {
+	case method == "":
 		add("auth.method", "required (%s)", strings.Join(authMethods, ", "))
-	case "open", "basic", "jwt", "cognito", "apigateway":
-	default:
+	case !slices.Contains(authMethods, method):
 		add("auth.method", "unknown method (want %s)", strings.Join(authMethods, ", "))
 	}
 	onlyFor := func(key, m string, present bool) {

@@ -62,28 +62,14 @@ func configWarnings(cfg *Config, addr string) []problem {
 		shared   *SharedRateLimitConfig
 		fallback bool
 	}{
-		{"rateLimit.shared", sharedOf(cfg.RateLimit), cfg.RateLimit != nil && cfg.RateLimit.RequestsPerSecond != 0},
-		{"vendLimit.shared", sharedOfVend(cfg.VendLimit), cfg.VendLimit != nil && cfg.VendLimit.PerSecond != 0},
+		{"rateLimit.shared", cfg.RateLimit.shared(), cfg.RateLimit != nil && cfg.RateLimit.RequestsPerSecond != 0},
+		{"vendLimit.shared", cfg.VendLimit.shared(), cfg.VendLimit != nil && cfg.VendLimit.PerSecond != 0},
 	} {
 		if s.shared != nil && !s.shared.FailClosed && !s.fallback {
 			add(s.key+".failClosed", "false and no per-process fallback: while Momento Cache cannot be asked nothing is limited; set failClosed: true, or a per-process rate as the fallback")
 		}
 	}
 	return w
-}
-
-func sharedOf(r *RateLimitConfig) *SharedRateLimitConfig {
-	if r == nil {
-		return nil
-	}
-	return r.Shared
-}
-
-func sharedOfVend(v *VendLimitConfig) *SharedRateLimitConfig {
-	if v == nil {
-		return nil
-	}
-	return v.Shared
 }
 
 // loopbackListen reports whether addr listens on loopback only (a

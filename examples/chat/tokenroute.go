@@ -35,6 +35,13 @@ type tokenSetup struct {
 func newTokenHandler(ctx context.Context, s tokenSetup) (http.Handler, func() error, error) {
 	var authn tvm.Authenticator
 	var closers []func() error
+	closeAll := func() error {
+		var errs []error
+		for i := len(closers) - 1; i >= 0; i-- {
+			errs = append(errs, closers[i]())
+		}
+		return errors.Join(errs...)
+	}
 	if s.idp != nil {
 		a, err := jwtauth.New(jwtauth.Config{
 			Issuers: []jwtauth.Issuer{{
@@ -79,16 +86,10 @@ func newTokenHandler(ctx context.Context, s tokenSetup) (http.Handler, func() er
 	if s.emulator != nil {
 		cp, err := s.emulator.CredentialProvider()
 		if err != nil {
+			_ = closeAll()
 			return nil, nil, fmt.Errorf("emulator credentials: %w", err)
 		}
 		vc = tvm.MomentoVendorConfig{CredentialProvider: cp}
-	}
-	closeAll := func() error {
-		var errs []error
-		for i := len(closers) - 1; i >= 0; i-- {
-			errs = append(errs, closers[i]())
-		}
-		return errors.Join(errs...)
 	}
 	vendor, err := tvm.NewMomentoVendor(vc)
 	if err != nil {
