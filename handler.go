@@ -341,6 +341,9 @@ func (h *Handler) token(r *http.Request) (Result, Token, error) {
 		return res, Token{}, authError(err)
 	}
 	res.Identity = id
+	if strings.IndexByte(id.Method, ':') >= 0 { // it would blur rate-limit keys
+		return res, Token{}, fmt.Errorf("%w: the authenticator returned a Method holding \":\"", ErrInvalidConfig)
+	}
 	now := h.now()
 	if !id.ExpiresAt.IsZero() && id.ExpiresAt.Sub(now) < h.minTTL {
 		return res, Token{}, h.expiresTooSoon()

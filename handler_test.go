@@ -359,6 +359,9 @@ func TestHandlerResponses(t *testing.T) {
 				}
 			}},
 		{name: "authenticator, closed", cfg: Config{Authenticator: htAuth(Identity{}, fmt.Errorf("%w: the JWT authenticator", ErrClosed))}, status: 500, code: CodeInternal},
+		// Identity.Method must not contain ":" (rate-limit keys are
+		// method:subject): a programming error, refused.
+		{name: "authenticator, method with a colon", cfg: Config{Authenticator: htAuth(Identity{Subject: "x", Method: "a:b"}, nil)}, status: 500, code: CodeInternal},
 		{name: "authenticator, forbidden (e.g. a banned user)", cfg: Config{Authenticator: htAuth(Identity{}, fmt.Errorf("%w: account suspended", ErrForbidden))}, status: 403, code: CodeForbidden},
 		{name: "authenticator, identity provider timed out", cfg: Config{Authenticator: htAuth(Identity{}, ErrUpstreamTimeout)}, status: 504, code: CodeUpstreamTimeout},
 		{name: "authenticator, throttled (e.g. by its provider's quota)", cfg: Config{Authenticator: htAuth(Identity{}, fmt.Errorf("%w: provider quota", ErrUpstreamThrottled))},

@@ -216,8 +216,7 @@ func (l *MomentoRateLimiter) unavailable(ctx context.Context, key string, err er
 	case l.failClosed:
 		decision = "refusing the request (fail closed)"
 	}
-	if now := time.Now().UnixNano(); now-l.lastWarn.Load() >= int64(time.Second) {
-		l.lastWarn.Store(now)
+	if now, last := time.Now().UnixNano(), l.lastWarn.Load(); now-last >= int64(time.Second) && l.lastWarn.CompareAndSwap(last, now) {
 		l.log.LogAttrs(ctx, slog.LevelWarn, "tvm: rate limiter cannot reach Momento",
 			slog.String("cache", l.cache), slog.String("decision", decision), slog.String("error", msg))
 	}

@@ -2,11 +2,13 @@ package tvm_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -283,4 +285,32 @@ func rlConfigFields(t *testing.T, err error) []string {
 		fields = append(fields, ce.Field)
 	}
 	return fields
+}
+
+// TestMomentoRateLimiterWarnsOncePerSecond: many requests failing at once
+// against an unreachable Momento log one warning, not one each.
+func TestMomentoRateLimiterWarnsOncePerSecond(t *testing.T) {
+	rlGoleak(t)
+	srv, err := momentolocal.Start(momentolocal.Config{RequireAPIKey: true, Caches: []string{"default-cache", rlCache}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	if _, err := srv.Faults().Add(momentolocal.Fault{Method: "Increment", Code: codes.Unavailable, Latency: 50 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	lim, err := tvm.NewMomentoRateLimiter(tvm.MomentoRateLimitConfig{Client: rlCacheClient(t, srv), CacheName: rlCache, Secret: rlSecret,
+		Limit: 1, Timeout: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 32 {
+		wg.Go(func() { _ = lim.Allow(context.Background(), "key-"+strconv.Itoa(i)) })
+	}
+	wg.Wait()
+	if n := strings.Count(logs.String(), "rate limiter cannot reach Momento"); n != 1 {
+		t.Errorf("%d warnings for 32 failures at once, want 1:\n%s", n, logs.String())
+	}
 }

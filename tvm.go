@@ -24,6 +24,7 @@ package tvm
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -89,8 +90,10 @@ type Grant struct {
 	Rule string
 }
 
-// Token is a vended disposable token. Its String, GoString and LogValue
-// methods redact the secret, so printing or logging a Token never leaks it.
+// Token is a vended disposable token. Its String, GoString, LogValue and
+// MarshalJSON methods redact the secret, so printing, logging or encoding a
+// Token (on its own or inside another value) never leaks it; only the
+// AuthToken field itself holds it.
 type Token struct {
 	// AuthToken is the secret a Momento client SDK needs: the string the
 	// official SDK returns (base64 JSON of the api key and endpoint).
@@ -112,6 +115,17 @@ func (t Token) GoString() string { return t.String() }
 // LogValue implements slog.LogValuer without revealing the secret.
 func (t Token) LogValue() slog.Value {
 	return slog.GroupValue(slog.Time("expiresAt", t.ExpiresAt), slog.String("authToken", "[REDACTED]"))
+}
+
+// MarshalJSON encodes the token without its secret:
+// {"authToken":"[REDACTED]","expiresAt":"<RFC 3339>"}. (The handler writes
+// the real token to the client itself.)
+func (t Token) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		AuthToken string    `json:"authToken"`
+		ExpiresAt time.Time `json:"expiresAt"`
+		Endpoint  string    `json:"endpoint,omitempty"`
+	}{"[REDACTED]", t.ExpiresAt, t.Endpoint})
 }
 
 // Vendor vends a disposable token for a grant. The handler calls it with a

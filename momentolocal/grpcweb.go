@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -287,7 +288,7 @@ func parseGrpcTimeout(v string) (time.Duration, bool) {
 	}
 	unit := map[byte]time.Duration{'H': time.Hour, 'M': time.Minute, 'S': time.Second,
 		'm': time.Millisecond, 'u': time.Microsecond, 'n': time.Nanosecond}[v[len(v)-1]]
-	if unit == 0 {
+	if unit == 0 || n > int64(math.MaxInt64/unit) { // unknown unit, or more than a Duration holds
 		return 0, false
 	}
 	return time.Duration(n) * unit, true
