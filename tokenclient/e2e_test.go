@@ -4,10 +4,6 @@
 package tokenclient
 
 import (
-	"bytes"
-	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -30,23 +26,5 @@ func TestBrowserSuite(t *testing.T) {
 	needs.NodeModules(".", "playwright-core")
 	needs.Check()
 
-	artifacts, err := filepath.Abs("test-artifacts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v := os.Getenv("E2E_ARTIFACTS"); v != "" {
-		artifacts = v
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "--test", "--test-concurrency=1", "--test-reporter=spec", filepath.Join("test", "browser", "browser.test.mjs"))
-	cmd.Env = append(os.Environ(), "E2E_ARTIFACTS="+artifacts, "CHROMIUM="+chromium)
-	cmd.WaitDelay = 10 * time.Second
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err = cmd.Run()
-	t.Logf("node --test test/browser/browser.test.mjs (logs in %s):\n%s", artifacts, out.String())
-	if err != nil {
-		t.Fatalf("browser suite failed: %v", err)
-	}
+	testenv.RunBrowserSuite(t, node, chromium, ".", filepath.Join("test", "browser", "browser.test.mjs"), 6*time.Minute)
 }

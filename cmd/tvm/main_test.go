@@ -246,6 +246,33 @@ type tokenBody struct {
 	Error     string `json:"error"`
 }
 
+// asyncResult is the answer of a token request made by getBearerAsync.
+type asyncResult struct {
+	status int
+	body   tokenBody
+	err    error
+}
+
+// getBearerAsync asks p for a token with the bearer token tok, in the
+// background, and sends the answer on the returned channel.
+func getBearerAsync(p *tvmProc, tok string) <-chan asyncResult {
+	done := make(chan asyncResult, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, p.url("/api/momento/token"), nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- asyncResult{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		var b tokenBody
+		err = json.NewDecoder(resp.Body).Decode(&b)
+		done <- asyncResult{status: resp.StatusCode, body: b, err: err}
+	}()
+	return done
+}
+
 // get sends a GET with optional header modifications and decodes the body.
 func get(t *testing.T, url string, mod func(*http.Request)) (*http.Response, tokenBody) {
 	t.Helper()
@@ -928,25 +955,7 @@ func TestBinarySIGTERMFinishesInFlight(t *testing.T) {
 	tok := sign(t, "test-rsa-2", key2, jwt.MapClaims{"iss": "https://issuer.test/", "aud": "tvm-test", "sub": "frank",
 		"exp": time.Now().Add(time.Hour).Unix()})
 	p.secrets = append(p.secrets, tok)
-	type result struct {
-		status int
-		body   tokenBody
-		err    error
-	}
-	done := make(chan result, 1)
-	go func() {
-		req, _ := http.NewRequest(http.MethodGet, p.url("/api/momento/token"), nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		var b tokenBody
-		err = json.NewDecoder(resp.Body).Decode(&b)
-		done <- result{status: resp.StatusCode, body: b, err: err}
-	}()
+	done := getBearerAsync(p, tok)
 	select {
 	case <-held: // the request is now waiting for the key refresh
 	case <-time.After(20 * time.Second):

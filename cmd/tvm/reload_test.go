@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -427,25 +426,7 @@ func TestBinaryReloadInFlight(t *testing.T) {
 	}
 	tok := sign(t, "test-rsa-2", key2, claims("inflight"))
 	p.secrets = append(p.secrets, tok)
-	type result struct {
-		status int
-		body   tokenBody
-		err    error
-	}
-	done := make(chan result, 1)
-	go func() {
-		req, _ := http.NewRequest(http.MethodGet, p.url("/api/momento/token"), nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		var b tokenBody
-		err = json.NewDecoder(resp.Body).Decode(&b)
-		done <- result{resp.StatusCode, b, err}
-	}()
+	done := getBearerAsync(p, tok)
 	select {
 	case <-held:
 	case <-time.After(20 * time.Second):

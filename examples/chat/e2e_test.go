@@ -1,11 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -27,24 +22,5 @@ func TestEndToEndInChromium(t *testing.T) {
 	needs.NodeModules("e2e", "playwright-core")
 	needs.Check()
 
-	artifacts, err := filepath.Abs("test-artifacts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v := os.Getenv("E2E_ARTIFACTS"); v != "" {
-		artifacts = v
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "--test", "--test-concurrency=1", "--test-reporter=spec", "chat.test.mjs")
-	cmd.Dir = "e2e"
-	cmd.Env = append(os.Environ(), "E2E_ARTIFACTS="+artifacts, "CHROMIUM="+chromium)
-	cmd.WaitDelay = 10 * time.Second
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err = cmd.Run()
-	t.Logf("node --test e2e/chat.test.mjs (artifacts in %s):\n%s", artifacts, out.String())
-	if err != nil {
-		t.Fatalf("browser suite failed: %v", err)
-	}
+	testenv.RunBrowserSuite(t, node, chromium, "e2e", "chat.test.mjs", 8*time.Minute)
 }

@@ -1,11 +1,14 @@
 package testenv
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Needs collects what a test needs from outside Go (node, npm packages,
@@ -91,4 +94,33 @@ func (n *Needs) Check() {
 		n.t.Fatalf("CI=true but this test cannot run; missing: %s", what)
 	}
 	n.t.Skipf("skipped (under CI=true this fails); missing: %s", what)
+}
+
+// RunBrowserSuite runs the browser suite file (node's test runner, one
+// test file at a time, spec reporter) in dir with chromium, bounded by
+// timeout, logging its output; it fails t when the suite fails.
+// Screenshots and logs go to test-artifacts/ (or $E2E_ARTIFACTS), passed
+// to the suite as E2E_ARTIFACTS, and chromium as CHROMIUM.
+func RunBrowserSuite(t testing.TB, node, chromium, dir, file string, timeout time.Duration) {
+	t.Helper()
+	artifacts, err := filepath.Abs("test-artifacts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := os.Getenv("E2E_ARTIFACTS"); v != "" {
+		artifacts = v
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "--test", "--test-concurrency=1", "--test-reporter=spec", file)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "E2E_ARTIFACTS="+artifacts, "CHROMIUM="+chromium)
+	cmd.WaitDelay = 10 * time.Second
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	t.Logf("node --test %s (artifacts in %s):\n%s", filepath.Join(fromModuleRoot(dir), file), artifacts, out.String())
+	if err != nil {
+		t.Fatalf("browser suite failed: %v", err)
+	}
 }
