@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -86,10 +87,7 @@ func cmdExplain(ctx context.Context, args []string, getenv func(string) string, 
 	if n := btoi(set["jwt"]) + btoi(set["user"]) + btoi(set["claims"]); n > 1 {
 		return usageErr("give one caller: --jwt, --user or --claims")
 	}
-	path := *configPath
-	if path == "" {
-		path = getenv("TVM_CONFIG")
-	}
+	path := cmp.Or(*configPath, getenv("TVM_CONFIG"))
 	cfg, code := loadOrDemo(path, stderr)
 	if cfg == nil {
 		return code

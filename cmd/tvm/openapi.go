@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -323,11 +324,7 @@ func cmdOpenAPI(args []string, getenv func(string) string, stdout, stderr io.Wri
 		fmt.Fprintf(stderr, "tvm openapi: unexpected argument %q\n", fs.Arg(0))
 		return exitConfig
 	}
-	path := *configPath
-	if path == "" {
-		path = getenv("TVM_CONFIG")
-	}
-	cfg, code := loadOrDemo(path, stderr)
+	cfg, code := loadOrDemo(cmp.Or(*configPath, getenv("TVM_CONFIG")), stderr)
 	if cfg == nil {
 		return code
 	}
