@@ -69,16 +69,18 @@ func newDiscovery(name, issuer string, allowHTTP bool, o fetchOptions, first *sy
 }
 
 // run attempts discovery until it succeeds or ctx ends, calling
-// firstDone after the first attempt.
+// firstDone once the first attempt has been recorded: succeeded, or failed
+// with its error stored (lookups report it) and logged.
 func (d *discovered) run(ctx context.Context, firstDone func()) {
 	defer close(d.done)
+	defer func() {
+		if firstDone != nil {
+			firstDone()
+		}
+	}()
 	wait := discoveryFirstRetry
 	for {
 		err := d.attempt(ctx)
-		if firstDone != nil {
-			firstDone()
-			firstDone = nil
-		}
 		if err == nil || ctx.Err() != nil {
 			return
 		}
@@ -88,6 +90,10 @@ func (d *discovered) run(ctx context.Context, firstDone func()) {
 		d.mu.Unlock()
 		d.o.logger.LogAttrs(ctx, slog.LevelError, "tvm: OpenID Connect discovery failed; retrying, tokens of this issuer are refused with 503 meanwhile",
 			slog.String("issuer", d.name), slog.String("url", logURL(d.docURL)), slog.Duration("retry_in", delay), slog.String("error", err.Error()))
+		if firstDone != nil {
+			firstDone()
+			firstDone = nil
+		}
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
