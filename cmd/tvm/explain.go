@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -385,14 +386,11 @@ func printScope(w io.Writer, line func(string, string, ...any), label string, s 
 	}
 }
 
-// hasParam reports whether the query string q has the parameter name.
+// hasParam reports whether the query string q has the parameter name,
+// decoded as the server decodes it (url.URL.Query).
 func hasParam(q, name string) bool {
-	for kv := range strings.SplitSeq(q, "&") {
-		if k, _, _ := strings.Cut(kv, "="); k == name {
-			return true
-		}
-	}
-	return false
+	values, _ := url.ParseQuery(q) // --query was checked to parse
+	return values.Has(name)
 }
 
 // offlineDialer replaces the process's default HTTP transport with one

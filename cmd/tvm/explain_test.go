@@ -168,6 +168,11 @@ func TestExplainOtherCallers(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "(random for each request: no ?name=)") || !strings.Contains(out, "note:           rateLimit and vendLimit are not applied") {
 		t.Errorf("open: exit %d\n%s", code, out)
 	}
+	// The query is read as the server reads it: percent-decoded.
+	code, out, _ = runExplain(t, "", "--config", filepath.Join(fixtures, "open.yaml"), "--query", "n%61me=bob")
+	if code != 0 || !strings.Contains(out, "token id:       bob\n") {
+		t.Errorf("open with a percent-encoded parameter name: exit %d\n%s", code, out)
+	}
 
 	jwtCfg := explainConfig(t)
 	for _, tt := range []struct {
