@@ -3,6 +3,7 @@ package tvm
 import (
 	"net/http"
 	"strings"
+	"unicode"
 )
 
 // Authenticator verifies the caller of a request. It returns an error
@@ -47,7 +48,8 @@ func (openAuthenticator) Authenticate(*http.Request) (Identity, error) {
 	return Identity{Subject: "anonymous", Method: MethodOpen}, nil
 }
 
-// hasControl reports whether s contains an ASCII control character or DEL.
+// hasControl reports whether s contains a control character (C0, DEL or
+// C1): the one rule for usernames, realms and group names.
 func hasControl(s string) bool {
-	return strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0
+	return strings.ContainsFunc(s, unicode.IsControl)
 }

@@ -74,6 +74,7 @@ func TestNewBasicRejectsBadConfig(t *testing.T) {
 		{"cost too high", BasicConfig{Users: []User{{Username: "a", PasswordHash: tooCostly}}}, "BasicConfig.Users[0].PasswordHash", tooCostly},
 		{"empty group", BasicConfig{Users: []User{{Username: "a", PasswordHash: good, Groups: []string{"g", ""}}}}, "BasicConfig.Users[0].Groups[1]", ""},
 		{"control char in group", BasicConfig{Users: []User{{Username: "a", PasswordHash: good, Groups: []string{"g\x00"}}}}, "BasicConfig.Users[0].Groups[0]", ""},
+		{"C1 control char in group", BasicConfig{Users: []User{{Username: "a", PasswordHash: good, Groups: []string{"g\u0085"}}}}, "BasicConfig.Users[0].Groups[0]", ""}, // the rule GroupRule.Group follows
 		{"invalid UTF-8 group", BasicConfig{Users: []User{{Username: "a", PasswordHash: good, Groups: []string{"\xff"}}}}, "BasicConfig.Users[0].Groups[0]", ""},
 		{"quote in realm", BasicConfig{Users: []User{{Username: "a", PasswordHash: good}}, Realm: `x"y`}, "BasicConfig.Realm", ""},
 		{"control char in realm", BasicConfig{Users: []User{{Username: "a", PasswordHash: good}}, Realm: "x\r\ny"}, "BasicConfig.Realm", ""},

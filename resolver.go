@@ -6,9 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -113,7 +111,7 @@ func NewGroupScopes(rules ...GroupRule) (*GroupScopes, error) {
 			probs.add(field+".Group", "required (or Default for a rule that matches every caller)")
 		case len(rule.Group) > maxGroupLength:
 			probs.add(field+".Group", "longer than "+strconv.Itoa(maxGroupLength)+" bytes")
-		case !utf8.ValidString(rule.Group) || strings.ContainsFunc(rule.Group, unicode.IsControl):
+		case !utf8.ValidString(rule.Group) || hasControl(rule.Group):
 			probs.add(field+".Group", "holds invalid UTF-8 or a control character")
 		case seen[rule.Group]:
 			probs.add(field+".Group", "duplicate group "+summaryValue(rule.Group)+" (only the first rule could match)")

@@ -165,6 +165,7 @@ func TestNewGroupScopesRejectsBadRules(t *testing.T) {
 		{"TTL under a second", []GroupRule{{Group: "g", Scope: readOnlyScope, TTL: time.Millisecond}}, "GroupScopes.Rules[0].TTL", "between"},
 		{"TTL over an hour", []GroupRule{{Group: "g", Scope: readOnlyScope, TTL: MaxTokenTTL + time.Second}}, "GroupScopes.Rules[0].TTL", "between"},
 		{"control character in group", []GroupRule{{Group: "g\n", Scope: readOnlyScope}}, "GroupScopes.Rules[0].Group", "control"},
+		{"C1 control character in group", []GroupRule{{Group: "g\u0085", Scope: readOnlyScope}}, "GroupScopes.Rules[0].Group", "control"},
 		{"invalid UTF-8 group", []GroupRule{{Group: "g\xff", Scope: readOnlyScope}}, "GroupScopes.Rules[0].Group", "UTF-8"},
 		{"overlong group", []GroupRule{{Group: strings.Repeat("g", 257), Scope: readOnlyScope}}, "GroupScopes.Rules[0].Group", "longer"},
 	}
