@@ -15,6 +15,13 @@ import (
 // DefaultCache is the cache an emulator has when Config.Caches is empty.
 const DefaultCache = "default-cache"
 
+// LoopbackOrigins returns the browser origins an emulator allows when
+// Config.AllowedOrigins is nil: "http://127.0.0.1:*", "http://localhost:*"
+// and "http://[::1]:*". Each call returns a new slice.
+func LoopbackOrigins() []string {
+	return []string{"http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"}
+}
+
 // Defaults of the optional Config fields.
 const (
 	DefaultHeartbeatInterval = 5 * time.Second
@@ -59,8 +66,7 @@ type Config struct {
 	TokenQuota int
 	// AllowedOrigins are the browser origins allowed to call the gRPC-Web
 	// endpoint (CORS). An entry may end in ":*" to allow any port, e.g.
-	// "http://localhost:*". Default: the loopback origins
-	// "http://127.0.0.1:*", "http://localhost:*" and "http://[::1]:*".
+	// "http://localhost:*". Default (nil): LoopbackOrigins.
 	// An empty non-nil slice allows no browser origin. Requests without an
 	// Origin header (non-browser clients) are not subject to CORS.
 	AllowedOrigins []string
@@ -129,7 +135,7 @@ func (cfg Config) withDefaults() (Config, []byte, error) {
 		}
 	}
 	if cfg.AllowedOrigins == nil {
-		cfg.AllowedOrigins = []string{"http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"}
+		cfg.AllowedOrigins = LoopbackOrigins()
 	}
 	cfg.AllowedOrigins = slices.Clone(cfg.AllowedOrigins)
 	if cfg.HeartbeatInterval <= 0 {

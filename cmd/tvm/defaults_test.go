@@ -173,3 +173,26 @@ func TestLibraryDefaultsTakeEffect(t *testing.T) {
 		}
 	})
 }
+
+// TestEmulatorOrigins: the embedded emulator allows the loopback origins
+// (momentolocal's default) plus the configured CORS origins, so that a page
+// allowed to fetch tokens may also call the emulator; "*" adds nothing.
+func TestEmulatorOrigins(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	for _, tt := range []struct {
+		cors string
+		want []string
+	}{
+		{"", momentolocal.LoopbackOrigins()},
+		{"cors: {allowedOrigins: ['*']}\n", momentolocal.LoopbackOrigins()},
+		{"cors: {allowedOrigins: ['https://app.example.com']}\n", append(momentolocal.LoopbackOrigins(), "https://app.example.com")},
+	} {
+		cfg, err := ParseConfig([]byte(base + tt.cors + "momento: {local: true}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := emulatorConfig(cfg, "127.0.0.1:0", log).AllowedOrigins; !slices.Equal(got, tt.want) {
+			t.Errorf("%q: emulator origins %q, want %q", tt.cors, got, tt.want)
+		}
+	}
+}

@@ -30,8 +30,6 @@ const (
 	adminPrefix       = "/admin/momentolocal"
 )
 
-// loopbackOrigins are the emulator's default gRPC-Web CORS origins.
-var loopbackOrigins = []string{"http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"}
 
 // newLogger returns the process logger. Format "" means json in AWS Lambda
 // and text elsewhere.
@@ -252,9 +250,9 @@ func startEmulator(cfg *Config, addr string, log *slog.Logger) (*momentolocal.Se
 
 // emulatorConfig is the embedded emulator's configuration for cfg.
 func emulatorConfig(cfg *Config, addr string, log *slog.Logger) momentolocal.Config {
-	origins := loopbackOrigins
+	origins := momentolocal.LoopbackOrigins()
 	if o := cfg.CORS.AllowedOrigins; len(o) > 0 && !(len(o) == 1 && o[0] == "*") {
-		origins = append(append([]string(nil), loopbackOrigins...), o...)
+		origins = append(origins, o...)
 	}
 	caches := cfg.Momento.Caches
 	// The emulator also serves the counters of the shared rate limit and
