@@ -30,7 +30,6 @@ const (
 	adminPrefix       = "/admin/momentolocal"
 )
 
-
 // newLogger returns the process logger. Format "" means json in AWS Lambda
 // and text elsewhere.
 func newLogger(c LogConfig, lambda bool, w io.Writer) *slog.Logger {
