@@ -33,7 +33,13 @@ func TestKeepalivePingsAreAllowed(t *testing.T) {
 	defer conn.Close()
 	c := &rawClient{conn: conn, key: srv.RootAPIKey()}
 	require.NoError(t, c.get(t, context.Background(), testCache, "k"))
-	require.Equal(t, connectivity.Ready, conn.GetState())
+	// grpc-go serves calls on a new connection before GetState says READY
+	// (the picker is updated first): wait for the state to catch up.
+	ready, cancelReady := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelReady()
+	for s := conn.GetState(); s != connectivity.Ready; s = conn.GetState() {
+		require.True(t, conn.WaitForStateChange(ready, s), "the connection did not become READY after a call succeeded (state %s)", s)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 35*time.Second)
 	defer cancel()
