@@ -16,6 +16,8 @@ import (
 
 	"github.com/tvmgo/tvm"
 	"github.com/tvmgo/tvm/momentolocal"
+
+	"github.com/tvmgo/tvm/internal/testenv"
 )
 
 // TestSharedAuthQuota: three token vending machines (each with its own
@@ -27,8 +29,8 @@ import (
 // in Momento Cache), the excess is shed before it reaches the token
 // service, which then refuses nothing.
 func TestSharedAuthQuota(t *testing.T) {
-	clock := &rlClock{t: time.Now()}
-	srv, err := momentolocal.Start(momentolocal.Config{TokenQuota: 3, Now: clock.now})
+	clock := testenv.NewClock(time.Now())
+	srv, err := momentolocal.Start(momentolocal.Config{TokenQuota: 3, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,11 +93,11 @@ func TestSharedAuthQuota(t *testing.T) {
 	}
 
 	// With a shared ceiling, the excess never reaches Momento.
-	clock.add(time.Second)
+	clock.Advance(time.Second)
 	cache := rlCacheClient(t, srv)
 	ceiling := func() tvm.RateLimiter {
 		l, err := tvm.NewMomentoRateLimiter(tvm.MomentoRateLimitConfig{Client: cache, CacheName: momentolocal.DefaultCache, Secret: rlSecret,
-			Limit: 3, Window: time.Second, KeyPrefix: "vend-ceiling:", Now: clock.now})
+			Limit: 3, Window: time.Second, KeyPrefix: "vend-ceiling:", Now: clock.Now})
 		if err != nil {
 			t.Fatal(err)
 		}

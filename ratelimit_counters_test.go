@@ -15,6 +15,8 @@ import (
 	"github.com/momentohq/client-sdk-go/responses"
 	"github.com/tvmgo/tvm"
 	"github.com/tvmgo/tvm/momentolocal"
+
+	"github.com/tvmgo/tvm/internal/testenv"
 )
 
 // TestMomentoRateLimiterCountersNotComputable: a client holding a token
@@ -29,9 +31,9 @@ func TestMomentoRateLimiterCountersNotComputable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	clock := &rlClock{t: time.Date(2026, 3, 1, 12, 0, 10, 0, time.UTC)}
+	clock := testenv.NewClock(time.Date(2026, 3, 1, 12, 0, 10, 0, time.UTC))
 	lim, err := tvm.NewMomentoRateLimiter(tvm.MomentoRateLimitConfig{
-		Client: rlCacheClient(t, srv), CacheName: rlCache, Secret: rlSecret, Limit: 3, Window: time.Minute, Now: clock.now, FailClosed: true,
+		Client: rlCacheClient(t, srv), CacheName: rlCache, Secret: rlSecret, Limit: 3, Window: time.Minute, Now: clock.Now, FailClosed: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +48,7 @@ func TestMomentoRateLimiterCountersNotComputable(t *testing.T) {
 	// handler's key ("<method>:<subject>") and the window number.
 	guess := func(subject string) string {
 		sum := sha256.Sum256([]byte("test:" + subject))
-		w := clock.now().UnixMilli() / time.Minute.Milliseconds()
+		w := clock.Now().UnixMilli() / time.Minute.Milliseconds()
 		return "tvm-rl:" + base64.RawURLEncoding.EncodeToString(sum[:]) + ":" + strconv.FormatInt(w, 10)
 	}
 	attacker := rlCacheClient(t, srv)

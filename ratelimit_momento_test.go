@@ -21,25 +21,14 @@ import (
 	"github.com/tvmgo/tvm/momentolocal"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc/codes"
+
+	"github.com/tvmgo/tvm/internal/testenv"
 )
 
 const rlCache = "tvm-ratelimit"
 
 // rlSecret is the counter secret of the tests' MomentoRateLimiters.
 var rlSecret = []byte("test-only counter secret, 32+ bytes long")
-
-// rlClock is a settable clock shared by the limiters of a test.
-type rlClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *rlClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *rlClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // rlCacheClient returns a Go SDK cache client on srv's root key.
 func rlCacheClient(t testing.TB, srv *momentolocal.Server) momento.CacheClient {
@@ -92,12 +81,12 @@ func TestMomentoRateLimiterSharedAcrossHandlers(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	clock := &rlClock{t: time.Date(2026, 3, 1, 12, 0, 10, 0, time.UTC)}
+	clock := testenv.NewClock(time.Date(2026, 3, 1, 12, 0, 10, 0, time.UTC))
 	const limit = 5
 	handlers := make([]*tvm.Handler, 3)
 	for i := range handlers {
 		lim, err := tvm.NewMomentoRateLimiter(tvm.MomentoRateLimitConfig{
-			Client: rlCacheClient(t, srv), CacheName: rlCache, Secret: rlSecret, Limit: limit, Window: time.Minute, Now: clock.now, FailClosed: true,
+			Client: rlCacheClient(t, srv), CacheName: rlCache, Secret: rlSecret, Limit: limit, Window: time.Minute, Now: clock.Now, FailClosed: true,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -152,7 +141,7 @@ func TestMomentoRateLimiterSharedAcrossHandlers(t *testing.T) {
 		t.Errorf("carol, 20 concurrent requests: %d allowed, want %d", allowed, limit)
 	}
 	// The next window starts afresh.
-	clock.add(time.Minute)
+	clock.Advance(time.Minute)
 	if ok, limited := count("alice", 6); ok != limit || limited != 1 {
 		t.Errorf("next window: %d allowed, %d limited", ok, limited)
 	}

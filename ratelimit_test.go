@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tvmgo/tvm/internal/testenv"
 )
 
 // limiterFunc adapts a function to the RateLimiter interface.
@@ -34,8 +36,8 @@ func htMemoryLimiter(t testing.TB, cfg MemoryRateLimitConfig) *MemoryRateLimiter
 
 func TestMemoryRateLimiterTokenBucket(t *testing.T) {
 	l := htMemoryLimiter(t, MemoryRateLimitConfig{PerSecond: 0.5, Burst: 2})
-	clock := &rtClock{t: htNow}
-	l.now = clock.now
+	clock := testenv.NewClock(htNow)
+	l.now = clock.Now
 	const alice, bob = "jwt:alice", "jwt:bob"
 	for i := range 2 {
 		if err := l.Allow(context.Background(), alice); err != nil {
@@ -58,7 +60,7 @@ func TestMemoryRateLimiterTokenBucket(t *testing.T) {
 	for range 5 {
 		_ = l.Allow(context.Background(), alice)
 	}
-	clock.add(2 * time.Second)
+	clock.Advance(2 * time.Second)
 	if err := l.Allow(context.Background(), alice); err != nil {
 		t.Errorf("after 2s: %v", err)
 	}
@@ -149,7 +151,7 @@ func TestHandlerRateLimit(t *testing.T) {
 	lim := htMemoryLimiter(t, MemoryRateLimitConfig{PerSecond: 1.0 / 3, Burst: 2})
 	h, v, clock := rtSetup(t, Config{RateLimit: lim,
 		OnResult: func(_ *http.Request, r Result) { mu.Lock(); results = append(results, r); mu.Unlock() }})
-	lim.now = clock.now
+	lim.now = clock.Now
 	alice := http.Header{"X-Test-Subject": {"alice"}}
 	for i := range 2 {
 		if w := htDo(h, http.MethodGet, "/token", alice); w.Code != 200 {
@@ -170,7 +172,7 @@ func TestHandlerRateLimit(t *testing.T) {
 	if last := results[2]; last.Identity.Subject != "alice" || last.Grant.Scope != nil || !errors.Is(last.Err, ErrRateLimited) {
 		t.Errorf("rate limited result %+v", last)
 	}
-	clock.add(3 * time.Second)
+	clock.Advance(3 * time.Second)
 	if w := htDo(h, http.MethodGet, "/token", alice); w.Code != 200 {
 		t.Errorf("after Retry-After: %d", w.Code)
 	}

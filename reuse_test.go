@@ -15,6 +15,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/tvmgo/tvm/internal/testenv"
 )
 
 // rtVendor vends a distinct token per call ("token-1", "token-2", ...) that
@@ -34,27 +36,14 @@ func (v *rtVendor) Vend(_ context.Context, g Grant) (Token, error) {
 	return Token{AuthToken: fmt.Sprintf("token-%d", n), ExpiresAt: v.clock().Add(g.TTL)}, nil
 }
 
-// rtClock is a settable test clock.
-type rtClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *rtClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *rtClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // rtSetup builds a handler whose authenticator takes the identity from the
 // test ("X-Test-Subject", "X-Test-Method", "X-Test-Exp" in unix seconds),
 // with the given resolver (default: a static scope) and a distinct-token
 // vendor on a settable clock.
-func rtSetup(t *testing.T, cfg Config) (*Handler, *rtVendor, *rtClock) {
+func rtSetup(t *testing.T, cfg Config) (*Handler, *rtVendor, *testenv.Clock) {
 	t.Helper()
-	clock := &rtClock{t: htNow}
-	v := &rtVendor{clock: clock.now}
+	clock := testenv.NewClock(htNow)
+	v := &rtVendor{clock: clock.Now}
 	cfg.Authenticator = AuthenticatorFunc(func(r *http.Request) (Identity, error) {
 		id := Identity{Subject: r.Header.Get("X-Test-Subject"), Method: r.Header.Get("X-Test-Method")}
 		if id.Method == "" {
@@ -76,7 +65,7 @@ func rtSetup(t *testing.T, cfg Config) (*Handler, *rtVendor, *rtClock) {
 		cfg.Vendor = v
 	}
 	h, _, _ := htSetup(t, cfg)
-	h.now = clock.now
+	h.now = clock.Now
 	return h, v, clock
 }
 
@@ -113,7 +102,7 @@ func TestReuseSameIdentitySameToken(t *testing.T) {
 	}})
 	alice := map[string]string{"X-Test-Subject": "alice"}
 	first := rtGet(t, h, "/token", alice)
-	clock.add(7 * time.Minute) // 8 of 15 minutes remain: more than half
+	clock.Advance(7 * time.Minute) // 8 of 15 minutes remain: more than half
 	second := rtGet(t, h, "/token", alice)
 	if first != second {
 		t.Errorf("second answer %+v, want the first %+v", second, first)
@@ -128,12 +117,12 @@ func TestReuseSameIdentitySameToken(t *testing.T) {
 		t.Errorf("Result.Source = %q, %q; want vended, reused", results[0].Source, results[1].Source)
 	}
 
-	clock.add(time.Minute) // 7 of 15 minutes remain: less than half
+	clock.Advance(time.Minute) // 7 of 15 minutes remain: less than half
 	third := rtGet(t, h, "/token", alice)
 	if third.AuthToken == first.AuthToken || v.n.Load() != 2 {
 		t.Errorf("a token with less than half its lifetime left was reused (%d vends)", v.n.Load())
 	}
-	if want := clock.now().Add(defaultTTL).Unix(); third.ExpiresAt != want {
+	if want := clock.Now().Add(defaultTTL).Unix(); third.ExpiresAt != want {
 		t.Errorf("new token expires %d, want %d", third.ExpiresAt, want)
 	}
 	// The fresh token replaced the old one.
@@ -212,13 +201,13 @@ func TestReuseNeverOutlivesCredential(t *testing.T) {
 	}
 	// The capped token is reused while the credential lasts, as a new one
 	// would not live longer.
-	clock.add(4 * time.Minute)
+	clock.Advance(4 * time.Minute)
 	if again := rtGet(t, h, "/token", short); again != got {
 		t.Errorf("capped token not reused: %+v then %+v", got, again)
 	}
 	// The long-lived credential does not get the capped token: a new one
 	// would live 15 minutes, the kept one has 1 left.
-	if again := rtGet(t, h, "/token", long); again.AuthToken == got.AuthToken || again.ExpiresAt != clock.now().Add(defaultTTL).Unix() {
+	if again := rtGet(t, h, "/token", long); again.AuthToken == got.AuthToken || again.ExpiresAt != clock.Now().Add(defaultTTL).Unix() {
 		t.Errorf("long credential got %+v", again)
 	}
 }

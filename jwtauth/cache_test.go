@@ -15,6 +15,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tvmgo/tvm/internal/testenv"
 )
 
 // jtCounter counts the calls of an issuer's CheckClaims: a cache hit does
@@ -35,24 +37,6 @@ func (c *jtCounter) calls() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.n
-}
-
-// jtClockAt is a settable clock.
-type jtClockAt struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *jtClockAt) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *jtClockAt) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
 }
 
 func TestCacheHitSkipsVerification(t *testing.T) {
@@ -85,7 +69,7 @@ func TestCacheHitSkipsVerification(t *testing.T) {
 func TestCachePoisoning(t *testing.T) {
 	jtNoLeak(t)
 	ks := jtKeys(t)
-	clock := &jtClockAt{now: jtNow}
+	clock := testenv.NewClock(jtNow)
 	srv := jtNewJWKSServer(t, jtJWKS(t, jtJWK{kid: jtRSAKID, alg: jwkset.AlgRS256, key: &ks.rsa1.PublicKey}))
 	var n jtCounter
 	cfg := jtConfig()
@@ -128,13 +112,13 @@ func TestCachePoisoning(t *testing.T) {
 		c["exp"] = jtNow.Add(time.Minute).Unix()
 		tok := jtSign(t, jwt.SigningMethodRS256, ks.rsa1, jtRSAKID, c, nil)
 		require.Equal(t, TokenErrorCode(""), jtVerifyCode(t, a, tok))
-		clock.set(jtNow.Add(time.Minute + 10*time.Second)) // past exp, inside the leeway
+		clock.Set(jtNow.Add(time.Minute + 10*time.Second)) // past exp, inside the leeway
 		before := n.calls()
 		assert.Equal(t, TokenErrorCode(""), jtVerifyCode(t, a, tok), "verified again (leeway)")
 		assert.Equal(t, before+1, n.calls(), "not a cache hit past exp")
-		clock.set(jtNow.Add(time.Minute + time.Hour))
+		clock.Set(jtNow.Add(time.Minute + time.Hour))
 		assert.Equal(t, TokenExpired, jtVerifyCode(t, a, tok))
-		clock.set(jtNow)
+		clock.Set(jtNow)
 	})
 
 	t.Run("an entry ends when its key leaves the key set", func(t *testing.T) {

@@ -84,14 +84,9 @@ func (d *jtDiscoveryServer) serve(w http.ResponseWriter, r *http.Request) {
 // jtDiscovering makes an authenticator discovering d's issuer.
 func jtDiscovering(t *testing.T, d *jtDiscoveryServer, edit func(c *Config)) (*Authenticator, *jtLogBuffer) {
 	t.Helper()
-	logs := &jtLogBuffer{}
 	cfg := jtConfig()
 	cfg.Issuers[0].Issuer = d.issuer()
-	cfg.Logger = logs.logger()
-	if edit != nil {
-		edit(&cfg)
-	}
-	return jtMustNew(t, cfg), logs
+	return jtLogged(t, cfg, edit)
 }
 
 func jtDiscoveryToken(t *testing.T, d *jtDiscoveryServer) string {

@@ -25,9 +25,16 @@ import (
 // jtRemote makes an authenticator on srv's JWKS with a log buffer.
 func jtRemote(t *testing.T, srv *jtJWKSServer, edit func(c *Config)) (*Authenticator, *jtLogBuffer) {
 	t.Helper()
-	logs := &jtLogBuffer{}
 	cfg := jtConfig()
 	cfg.Issuers[0].JWKSURL = srv.URL()
+	return jtLogged(t, cfg, edit)
+}
+
+// jtLogged makes an authenticator of cfg, edited, that logs into the
+// returned buffer.
+func jtLogged(t *testing.T, cfg Config, edit func(c *Config)) (*Authenticator, *jtLogBuffer) {
+	t.Helper()
+	logs := &jtLogBuffer{}
 	cfg.Logger = logs.logger()
 	if edit != nil {
 		edit(&cfg)

@@ -21,7 +21,7 @@ import (
 type restartable struct {
 	mu    sync.Mutex
 	srv   *momentolocal.Server
-	clock *frozenClock // the quota emulator's clock
+	clock *testenv.Clock // the quota emulator's clock
 }
 
 func (r *restartable) current() *momentolocal.Server {
@@ -86,7 +86,7 @@ func TestNodeSDKMomentoBehaviour(t *testing.T) {
 
 	// The quota emulator's clock moves only on POST /quota-advance, so
 	// that "3 per second" does not depend on how fast node runs.
-	clock := &frozenClock{t: time.Now()}
+	clock := testenv.NewClock(time.Now())
 	quota := startServer(t, momentolocal.Config{TokenQuota: 3, RequireAPIKey: true, Now: clock.Now})
 	r.clock = clock
 	cs := r.controlServer(t)
@@ -127,24 +127,6 @@ func TestNodeSDKMomentoBehaviour(t *testing.T) {
 	assert.NotContains(t, reqs, "node-25h1s")
 	assert.Contains(t, reqs, strings.Repeat("é", 64))
 	assert.Len(t, quota.TokenRequests(), 6, "3 per quota second, two seconds")
-}
-
-// frozenClock is a clock that moves only when told.
-type frozenClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *frozenClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *frozenClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // startWithEndpoint starts an emulator whose Config.Endpoint is

@@ -16,6 +16,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tvmgo/tvm/momentolocal"
+
+	"github.com/tvmgo/tvm/internal/testenv"
 )
 
 // These tests drive the cache and control planes through client-sdk-go
@@ -109,7 +111,7 @@ func TestGoSDKSetIf(t *testing.T) {
 // TestGoSDKBatchesTTLsAndPing covers GetBatch, SetBatch, KeysExist,
 // ItemGetTtl, UpdateTtl, IncreaseTtl, DecreaseTtl and Ping.
 func TestGoSDKBatchesTTLsAndPing(t *testing.T) {
-	clock := &testClock{}
+	clock := &testenv.ShiftedClock{}
 	srv := startServer(t, momentolocal.Config{Now: clock.Now})
 	cc := cacheClient(t, srv, srv.RootAPIKey())
 	ctx := ctxT(t)

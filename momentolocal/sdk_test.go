@@ -3,7 +3,6 @@ package momentolocal_test
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tvmgo/tvm/momentolocal"
+
+	"github.com/tvmgo/tvm/internal/testenv"
 )
 
 // These tests drive the emulator only through the official Go SDK.
@@ -24,12 +25,6 @@ const testCache = "default-cache"
 
 // quietLogs keeps the SDK's logs to errors.
 var quietLogs = momento_default_logger.NewDefaultMomentoLoggerFactory(momento_default_logger.ERROR)
-
-// testClock is a settable clock for Config.Now.
-type testClock struct{ offset atomic.Int64 }
-
-func (c *testClock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *testClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // token vends a disposable token through the Go SDK's auth client with the
 // emulator's root credentials and returns the SDK-wrapped api key.
@@ -176,7 +171,7 @@ func testTopicsRoleEnforcement(t *testing.T) {
 }
 
 func TestExpiredTokenRefused(t *testing.T) {
-	clock := &testClock{}
+	clock := &testenv.ShiftedClock{}
 	srv := startServer(t, momentolocal.Config{Now: clock.Now})
 	scope := momento.Permissions{Permissions: []momento.Permission{
 		momento.TopicPermission{Role: momento.PublishSubscribe, Cache: momento.AllCaches{}, Topic: momento.AllTopics{}},
@@ -192,7 +187,7 @@ func TestExpiredTokenRefused(t *testing.T) {
 }
 
 func testTopicsExpiredTokenRefused(t *testing.T) {
-	clock := &testClock{}
+	clock := &testenv.ShiftedClock{}
 	srv := startServer(t, momentolocal.Config{Now: clock.Now})
 	tc := topicClient(t, srv, token(t, srv, pubSubAll, utils.ExpiresInSeconds(1), "short"))
 	require.NoError(t, publish(ctxT(t), tc, "t", momento.String("before")))
@@ -292,7 +287,7 @@ func testSubscriptionHeartbeats(t *testing.T) {
 }
 
 func TestCacheOperations(t *testing.T) {
-	clock := &testClock{}
+	clock := &testenv.ShiftedClock{}
 	srv := startServer(t, momentolocal.Config{Now: clock.Now})
 	cc := cacheClient(t, srv, srv.RootAPIKey())
 	ctx := ctxT(t)

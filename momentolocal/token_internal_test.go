@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,16 +13,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/tvmgo/tvm/internal/testenv"
 )
 
-// testClock is a settable clock for Config.Now.
-type testClock struct{ offset atomic.Int64 }
-
-func (c *testClock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *testClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
-
 func TestVerifyKey(t *testing.T) {
-	clock := &testClock{}
+	clock := &testenv.ShiftedClock{}
 	s, err := Start(Config{Now: clock.Now})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, s.Close()) }()

@@ -20,6 +20,8 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/tvmgo/tvm/momentolocal"
+
+	"github.com/tvmgo/tvm/internal/testenv"
 )
 
 // TestGenerateDisposableTokenDuplicatePermissions: the same cache, topic or
@@ -200,7 +202,7 @@ func (c *rawClient) generateToken(t testing.TB, ctx context.Context, validForSec
 // which client-sdk-go turns into LimitExceededError "Request rate limit
 // exceeded for this account" (internal/momentoerrors/scs_errors.go).
 func TestTokenQuota(t *testing.T) {
-	clock := &testClock{}
+	clock := &testenv.ShiftedClock{}
 	srv := startServer(t, momentolocal.Config{TokenQuota: 3, RequireAPIKey: true, Now: clock.Now})
 	cp, err := srv.CredentialProvider()
 	require.NoError(t, err)

@@ -1,7 +1,8 @@
 // Package testenv sets up what tests of several packages need and no user
-// does: a throwaway certificate authority with a server certificate, and a
+// does: a throwaway certificate authority with a server certificate, a
 // private mount namespace in which test host names resolve to loopback
-// (so that an SDK dialling token.<endpoint>:443 reaches a local server).
+// (so that an SDK dialling token.<endpoint>:443 reaches a local server),
+// and test clocks.
 package testenv
 
 import (
