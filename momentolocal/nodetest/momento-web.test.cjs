@@ -10,24 +10,7 @@
 //   NODE_EXTRA_CA_CERTS          the test CA, trusted by Node's https (xhr2)
 'use strict';
 
-const XHR2 = require('xhr2');
-
-// The same browser behaviour as in web.test.cjs: responseText and
-// readystatechange for every chunk of a response still loading.
-class StreamingXMLHttpRequest extends XHR2 {
-  _onHttpResponseData(response, data) {
-    const result = super._onHttpResponseData(response, data);
-    if (this._response === response && (this.responseType === '' || this.responseType === 'text')) {
-      this.responseText = Buffer.concat(this._responseParts.map(p => (Buffer.isBuffer(p) ? p : Buffer.from(p)))).toString('utf8');
-      this._setReadyState(XHR2.LOADING);
-    }
-    return result;
-  }
-}
-global.XMLHttpRequest = StreamingXMLHttpRequest;
-if (typeof globalThis.navigator === 'undefined') {
-  globalThis.navigator = { userAgent: `Node.js/${process.version}` };
-}
+require('./browser-xhr.cjs'); // before the SDK, which must find the browser globals
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
