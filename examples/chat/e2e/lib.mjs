@@ -4,12 +4,15 @@
 
 import { spawn, execFile } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
+
+import { adminSecretFrom, freePort, launchOptions } from '../../../internal/testenv/browser.mjs';
+
+export { freePort, nonce } from '../../../internal/testenv/browser.mjs';
 
 const execFileP = promisify(execFile);
 
@@ -17,35 +20,8 @@ export const chatDir = path.resolve(path.dirname(fileURLToPath(import.meta.url))
 export const repoRoot = path.resolve(chatDir, '..', '..');
 export const webDir = path.join(chatDir, 'web');
 export const artifactsDir = process.env.E2E_ARTIFACTS ?? path.join(chatDir, 'test-artifacts');
-export const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-
-// The launch flags from DEVELOPERS.md: headless, no sandbox (root in CI),
-// nothing that reaches the network on its own.
-export const chromiumArgs = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 mkdirSync(artifactsDir, { recursive: true });
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Builds the chat server and cmd/tvm into a temporary directory. */
 export async function buildBinaries() {
@@ -132,21 +108,6 @@ export async function startProcess(name, cmd, args, env, readyURL, timeoutMs = 3
 }
 
 /**
- * The admin secret from cmd/tvm's start-up banner, if it prints one (a
- * `Bearer <secret>` or `secret: <secret>` on any line but the curl
- * example), else null.
- */
-export function adminSecretFrom(lines) {
-  for (const line of lines) {
-    if (/\btry:/.test(line)) continue; // the banner's curl example ("Bearer $JWT")
-    const m =
-      /Bearer\s+([^\s'"`),;]+)/.exec(line) ?? /\bsecret\b[^:=\n]*[:=]\s*["'`]?([^\s'"`),;]+)/i.exec(line);
-    if (m && !m[1].startsWith('$')) return m[1];
-  }
-  return null;
-}
-
-/**
  * A fetch for cmd/tvm's emulator admin endpoint (base .../admin/momentolocal)
  * that sends the admin secret of the banner when there is one. Waits for the
  * banner line naming the endpoint first.
@@ -180,7 +141,7 @@ export async function startChat(binary, name, extraArgs = [], env = {}) {
 
 /** Launches Debian's chromium. */
 export function launchBrowser() {
-  return chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
+  return chromium.launch(launchOptions);
 }
 
 /** A signed-in chat page in a fresh browser context. */
@@ -269,6 +230,3 @@ export function saveLogs(user, name) {
   writeFileSync(path.join(artifactsDir, `${name}.console.log`), user.logs.join('\n') + '\n');
 }
 
-export function nonce() {
-  return Math.random().toString(36).slice(2, 8);
-}

@@ -6,12 +6,15 @@
 import { execFile, spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
+
+import { adminSecretFrom, freePort, launchOptions } from '../../../internal/testenv/browser.mjs';
+
+export { adminSecretFrom, nonce } from '../../../internal/testenv/browser.mjs';
 
 const execFileP = promisify(execFile);
 
@@ -20,36 +23,10 @@ export const packageDir = path.resolve(here, '..', '..');
 export const repoRoot = path.resolve(packageDir, '..');
 export const tvmConfig = path.join(packageDir, 'test', 'tvm.yaml');
 export const artifactsDir = process.env.E2E_ARTIFACTS ?? path.join(packageDir, 'test-artifacts');
-export const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 /** The password of every user in test/tvm.yaml. */
 export const password = 'token-client-test';
 
-// Headless, no sandbox (root in CI), nothing that reaches the network on its own.
-export const chromiumArgs = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 mkdirSync(artifactsDir, { recursive: true });
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** A temporary directory, removed by cleanup(). */
 export function tempDir() {
@@ -123,21 +100,6 @@ const children = new Set();
 process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
 });
-
-/**
- * The admin secret from cmd/tvm's start-up banner, if it prints one (a
- * `Bearer <secret>` or `secret: <secret>` on any line but the curl
- * example), else null.
- */
-export function adminSecretFrom(lines) {
-  for (const line of lines) {
-    if (/\btry:/.test(line)) continue; // the banner's curl example ("Bearer $JWT")
-    const m =
-      /Bearer\s+([^\s'"`),;]+)/.exec(line) ?? /\bsecret\b[^:=\n]*[:=]\s*["'`]?([^\s'"`),;]+)/i.exec(line);
-    if (m && !m[1].startsWith('$')) return m[1];
-  }
-  return null;
-}
 
 /**
  * Whether cmd/tvm's start-up banner is complete: it named the emulator's
@@ -270,7 +232,7 @@ export async function startTvm(binary, name, config = tvmConfig) {
 
 /** Launches Debian's chromium (playwright gives it a fresh user data directory). */
 export function launchBrowser() {
-  return chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
+  return chromium.launch(launchOptions);
 }
 
 /** A fresh browser context with the test page loaded; console lines are kept in `logs`. */
@@ -312,6 +274,3 @@ export async function until(fn, what, timeoutMs = 20_000, everyMs = 100) {
   }
 }
 
-export function nonce() {
-  return Math.random().toString(36).slice(2, 8);
-}
