@@ -1,7 +1,6 @@
 package tvm_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -13,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,25 +25,9 @@ import (
 	"github.com/tvmgo/tvm/jwtauth"
 	"github.com/tvmgo/tvm/momentolocal"
 	"google.golang.org/grpc/codes"
+
+	"github.com/tvmgo/tvm/internal/testenv"
 )
-
-// lkSyncBuffer is a log sink shared by every logger of the run.
-type lkSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *lkSyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *lkSyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // lkSDKLogs routes the Momento SDK's own logs (at trace level) into slog.
 type lkSDKLogs struct{ log *slog.Logger }
@@ -77,7 +59,7 @@ func (l lkSDKLogger) Error(m string, a ...any) { l.log.Error(fmt.Sprintf(m, a...
 // logs, in an error body or in a response header.
 func TestSecretsNeverLeak(t *testing.T) {
 	rlGoleak(t)
-	var sink lkSyncBuffer
+	var sink testenv.SyncBuffer
 	log := slog.New(slog.NewJSONHandler(&sink, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	sdkLogs := lkSDKLogs{log}
 

@@ -288,7 +288,7 @@ func TestMomentoRateLimiterWarnsOncePerSecond(t *testing.T) {
 	if _, err := srv.Faults().Add(momentolocal.Fault{Method: "Increment", Code: codes.Unavailable, Latency: 50 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	lim, err := tvm.NewMomentoRateLimiter(tvm.MomentoRateLimitConfig{Client: rlCacheClient(t, srv), CacheName: rlCache, Secret: rlSecret,
 		Limit: 1, Timeout: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {

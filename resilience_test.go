@@ -16,6 +16,8 @@ import (
 	"github.com/tvmgo/tvm"
 	"github.com/tvmgo/tvm/momentolocal"
 	"google.golang.org/grpc/codes"
+
+	"github.com/tvmgo/tvm/internal/testenv"
 )
 
 // Tests of the handler against upstream faults injected into momentolocal,
@@ -311,7 +313,7 @@ func TestUpstreamClientGoneDuringVend(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer srv.Faults().Remove(id)
-			var logs lkSyncBuffer
+			var logs testenv.SyncBuffer
 			var res tvm.Result
 			h := itHandler(t, tvm.Config{Authenticator: tvm.Open(), Scopes: itEveryone(t, rsScope), Vendor: v,
 				VendTimeout: time.Second, Reuse: reuse,

@@ -31,6 +31,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/tvmgo/tvm"
 	"go.uber.org/goleak"
+
+	"github.com/tvmgo/tvm/internal/testenv"
 )
 
 // Test fixtures shared by the test files of the package (the fuzz target
@@ -188,22 +190,7 @@ func jtUnsigned(tb testing.TB, header map[string]any, claims jwt.MapClaims) stri
 func jtDiscardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // jtLogBuffer is a concurrency-safe log sink.
-type jtLogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *jtLogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *jtLogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type jtLogBuffer struct{ testenv.SyncBuffer }
 
 func (b *jtLogBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 

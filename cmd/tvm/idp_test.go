@@ -194,7 +194,7 @@ func startNodeIdP(t *testing.T) *nodeIdP {
 	needs.Check()
 	cmd := exec.Command(node, "provider.mjs")
 	cmd.Dir = nodeIdPDir
-	var stderr syncBuffer
+	var stderr testenv.SyncBuffer
 	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rsa"
 	"encoding/base64"
@@ -26,6 +25,8 @@ import (
 	"github.com/momentohq/client-sdk-go/auth"
 	"github.com/momentohq/client-sdk-go/config"
 	"github.com/momentohq/client-sdk-go/momento"
+
+	"github.com/tvmgo/tvm/internal/testenv"
 )
 
 // tvmBin is the tvm binary, built once per test run by TestMain.
@@ -62,27 +63,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // bannerWriter captures stdout and reports the addresses of the banner.
 type bannerWriter struct {
-	syncBuffer
+	testenv.SyncBuffer
+	mu      sync.Mutex // guards the fields below
 	once    sync.Once
 	ready   chan struct{}
 	partial string
@@ -93,7 +77,7 @@ type bannerWriter struct {
 }
 
 func (w *bannerWriter) Write(p []byte) (int, error) {
-	w.syncBuffer.Write(p)
+	w.SyncBuffer.Write(p)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.partial += string(p)
@@ -126,7 +110,7 @@ type tvmProc struct {
 	t       *testing.T
 	cmd     *exec.Cmd
 	stdout  *bannerWriter
-	stderr  *syncBuffer
+	stderr  *testenv.SyncBuffer
 	exited  chan struct{}
 	waitErr error
 	secrets []string // must never appear in stdout or stderr
@@ -150,7 +134,7 @@ func launch(t *testing.T, env []string, args ...string) *tvmProc {
 		t:      t,
 		cmd:    exec.Command(tvmBin, args...),
 		stdout: &bannerWriter{ready: make(chan struct{})},
-		stderr: &syncBuffer{},
+		stderr: &testenv.SyncBuffer{},
 		exited: make(chan struct{}),
 	}
 	p.cmd.Env = env

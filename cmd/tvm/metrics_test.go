@@ -11,6 +11,8 @@ import (
 
 	"github.com/tvmgo/tvm"
 	"github.com/tvmgo/tvm/momentolocal"
+
+	"github.com/tvmgo/tvm/internal/testenv"
 )
 
 // gatedVendor reports each call on entered, then waits for release (when
@@ -72,7 +74,7 @@ func TestMetricsClientGoneMidVend(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			logs := &syncBuffer{}
+			logs := &testenv.SyncBuffer{}
 			m := newMetrics()
 			svc, err := buildTokenService(context.Background(), cfg, vendor, nil, m, newLogger(LogConfig{Level: "debug", Format: "json"}, false, logs))
 			if err != nil {

@@ -2,7 +2,7 @@
 // does: a throwaway certificate authority with a server certificate, a
 // private mount namespace in which test host names resolve to loopback
 // (so that an SDK dialling token.<endpoint>:443 reaches a local server),
-// and test clocks.
+// test clocks and a concurrency-safe log buffer.
 package testenv
 
 import (
