@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tvmgo/tvm/internal/testenv"
 )
 
 // htNow is the fixed clock of handler tests.
@@ -139,7 +141,7 @@ func (v *htVendor) calls() []Grant {
 // htSetup builds a handler around cfg, filling the missing required parts
 // with Open, a static subscribe-only scope and a stub vendor, a fixed clock
 // and a log buffer.
-func htSetup(t testing.TB, cfg Config) (*Handler, *htVendor, *bytes.Buffer) {
+func htSetup(t testing.TB, cfg Config) (*Handler, *htVendor, *testenv.SyncBuffer) {
 	t.Helper()
 	v := &htVendor{}
 	if cfg.Authenticator == nil {
@@ -153,9 +155,9 @@ func htSetup(t testing.TB, cfg Config) (*Handler, *htVendor, *bytes.Buffer) {
 	if cfg.Vendor == nil {
 		cfg.Vendor = v
 	}
-	logs := &bytes.Buffer{}
+	logs := &testenv.SyncBuffer{}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	h, err := NewHandler(cfg)
 	if err != nil {
@@ -163,17 +165,6 @@ func htSetup(t testing.TB, cfg Config) (*Handler, *htVendor, *bytes.Buffer) {
 	}
 	h.now = func() time.Time { return htNow }
 	return h, v, logs
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func htDo(h http.Handler, method, target string, header http.Header) *httptest.ResponseRecorder {
@@ -802,8 +793,8 @@ func TestHandlerLogsNoSecrets(t *testing.T) {
 		badPass = "wrong-password-secret"
 	)
 	basic := htBasic(t, btConfig(t, true))
-	var buf bytes.Buffer
-	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var buf testenv.SyncBuffer
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cases := []struct {
 		cfg    Config
 		header http.Header
