@@ -20,6 +20,7 @@ import {
   artifactsDir,
   buildBinaries,
   adminClient,
+  answersOK,
   buildUI,
   freePort,
   joinRoom,
@@ -233,8 +234,7 @@ momento:
           '-tvm-url', `${tvmURL}/api/momento/token`,
           '-momento-endpoint', `http://127.0.0.1:${emulatorPort}`,
         ],
-        {},
-        `${uiURL}/healthz`,
+        { logDir: artifactsDir, ready: () => answersOK(`${uiURL}/healthz`) },
       );
       return { url: uiURL, ...proc };
     };
@@ -243,8 +243,11 @@ momento:
       'tvm-standalone',
       bins.tvm,
       [],
-      { TVM_ADDR: `127.0.0.1:${tvmPort}`, TVM_CONFIG: config, MOMENTO_LOCAL_ADDR: `127.0.0.1:${emulatorPort}`, MOMENTO_API_KEY: '' },
-      `${tvmURL}/healthz`,
+      {
+        env: { TVM_ADDR: `127.0.0.1:${tvmPort}`, TVM_CONFIG: config, MOMENTO_LOCAL_ADDR: `127.0.0.1:${emulatorPort}`, MOMENTO_API_KEY: '' },
+        logDir: artifactsDir,
+        ready: () => answersOK(`${tvmURL}/healthz`),
+      },
     );
     admin = await adminClient(tvm, `${tvmURL}/admin/momentolocal`);
     bob = await openChat(browser, ui.url, 'bob', password);

@@ -2,17 +2,17 @@
 // loopback ports, launch Debian's chromium through playwright-core, and
 // drive the chat page as a user would.
 
-import { spawn, execFile } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 
-import { adminSecretFrom, freePort, launchOptions } from '../../../internal/testenv/browser.mjs';
+import { adminSecretFrom, answersOK, bannerDone, freePort, launchOptions, startProcess } from '../../../internal/testenv/browser.mjs';
 
-export { freePort, nonce } from '../../../internal/testenv/browser.mjs';
+export { answersOK, freePort, nonce, startProcess } from '../../../internal/testenv/browser.mjs';
 
 const execFileP = promisify(execFile);
 
@@ -51,62 +51,6 @@ export async function buildUI() {
   await execFileP('npm', ['run', 'build'], { cwd: webDir, maxBuffer: 64 << 20 });
 }
 
-const children = new Set();
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
-
-/**
- * Starts a process with its output in artifactsDir/<name>.log and waits
- * until GET readyURL answers 200.
- */
-export async function startProcess(name, cmd, args, env, readyURL, timeoutMs = 30_000) {
-  const log = createWriteStream(path.join(artifactsDir, `${name}.log`));
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  const stdout = [];
-  let partial = '';
-  child.stdout.on('data', chunk => {
-    log.write(chunk);
-    const lines = (partial + chunk.toString()).split('\n');
-    partial = lines.pop();
-    stdout.push(...lines);
-  });
-  child.stderr.pipe(log);
-  let exited = null;
-  child.on('exit', code => {
-    exited = code;
-    children.delete(child);
-  });
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (exited !== null) throw new Error(`${name} exited with ${exited} before it was ready; see ${name}.log`);
-    try {
-      const res = await fetch(readyURL);
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`${name} not ready at ${readyURL} after ${timeoutMs} ms; see ${name}.log`);
-    }
-    await new Promise(r => setTimeout(r, 100));
-  }
-  return {
-    child,
-    /** The lines the process printed on stdout so far. */
-    stdout,
-    stop: () =>
-      new Promise(resolve => {
-        if (exited !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-      }),
-  };
-}
-
 /**
  * A fetch for cmd/tvm's emulator admin endpoint (base .../admin/momentolocal)
  * that sends the admin secret of the banner when there is one. Waits for the
@@ -114,9 +58,7 @@ export async function startProcess(name, cmd, args, env, readyURL, timeoutMs = 3
  */
 export async function adminClient(proc, base, timeoutMs = 10_000) {
   const start = Date.now();
-  // The banner names the admin endpoint; its last line is "try: ...".
-  const named = () => proc.stdout.findIndex(l => /admin\/momentolocal|fault injection/i.test(l));
-  while (named() < 0 || !(proc.stdout.slice(named()).some(l => /\btry:/.test(l)) || Date.now() - start > 500)) {
+  while (!bannerDone(proc.stdout, start)) {
     if (Date.now() - start > timeoutMs) throw new Error('cmd/tvm printed no line naming its admin endpoint');
     await new Promise(r => setTimeout(r, 50));
   }
@@ -133,8 +75,7 @@ export async function startChat(binary, name, extraArgs = [], env = {}) {
     name,
     binary,
     ['-addr', `127.0.0.1:${port}`, '-build=false', '-web', webDir, '-log-level', 'debug', ...extraArgs],
-    env,
-    `${url}/healthz`,
+    { env, logDir: artifactsDir, ready: () => answersOK(`${url}/healthz`) },
   );
   return { url, ...proc };
 }

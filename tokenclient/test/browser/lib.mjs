@@ -3,8 +3,8 @@
 // page, talk to the emulator's fault-injection admin endpoint, and launch
 // Debian's chromium through playwright-core.
 
-import { execFile, spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 
-import { adminSecretFrom, freePort, launchOptions } from '../../../internal/testenv/browser.mjs';
+import { adminSecretFrom, answersOK, bannerDone, freePort, launchOptions, startProcess } from '../../../internal/testenv/browser.mjs';
 
 export { adminSecretFrom, nonce } from '../../../internal/testenv/browser.mjs';
 
@@ -96,21 +96,6 @@ export async function servePage(root, tvmTokenURL) {
   return { url: `http://127.0.0.1:${port}`, close: () => new Promise(r => server.close(r)) };
 }
 
-const children = new Set();
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
-
-/**
- * Whether cmd/tvm's start-up banner is complete: it named the emulator's
- * admin endpoint, and printed its last line ("try: ...") or had half a
- * second to print the rest.
- */
-export function bannerDone(lines, since) {
-  const i = lines.findIndex(l => /admin\/momentolocal|fault injection/i.test(l));
-  return i >= 0 && (lines.slice(i).some(l => /\btry:/.test(l)) || Date.now() - since > 500);
-}
-
 /** The emulator's fault-injection admin endpoint; sends the admin secret when known. */
 export class Admin {
   constructor(baseURL, secret) {
@@ -156,52 +141,20 @@ export async function startTvm(binary, name, config = tvmConfig) {
   const [port, opsPort, emuPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const base = `http://127.0.0.1:${port}`;
   const ops = `http://127.0.0.1:${opsPort}`;
-  const log = createWriteStream(path.join(artifactsDir, `${name}.log`));
-  const child = spawn(binary, [], {
+  const started = Date.now();
+  // Ready once /healthz answers and the banner named the admin endpoint.
+  const proc = await startProcess(name, binary, [], {
     env: {
-      ...process.env,
       TVM_ADDR: `127.0.0.1:${port}`,
       TVM_OPS_ADDR: `127.0.0.1:${opsPort}`,
       MOMENTO_LOCAL_ADDR: `127.0.0.1:${emuPort}`,
       TVM_CONFIG: config,
       MOMENTO_API_KEY: '',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    logDir: artifactsDir,
+    ready: async p => (await answersOK(`${ops}/healthz`)) && bannerDone(p.stdout, started),
   });
-  children.add(child);
-  const stdout = [];
-  let partial = '';
-  child.stdout.on('data', chunk => {
-    log.write(chunk);
-    const parts = (partial + chunk.toString()).split('\n');
-    partial = parts.pop();
-    stdout.push(...parts);
-  });
-  child.stderr.pipe(log);
-  let exited = null;
-  child.on('exit', code => {
-    exited = code;
-    children.delete(child);
-  });
-  const started = Date.now();
-  const deadline = started + 30_000;
-  // Ready once /healthz answers and the banner named the admin endpoint.
-  for (;;) {
-    if (exited !== null) throw new Error(`${name} exited with ${exited}; see ${name}.log`);
-    let healthy = false;
-    try {
-      healthy = (await fetch(`${ops}/healthz`)).ok;
-    } catch {
-      // not listening yet
-    }
-    if (healthy && bannerDone(stdout, started)) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`${name} not ready after 30 s; see ${name}.log`);
-    }
-    await new Promise(r => setTimeout(r, 50));
-  }
-  const admin = new Admin(`${ops}/admin/momentolocal`, adminSecretFrom(stdout));
+  const admin = new Admin(`${ops}/admin/momentolocal`, adminSecretFrom(proc.stdout));
   return {
     tokenURL: `${base}/api/momento/token`,
     opsURL: ops,
@@ -220,13 +173,7 @@ export async function startTvm(binary, name, config = tvmConfig) {
       }
       return sum;
     },
-    stop: () =>
-      new Promise(resolve => {
-        if (exited !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-      }),
+    stop: proc.stop,
   };
 }
 
