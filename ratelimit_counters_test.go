@@ -14,7 +14,6 @@ import (
 	"github.com/momentohq/client-sdk-go/momento"
 	"github.com/momentohq/client-sdk-go/responses"
 	"github.com/tvmgo/tvm"
-	"github.com/tvmgo/tvm/momentolocal"
 
 	"github.com/tvmgo/tvm/internal/testenv"
 )
@@ -26,11 +25,7 @@ import (
 // (locking them out) nor find and delete its own.
 func TestMomentoRateLimiterCountersNotComputable(t *testing.T) {
 	rlGoleak(t)
-	srv, err := momentolocal.Start(momentolocal.Config{RequireAPIKey: true, Caches: []string{"default-cache", rlCache}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := rlEmulator(t)
 	clock := testenv.NewClock(time.Date(2026, 3, 1, 12, 0, 10, 0, time.UTC))
 	lim, err := tvm.NewMomentoRateLimiter(tvm.MomentoRateLimitConfig{
 		Client: rlCacheClient(t, srv), CacheName: rlCache, Secret: rlSecret, Limit: 3, Window: time.Minute, Now: clock.Now, FailClosed: true,

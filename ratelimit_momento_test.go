@@ -30,6 +30,18 @@ const rlCache = "tvm-ratelimit"
 // rlSecret is the counter secret of the tests' MomentoRateLimiters.
 var rlSecret = []byte("test-only counter secret, 32+ bytes long")
 
+// rlEmulator starts an emulator that requires api keys and has the
+// counter cache rlCache beside default-cache; the test closes it.
+func rlEmulator(t testing.TB) *momentolocal.Server {
+	t.Helper()
+	srv, err := momentolocal.Start(momentolocal.Config{RequireAPIKey: true, Caches: []string{"default-cache", rlCache}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}
+
 // rlCacheClient returns a Go SDK cache client on srv's root key.
 func rlCacheClient(t testing.TB, srv *momentolocal.Server) momento.CacheClient {
 	t.Helper()
@@ -76,11 +88,7 @@ func rlGoleak(t *testing.T) {
 // emulator: the limit holds across them.
 func TestMomentoRateLimiterSharedAcrossHandlers(t *testing.T) {
 	rlGoleak(t)
-	srv, err := momentolocal.Start(momentolocal.Config{RequireAPIKey: true, Caches: []string{"default-cache", rlCache}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := rlEmulator(t)
 	clock := testenv.NewClock(time.Date(2026, 3, 1, 12, 0, 10, 0, time.UTC))
 	const limit = 5
 	handlers := make([]*tvm.Handler, 3)
@@ -151,11 +159,7 @@ func TestMomentoRateLimiterSharedAcrossHandlers(t *testing.T) {
 // fallback when the counters cannot be reached.
 func TestMomentoRateLimiterMomentoDown(t *testing.T) {
 	rlGoleak(t)
-	srv, err := momentolocal.Start(momentolocal.Config{RequireAPIKey: true, Caches: []string{"default-cache", rlCache}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := rlEmulator(t)
 	if _, err := srv.Faults().Add(momentolocal.Fault{Method: "Increment", Code: codes.Unavailable, Message: "injected " + srv.RootAPIKey()}); err != nil {
 		t.Fatal(err)
 	}
@@ -280,11 +284,7 @@ func rlConfigFields(t *testing.T, err error) []string {
 // against an unreachable Momento log one warning, not one each.
 func TestMomentoRateLimiterWarnsOncePerSecond(t *testing.T) {
 	rlGoleak(t)
-	srv, err := momentolocal.Start(momentolocal.Config{RequireAPIKey: true, Caches: []string{"default-cache", rlCache}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := rlEmulator(t)
 	if _, err := srv.Faults().Add(momentolocal.Fault{Method: "Increment", Code: codes.Unavailable, Latency: 50 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
