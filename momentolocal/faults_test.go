@@ -23,9 +23,7 @@ import (
 
 func TestFaultFailNextThroughSDK(t *testing.T) {
 	srv := startServer(t, momentolocal.Config{})
-	cp, err := srv.CredentialProvider()
-	require.NoError(t, err)
-	ac := newAuthClient(t, cp)
+	ac := rootAuthClient(t, srv)
 	scope := momento.TopicSubscribeOnly(momento.AllCaches{}, momento.AllTopics{})
 
 	id, err := srv.Faults().FailNext("GenerateDisposableToken", codes.ResourceExhausted, 2)

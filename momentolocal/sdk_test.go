@@ -30,9 +30,7 @@ var quietLogs = momento_default_logger.NewDefaultMomentoLoggerFactory(momento_de
 // emulator's root credentials and returns the SDK-wrapped api key.
 func token(t testing.TB, srv *momentolocal.Server, scope momento.DisposableTokenScope, validFor utils.ExpiresIn, tokenID string) string {
 	t.Helper()
-	cp, err := srv.CredentialProvider()
-	require.NoError(t, err)
-	tok, err := vend(t, newAuthClient(t, cp), scope, validFor, tokenID)
+	tok, err := vend(t, rootAuthClient(t, srv), scope, validFor, tokenID)
 	require.NoError(t, err)
 	return tok.ApiKey
 }

@@ -31,9 +31,7 @@ import (
 // token with duplicate/conflicting ... permissions").
 func TestGenerateDisposableTokenDuplicatePermissions(t *testing.T) {
 	srv := startServer(t, momentolocal.Config{})
-	cp, err := srv.CredentialProvider()
-	require.NoError(t, err)
-	ac := newAuthClient(t, cp)
+	ac := rootAuthClient(t, srv)
 	c1 := momento.CacheName{Name: "c1"}
 	tests := []struct {
 		name  string
@@ -84,9 +82,7 @@ func TestGenerateDisposableTokenDuplicatePermissions(t *testing.T) {
 // statements per token (public-dev-docs docs/platform/limits/auth.mdx).
 func TestGenerateDisposableTokenPermissionCount(t *testing.T) {
 	srv := startServer(t, momentolocal.Config{})
-	cp, err := srv.CredentialProvider()
-	require.NoError(t, err)
-	ac := newAuthClient(t, cp)
+	ac := rootAuthClient(t, srv)
 	perms := func(n int) momento.Permissions {
 		var ps []momento.Permission
 		for i := range n {
@@ -94,7 +90,7 @@ func TestGenerateDisposableTokenPermissionCount(t *testing.T) {
 		}
 		return momento.Permissions{Permissions: ps}
 	}
-	_, err = vend(t, ac, perms(20), utils.ExpiresInMinutes(5), "twenty")
+	_, err := vend(t, ac, perms(20), utils.ExpiresInMinutes(5), "twenty")
 	require.NoError(t, err)
 	_, err = vend(t, ac, perms(21), utils.ExpiresInMinutes(5), "twenty-one")
 	assert.Equal(t, momento.InvalidArgumentError, momentoErrorCode(err), "%v", err)
@@ -108,9 +104,7 @@ func TestGenerateDisposableTokenPermissionCount(t *testing.T) {
 // v1.38.0 sends any length.
 func TestGenerateDisposableTokenTokenIDLength(t *testing.T) {
 	srv := startServer(t, momentolocal.Config{})
-	cp, err := srv.CredentialProvider()
-	require.NoError(t, err)
-	ac := newAuthClient(t, cp)
+	ac := rootAuthClient(t, srv)
 	scope := momento.TopicSubscribeOnly(momento.AllCaches{}, momento.AllTopics{})
 	for _, tt := range []struct {
 		id string
@@ -156,9 +150,7 @@ func TestGenerateDisposableTokenExpiryLimit(t *testing.T) {
 	assert.Equal(t, 25*time.Hour, reqs[1].ValidFor)
 
 	// The Go SDK's own check, for the record.
-	cp, err := srv.CredentialProvider()
-	require.NoError(t, err)
-	_, err = vend(t, newAuthClient(t, cp), momento.TopicSubscribeOnly(momento.AllCaches{}, momento.AllTopics{}), utils.ExpiresInMinutes(61), "")
+	_, err := vend(t, rootAuthClient(t, srv), momento.TopicSubscribeOnly(momento.AllCaches{}, momento.AllTopics{}), utils.ExpiresInMinutes(61), "")
 	require.Error(t, err, "client-sdk-go v1.38.0 refuses over an hour before sending")
 	assert.Len(t, srv.TokenRequests(), 2)
 }

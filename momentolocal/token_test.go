@@ -37,6 +37,14 @@ func newAuthClient(t testing.TB, cp auth.CredentialProvider) momento.AuthClient 
 	return c
 }
 
+// rootAuthClient returns a Go SDK auth client on srv's root credentials.
+func rootAuthClient(t testing.TB, srv *momentolocal.Server) momento.AuthClient {
+	t.Helper()
+	cp, err := srv.CredentialProvider()
+	require.NoError(t, err)
+	return newAuthClient(t, cp)
+}
+
 // vend asks the emulator for a disposable token through the Go SDK.
 func vend(t testing.TB, ac momento.AuthClient, scope momento.DisposableTokenScope, validFor utils.ExpiresIn, tokenID string) (*authresp.GenerateDisposableTokenSuccess, error) {
 	t.Helper()
@@ -76,9 +84,7 @@ func momentoErrorCode(err error) string {
 
 func TestGenerateDisposableTokenRecordsRequest(t *testing.T) {
 	srv := startServer(t, momentolocal.Config{})
-	cp, err := srv.CredentialProvider()
-	require.NoError(t, err)
-	ac := newAuthClient(t, cp)
+	ac := rootAuthClient(t, srv)
 
 	scope := momento.Permissions{Permissions: []momento.Permission{
 		momento.TopicPermission{Role: momento.PublishSubscribe, Cache: momento.CacheName{Name: "default-cache"}, Topic: momento.AllTopics{}},
@@ -118,10 +124,8 @@ func TestGenerateDisposableTokenRecordsRequest(t *testing.T) {
 
 func TestGenerateDisposableTokenWithoutTokenID(t *testing.T) {
 	srv := startServer(t, momentolocal.Config{})
-	cp, err := srv.CredentialProvider()
-	require.NoError(t, err)
-	ac := newAuthClient(t, cp)
-	_, err = vend(t, ac, momento.TopicSubscribeOnly(momento.AllCaches{}, momento.AllTopics{}), utils.ExpiresInSeconds(1), "")
+	ac := rootAuthClient(t, srv)
+	_, err := vend(t, ac, momento.TopicSubscribeOnly(momento.AllCaches{}, momento.AllTopics{}), utils.ExpiresInSeconds(1), "")
 	require.NoError(t, err)
 	reqs := srv.TokenRequests()
 	require.Len(t, reqs, 1)
@@ -131,9 +135,7 @@ func TestGenerateDisposableTokenWithoutTokenID(t *testing.T) {
 
 func TestGenerateDisposableTokenValidation(t *testing.T) {
 	srv := startServer(t, momentolocal.Config{})
-	cp, err := srv.CredentialProvider()
-	require.NoError(t, err)
-	ac := newAuthClient(t, cp)
+	ac := rootAuthClient(t, srv)
 
 	tests := []struct {
 		name    string
@@ -156,7 +158,7 @@ func TestGenerateDisposableTokenValidation(t *testing.T) {
 		})
 	}
 	// A token id of exactly 64 bytes is fine.
-	_, err = vend(t, ac, momento.TopicPublishSubscribe(momento.AllCaches{}, momento.AllTopics{}), utils.ExpiresInMinutes(5), string(make65()[:64]))
+	_, err := vend(t, ac, momento.TopicPublishSubscribe(momento.AllCaches{}, momento.AllTopics{}), utils.ExpiresInMinutes(5), string(make65()[:64]))
 	require.NoError(t, err)
 	assert.Len(t, srv.TokenRequests(), 1, "only the valid request is recorded")
 }
