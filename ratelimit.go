@@ -147,13 +147,6 @@ func (l *MemoryRateLimiter) Allow(_ context.Context, key string) error {
 	return nil
 }
 
-// len returns the number of callers tracked.
-func (l *MemoryRateLimiter) len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.ll.Len()
-}
-
 // vendLimitKey is the key of every vend under Config.VendLimit.
 const vendLimitKey = "tvm:vend"
 

@@ -219,3 +219,10 @@ func TestHandlerRateLimitFailures(t *testing.T) {
 		t.Errorf("limiter keys %q, want [basic:alice]", seen)
 	}
 }
+
+// len returns the number of callers tracked.
+func (l *MemoryRateLimiter) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ll.Len()
+}

@@ -148,13 +148,6 @@ func (c *tokenCache) put(key reuseKey, tok Token) {
 	}
 }
 
-// len returns the number of kept tokens.
-func (c *tokenCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.ll.Len()
-}
-
 // reuser keeps vended tokens and shares concurrent identical vends.
 type reuser struct {
 	cache  tokenCache

@@ -482,3 +482,10 @@ func TestCoalescingVendorPanic(t *testing.T) {
 		t.Errorf("log:\n%s", out)
 	}
 }
+
+// len returns the number of kept tokens.
+func (c *tokenCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ll.Len()
+}

@@ -85,13 +85,6 @@ func (c *verifiedCache) insertLocked(h tokenHash, e *cacheEntry) {
 	c.cur[h] = e
 }
 
-// len returns the number of entries.
-func (c *verifiedCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.cur) + len(c.old)
-}
-
 // clear drops every entry.
 func (c *verifiedCache) clear() {
 	c.mu.Lock()

@@ -266,3 +266,10 @@ func BenchmarkAuthenticateCached(b *testing.B) {
 		})
 	}
 }
+
+// len returns the number of entries.
+func (c *verifiedCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.cur) + len(c.old)
+}

@@ -328,7 +328,7 @@ type LogConfig struct {
 }
 
 // LoadConfig reads the configuration file at path and checks it
-// completely (see ParseConfig). Relative file names in it are relative to
+// completely (see parseConfig). Relative file names in it are relative to
 // the file.
 func LoadConfig(path string) (*Config, error) {
 	f, err := os.Open(path)
@@ -346,14 +346,12 @@ func LoadConfig(path string) (*Config, error) {
 	return parseConfig(data, filepath.Dir(path))
 }
 
-// ParseConfig decodes a YAML configuration and checks it completely, without
-// network: the keys the binary owns here (validate), and every other value
-// by building the library's components from it (checkBuild), so that the
-// library alone judges what it owns. It returns every problem at once, as
-// configErrors naming the configuration keys. Relative file names are
-// relative to the working directory.
-func ParseConfig(data []byte) (*Config, error) { return parseConfig(data, ".") }
-
+// parseConfig decodes a YAML configuration and checks it completely,
+// without network: the keys the binary owns here (validate), and every
+// other value by building the library's components from it (checkBuild),
+// so that the library alone judges what it owns. It returns every problem
+// at once, as configErrors naming the configuration keys. Relative file
+// names are relative to dir.
 func parseConfig(data []byte, dir string) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node

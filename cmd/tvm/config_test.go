@@ -376,3 +376,7 @@ func TestDeployConfigValid(t *testing.T) {
 		t.Errorf("deploy config: %+v", cfg)
 	}
 }
+
+// ParseConfig is parseConfig with file names relative to the working
+// directory, as the tests and the fuzz target give them.
+func ParseConfig(data []byte) (*Config, error) { return parseConfig(data, ".") }

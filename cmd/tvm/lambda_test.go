@@ -55,7 +55,7 @@ func newLambdaFixtureConfig(t *testing.T, name string) *lambdaFixture {
 	}
 	t.Cleanup(func() { vendor.Close() })
 	logs := &bytes.Buffer{}
-	log := newLogger(cfg.Log, true, logs)
+	log := newLogger(cfg.Log, true, logs, nil)
 	svc, err := buildTokenService(context.Background(), cfg, vendor, nil, nil, log)
 	if err != nil {
 		t.Fatal(err)

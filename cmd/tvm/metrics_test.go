@@ -76,7 +76,7 @@ func TestMetricsClientGoneMidVend(t *testing.T) {
 			}
 			logs := &testenv.SyncBuffer{}
 			m := newMetrics()
-			svc, err := buildTokenService(context.Background(), cfg, vendor, nil, m, newLogger(LogConfig{Level: "debug", Format: "json"}, false, logs))
+			svc, err := buildTokenService(context.Background(), cfg, vendor, nil, m, newLogger(LogConfig{Level: "debug", Format: "json"}, false, logs, nil))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -31,14 +31,9 @@ const (
 )
 
 // newLogger returns the process logger. Format "" means json in AWS Lambda
-// and text elsewhere.
-func newLogger(c LogConfig, lambda bool, w io.Writer) *slog.Logger {
-	return newLeveledLogger(c, lambda, w, nil)
-}
-
-// newLeveledLogger is newLogger with its level held by level (when not
-// nil), so that a reload can change it.
-func newLeveledLogger(c LogConfig, lambda bool, w io.Writer, level *slog.LevelVar) *slog.Logger {
+// and text elsewhere. Its level is held by level when not nil, so that a
+// reload can change it.
+func newLogger(c LogConfig, lambda bool, w io.Writer, level *slog.LevelVar) *slog.Logger {
 	var leveler slog.Leveler = logLevel(c)
 	if level != nil {
 		level.Set(logLevel(c))
@@ -65,7 +60,7 @@ func logLevel(c LogConfig) slog.Level {
 // MOMENTO_API_KEY_FILE changes (see reload.go).
 func serve(ctx context.Context, stop func(), cfg *Config, env environment, stdout, stderr io.Writer) error {
 	level := new(slog.LevelVar)
-	log := newLeveledLogger(cfg.Log, env.lambda, stderr, level)
+	log := newLogger(cfg.Log, env.lambda, stderr, level)
 	for _, w := range configWarnings(cfg, env.addr) {
 		log.Warn("tvm: configuration warning (tvm check lists them)", "key", w.key, "warning", w.msg)
 	}
