@@ -74,7 +74,7 @@ step "fuzz targets (FUZZ_SCALE=${FUZZ_SCALE})"
 # Every FuzzXxx function in the module, run one at a time in its package.
 mapfile -t fuzz_files < <(grep -rl --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]+\(' . | sort)
 for file in "${fuzz_files[@]}"; do
-  pkg="./$(dirname "${file#./}")"
+  pkg=$(dirname "$file")  # "." or "./dir": grep names files from "."
   for target in $(grep -oE '^func Fuzz[A-Za-z0-9_]+' "$file" | sed 's/^func //'); do
     budget=$(fuzz_execs "$target")
     execs=$((budget * FUZZ_SCALE))
