@@ -59,13 +59,13 @@ fuzz_execs() {
   case "$1" in
     FuzzAppendTokenResponse) echo 50000 ;;
     FuzzAuthenticate) echo 30000 ;;
+    FuzzBasicAuthenticate) echo 50000 ;;
     FuzzClaimPath) echo 30000 ;;
     FuzzDecodeWebText) echo 40000 ;;
+    FuzzParseConfig) echo 2000 ;;  # builds every component an accepted file names
+    FuzzPermissionsFromProto) echo 30000 ;;
     FuzzScopeExpand) echo 25000 ;;
     FuzzVerifyKey) echo 40000 ;;
-    FuzzPermissionsFromProto) echo 30000 ;;
-    FuzzBasicAuthenticate) echo 50000 ;;
-    FuzzParseConfig) echo 2000 ;;  # builds every component an accepted file names
     *) echo "scripts/test.sh: no execution budget for fuzz target $1; add it to fuzz_execs" >&2; return 1 ;;
   esac
 }
